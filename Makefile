@@ -1,0 +1,45 @@
+# The README's two commands: `make demo` and `make test`. Each is self-contained on a
+# fresh machine with only Python: it creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test lint format bench clean install
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+## demo: start the embedded sandbox, load usage and history, write out/usage-cost.xlsx
+demo: $(VENV)/.installed
+	$(PY) -m csframe demo --out out/usage-cost.xlsx
+
+## test: install the dev extra and run the whole pytest suite against a loopback sandbox
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) bench/history_load.py
+
+clean:
+	rm -rf out .pytest_cache build *.egg-info

@@ -1,0 +1,34 @@
+"""csframe: the ClickSend messaging API in pandas.
+
+Example::
+
+    import csframe as csf
+    with csf.sandbox.running(scale="small") as sb:
+        cs = csf.Client(**sb.credentials, base_url=sb.base_url)
+        sms = cs.history("sms", start="2026-01-01", end="2026-11-01")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+__all__ = ["Client", "errors", "schema", "sandbox", "reports", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from csframe import errors, reports, sandbox, schema
+    from csframe.client import Client
+
+
+def __getattr__(name: str):
+    # Lazy imports keep `import csframe` fast and let the sandbox be used without
+    # pulling in matplotlib or openpyxl.
+    if name == "Client":
+        from csframe.client import Client
+
+        return Client
+    if name in {"errors", "schema", "sandbox", "reports"}:
+        return importlib.import_module(f"csframe.{name}")
+    raise AttributeError(f"module 'csframe' has no attribute {name!r}")
