@@ -1,0 +1,307 @@
+"""``csframe.Client``: one object per ClickSend account, every loader a method.
+
+Example::
+
+    import csframe
+    cs = csframe.Client()                      # CLICKSEND_USERNAME / CLICKSEND_API_KEY
+    sms = cs.history("sms", start="2026-01-01", end="2026-11-01")
+    usage = cs.usage(start="2026-01", end="2026-10")
+
+With the embedded sandbox (no account needed)::
+
+    with csframe.sandbox.running() as sb:
+        cs = csframe.Client(**sb.credentials, base_url=sb.base_url)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from csframe import loaders
+from csframe.config import cache_dir as default_cache_dir
+from csframe.config import resolve_base_url, resolve_credentials
+from csframe.errors import InsufficientCredit, ValidationError
+from csframe.session import ApiSession, RetryPolicy
+
+
+class Client:
+    """A ClickSend account as DataFrames.
+
+    Parameters
+    ----------
+    username, api_key:
+        Credentials; default ``CLICKSEND_USERNAME`` / ``CLICKSEND_API_KEY``. The key is
+        never shown in reprs, logs, exceptions or the cache.
+    base_url:
+        API root; default ``CLICKSEND_BASE_URL`` or ``https://rest.clicksend.com/v3``.
+    cache:
+        ``True`` (default): SQLite HTTP cache in ``cache_dir``, one file per username,
+        owner-only permissions; ``False``: no cache; a path: use that directory.
+    cache_dir:
+        Cache directory; default ``CSFRAME_CACHE_DIR`` or the user cache directory.
+    max_workers:
+        Concurrent requests for pages, windows and months.
+    rate_limit:
+        Client-side requests per second shared by all workers (cache hits are free).
+    timeout:
+        Seconds per request.
+    progress:
+        ``"auto"`` (bars in notebooks and terminals, none under CI), ``True`` or ``False``.
+    settle_days:
+        How long after a window closes its data may still change (receipts); older
+        windows are cached for a long time.
+    """
+
+    def __init__(
+        self,
+        username: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        cache: bool | str | os.PathLike = True,
+        cache_dir: str | os.PathLike | None = None,
+        max_workers: int = 8,
+        rate_limit: float | None = None,
+        timeout: float = 30.0,
+        progress: bool | str = "auto",
+        settle_days: float = 7,
+        max_attempts: int = 6,
+    ) -> None:
+        if not isinstance(max_workers, int) or not 1 <= max_workers <= 64:
+            raise ValueError(f"max_workers must be an integer from 1 to 64, got {max_workers!r}")
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if progress not in (True, False, "auto"):
+            raise ValueError(f"progress must be True, False or 'auto', got {progress!r}")
+        credentials = resolve_credentials(username, api_key)
+        use_cache = cache is not False
+        if cache not in (True, False):
+            cache_dir = cache
+        directory = default_cache_dir(cache_dir) if use_cache else None
+        self.session = ApiSession(
+            credentials,
+            resolve_base_url(base_url),
+            cache=use_cache,
+            cache_dir=directory,
+            max_workers=max_workers,
+            rate_limit=rate_limit,
+            timeout=float(timeout),
+            retry=RetryPolicy(max_attempts=max_attempts),
+        )
+        self.max_workers = max_workers
+        self.progress = progress
+        self.settle = timedelta(days=settle_days)
+        self._currency: str | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"Client(username={self.username!r}, base_url={self.base_url!r}, "
+            f"cache={str(self.cache_path) if self.cache_path else False!r})"
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP session (and the cache database)."""
+        self.session.close()
+
+    @property
+    def username(self) -> str:
+        return self.session.credentials.username
+
+    @property
+    def base_url(self) -> str:
+        return self.session.base_url
+
+    @property
+    def cache_path(self) -> Path | None:
+        """The SQLite cache file, or None when caching is off."""
+        return self.session.cache_path
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests that actually went out (cache hits excluded)."""
+        return self.session.requests_sent
+
+    # -- raw access ---------------------------------------------------------------------------
+    def get(self, path: str, **params) -> Any:
+        """GET any API path and return the envelope's ``data``.
+
+        Example::
+
+            cs.get("/sms/history", page=2, limit=100)["data"][0]["message_id"]
+        """
+        return self.session.get(_path(path), params or None)
+
+    # -- account ------------------------------------------------------------------------------
+    def account(self) -> dict:
+        """The ``/account`` record as a dict (cached for one minute).
+
+        Example::
+
+            cs.account()["_currency"]["currency_name_short"]   # 'AUD'
+        """
+        data = self.session.get("/account", expire_after=timedelta(minutes=1))
+        with self._lock:
+            self._currency = _currency_of(data) or self._currency
+        return data
+
+    def currency(self) -> str | None:
+        """The account's currency code (e.g. 'AUD'), read once per client."""
+        if self._currency is None:
+            data = self.session.get("/account", expire_after=timedelta(hours=1))
+            self._currency = _currency_of(data)
+        return self._currency
+
+    # -- loaders ------------------------------------------------------------------------------
+    def history(self, channel: str = "sms", start=None, end=None, **kw) -> pd.DataFrame:
+        """Message history of ``channel`` in the window ``[start, end)`` as a typed frame.
+
+        ``start``/``end``: dates, datetimes or ISO strings; naive means UTC; ``None`` means
+        unbounded (``end`` is then pinned to the moment the load starts). Columns and dtypes:
+        :data:`csframe.schema.SMS_HISTORY`; currency in ``df.attrs["currency"]``.
+
+        Example::
+
+            sms = cs.history("sms", start="2026-10-01", end="2026-11-01")
+            sms.groupby("country", observed=True)["message_price"].sum()
+        """
+        return loaders.history(
+            self.session, channel, start, end, currency=self.currency(), **self._load_kw(kw)
+        )
+
+    def iter_history(
+        self, channel: str = "sms", start=None, end=None, **kw
+    ) -> Iterator[pd.DataFrame]:
+        """Lazy twin of :meth:`history`: yields typed frames (``chunk_pages`` pages each).
+
+        Example::
+
+            for part in cs.iter_history("sms", start="2026-01-01"):
+                part.to_parquet(...)
+        """
+        chunk_pages = kw.pop("chunk_pages", 50)
+        return loaders.iter_history(
+            self.session,
+            channel,
+            start,
+            end,
+            currency=self.currency(),
+            chunk_pages=chunk_pages,
+            **self._load_kw(kw),
+        )
+
+    def usage(self, start=None, end=None) -> pd.DataFrame:
+        """Usage per month x channel x subaccount for months ``start``..``end`` (inclusive).
+
+        Months as 'YYYY-MM' (or dates); default: the 12 months up to the current one.
+        Columns: month, channel, subaccount_id, username, count, price.
+
+        Example::
+
+            u = cs.usage("2026-01", "2026-10")
+            u.pivot_table(index="month", columns="channel", values="price", aggfunc="sum")
+        """
+        return loaders.usage(
+            self.session,
+            start,
+            end,
+            currency=self.currency(),
+            max_workers=self.max_workers,
+            settle=self.settle,
+        )
+
+    # -- sending (thin; the journaled writers build on these) ----------------------------------
+    def price_sms(self, messages: list[dict]) -> dict:
+        """``POST /sms/price`` for up to 1000 messages; returns the API's ``data``.
+
+        Example::
+
+            cs.price_sms([{"to": "+61411111111", "body": "Hi"}])["total_price"]
+        """
+        return self.session.post(
+            "/sms/price", {"messages": _check_messages(messages)}, idempotent=True
+        )
+
+    def send_sms(self, messages: list[dict]) -> dict:
+        """``POST /sms/send`` for up to 1000 messages; returns the API's ``data``.
+
+        Never retried automatically (a lost answer must be resolved by looking the batch
+        up, not by sending again). Per-message failures are in ``data["messages"][i]
+        ["status"]``; raises :class:`~csframe.errors.InsufficientCredit` when nothing was
+        queued because the account has no credit.
+
+        Example::
+
+            cs.send_sms([{"to": "+61411111111", "body": "Hi", "custom_string": "run-1:7"}])
+        """
+        data = self.session.post("/sms/send", {"messages": _check_messages(messages)})
+        statuses = {m.get("status") for m in (data or {}).get("messages") or []}
+        if statuses == {"INSUFFICIENT_CREDIT"}:
+            raise InsufficientCredit(
+                "POST /sms/send: nothing was sent, the account has insufficient credit",
+                status=200,
+                response_code="INSUFFICIENT_CREDIT",
+                response_msg="Insufficient credit",
+                method="POST",
+                path="/sms/send",
+                data=data,
+            )
+        return data
+
+    def _load_kw(self, kw: dict) -> dict:
+        allowed = {"max_workers", "progress", "limit"}
+        unknown = set(kw) - allowed
+        if unknown:
+            raise TypeError(
+                f"unexpected argument(s) {', '.join(sorted(unknown))}; "
+                f"allowed: {', '.join(sorted(allowed | {'channel', 'start', 'end'}))}"
+            )
+        return {
+            "max_workers": kw.get("max_workers", self.max_workers),
+            "progress": kw.get("progress", self.progress),
+            "settle": self.settle,
+            "limit": kw.get("limit", 100),
+        }
+
+
+def _path(path: str) -> str:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(f"path must start with '/', e.g. '/sms/history'; got {path!r}")
+    if path.startswith("/v3/"):
+        path = path[3:]
+    return path
+
+
+def _currency_of(data: Any) -> str | None:
+    if isinstance(data, dict):
+        cur = data.get("_currency") or {}
+        return cur.get("currency_name_short") if isinstance(cur, dict) else None
+    return None
+
+
+def _check_messages(messages: list[dict]) -> list[dict]:
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages must be a non-empty list of dicts with 'to' and 'body'")
+    if len(messages) > 1000:
+        raise ValidationError(
+            f"{len(messages)} messages in one request; the API accepts at most 1000 "
+            "(the writers chunk larger sends)",
+            response_code="TOO_MANY_RECIPIENTS",
+        )
+    bad = [i for i, m in enumerate(messages) if not isinstance(m, dict) or "body" not in m]
+    if bad:
+        raise ValueError(f"messages at positions {bad[:10]} are not dicts with a 'body'")
+    return messages

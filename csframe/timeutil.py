@@ -1,0 +1,65 @@
+"""Parsing the dates, datetimes and months that loaders accept.
+
+Naive datetimes and date strings mean UTC; aware ones are converted to UTC.
+
+Example::
+
+    >>> parse_instant("2026-01-01", "start")
+    Timestamp('2026-01-01 00:00:00+0000', tz='UTC')
+    >>> parse_month("2026-10", "end")
+    Timestamp('2026-10-01 00:00:00+0000', tz='UTC')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+_ACCEPTED = "a date or datetime, a pandas Timestamp, or an ISO string such as '2026-01-31'"
+
+
+def parse_instant(value, name: str) -> pd.Timestamp:
+    """A UTC Timestamp from ``value``; raises ValueError naming the argument ``name``."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{name} must be {_ACCEPTED}, got {value!r}")
+    if isinstance(value, int | float):
+        raise ValueError(
+            f"{name} must be {_ACCEPTED}, got the number {value!r} "
+            "(pass pd.Timestamp(value, unit='s', tz='UTC') for Unix seconds)"
+        )
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be {_ACCEPTED}, got {value!r} ({exc})") from None
+    if ts is pd.NaT:
+        raise ValueError(f"{name} must be {_ACCEPTED}, got {value!r}")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def parse_month(value, name: str) -> pd.Timestamp:
+    """The first instant (UTC) of the month given as 'YYYY-MM', a date or a Timestamp."""
+    if isinstance(value, str) and len(value.strip()) == 7:
+        value = value.strip() + "-01"
+    ts = parse_instant(value, name)
+    return pd.Timestamp(year=ts.year, month=ts.month, day=1, tz="UTC")
+
+
+def month_range(start, end, *, default_months: int = 12) -> list[pd.Timestamp]:
+    """Months from ``start`` to ``end`` inclusive; defaults to the ``default_months`` months
+    up to and including the current one."""
+    now = now_utc()
+    end_m = parse_month(end, "end") if end is not None else parse_month(now, "end")
+    if start is not None:
+        start_m = parse_month(start, "start")
+    else:
+        start_m = end_m - pd.DateOffset(months=default_months - 1)
+    if start_m > end_m:
+        raise ValueError(
+            f"start ({start_m:%Y-%m}) is after end ({end_m:%Y-%m}); start must not be after end"
+        )
+    return list(pd.date_range(start_m, end_m, freq="MS"))
+
+
+def now_utc() -> pd.Timestamp:
+    return pd.Timestamp(dt.datetime.now(dt.UTC))
