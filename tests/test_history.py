@@ -1,0 +1,108 @@
+"""SMS history loader against the sandbox: exact rows, order, dtypes, windows."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pandas as pd
+
+import csframe
+from csframe import schema
+from csframe.sandbox import running
+
+
+def ts(value: str) -> int:
+    return int(pd.Timestamp(value, tz="UTC").timestamp())
+
+
+def test_history_returns_exactly_the_sandbox_rows_in_order(client, sandbox):
+    df = client.history("sms", limit=15, max_workers=4)
+    truth = sandbox.truth_sms_ids(date_to=int(time.time()))
+    assert len(df) > 1000  # many pages at limit=15
+    assert list(df["message_id"]) == truth
+    assert df["message_id"].is_unique
+    assert df["date"].is_monotonic_increasing
+
+
+def test_window_is_half_open_and_matches_truth(client, sandbox):
+    start, end = "2026-03-01", "2026-05-01"
+    df = client.history("sms", start=start, end=end)
+    truth = sandbox.truth_sms_ids(date_from=ts(start), date_to=ts(end) - 1)
+    assert list(df["message_id"]) == truth
+    assert (df["date"] >= pd.Timestamp(start, tz="UTC")).all()
+    assert (df["date"] < pd.Timestamp(end, tz="UTC")).all()
+
+
+def test_history_dtypes_follow_the_registry(client):
+    df = client.history("sms", start="2026-01-01", end="2026-02-01")
+    declared = schema.SMS_HISTORY.dtypes()
+    assert {c: str(df[c].dtype) for c in declared} == declared
+    assert list(df.columns[: len(declared)]) == list(declared)
+    assert df.attrs["currency"] == "AUD"
+    assert str(df["date"].dt.tz) == "UTC"
+    assert df["message_price"].notna().all() and (df["message_price"] >= 0).all()
+
+
+def test_empty_range_has_the_same_columns_and_dtypes(client):
+    df = client.history("sms", start="2001-01-01", end="2001-02-01")
+    assert len(df) == 0
+    assert {c: str(t) for c, t in df.dtypes.items()} == schema.SMS_HISTORY.dtypes()
+    assert df.attrs["currency"] == "AUD"
+
+
+def test_timezone_aware_bounds_are_converted_to_utc(client):
+    a = client.history("sms", start="2026-02-01T10:00:00+10:00", end="2026-02-02")
+    b = client.history("sms", start="2026-02-01T00:00:00", end="2026-02-02")
+    assert a["message_id"].tolist() == b["message_id"].tolist()
+
+
+def test_iter_history_yields_typed_chunks_that_add_up(client):
+    full = client.history("sms", start="2026-01-01", end="2026-04-01")
+    parts = list(client.iter_history("sms", start="2026-01-01", end="2026-04-01", chunk_pages=2))
+    assert len(parts) > 1
+    joined = pd.concat(parts, ignore_index=True)
+    assert joined["message_id"].tolist() == full["message_id"].tolist()
+    for part in parts:
+        assert {c: str(t) for c, t in part.dtypes.items()} == schema.SMS_HISTORY.dtypes()
+
+
+def test_rows_inserted_mid_load_neither_duplicate_nor_shift(tmp_path):
+    with running(scale="tiny", seed=5, latency_ms=20) as sb:
+        cs = csframe.Client(
+            **sb.credentials, base_url=sb.base_url, cache=False, progress=False, max_workers=2
+        )
+        truth = sb.truth_sms_ids(date_to=int(time.time()))
+        time.sleep(1.1)  # inserted rows are strictly newer than the pinned date_to
+        chunks = []
+        inserted = []
+        for i, part in enumerate(cs.iter_history("sms", limit=15, chunk_pages=1)):
+            chunks.append(part)
+            if i in (1, 3):
+                # new messages arrive while the load is running
+                inserted += sb.insert_sms(40)
+        df = pd.concat(chunks, ignore_index=True)
+        assert inserted
+        assert df["message_id"].tolist() == truth
+        assert not set(inserted) & set(df["message_id"])
+        # a new load sees them
+        assert set(inserted) <= set(cs.history("sms")["message_id"])
+
+
+def test_concurrent_loads_from_threads_share_one_client(client):
+    results = {}
+
+    def load(key, start, end):
+        results[key] = client.history("sms", start=start, end=end)
+
+    threads = [
+        threading.Thread(target=load, args=(i, f"2026-0{i}-01", f"2026-0{i + 1}-01"))
+        for i in range(1, 5)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    whole = client.history("sms", start="2026-01-01", end="2026-05-01")
+    joined = pd.concat([results[i] for i in range(1, 5)], ignore_index=True)
+    assert joined["message_id"].tolist() == whole["message_id"].tolist()

@@ -1,0 +1,51 @@
+"""Usage loader: shape, dtypes, and reconciliation with history (real sandbox)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from csframe import schema
+from csframe.timeutil import now_utc
+
+
+def test_usage_is_long_and_typed(client):
+    u = client.usage("2026-01", "2026-10")
+    assert list(u.columns) == schema.USAGE.column_names
+    assert {c: str(t) for c, t in u.dtypes.items()} == schema.USAGE.dtypes()
+    assert u.attrs["currency"] == "AUD"
+    assert set(u["month"].dt.month) <= set(range(1, 11))
+    assert "sms" in set(u["channel"].astype(str))
+    assert "voice" in list(u["channel"].cat.categories)
+
+
+def test_default_range_is_the_twelve_months_up_to_now(client):
+    u = client.usage()
+    months = sorted(u["month"].unique())
+    now = now_utc()
+    assert months[-1] == pd.Timestamp(year=now.year, month=now.month, day=1, tz="UTC")
+    assert len(months) <= 12
+
+
+def test_usage_totals_equal_history_prices_per_month_and_subaccount(client):
+    u = client.usage("2025-12", "2026-10")
+    h = client.history("sms", start="2025-12-01", end="2026-11-01")
+    h = h[h["direction"] == "out"]
+    hist = (
+        h.assign(month=h["date"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp())
+        .groupby(["month", "subaccount_id"])
+        .agg(price=("message_price", "sum"), count=("message_parts", "sum"))
+    )
+    hist.index = hist.index.set_levels(hist.index.levels[0].tz_localize("UTC"), level=0)
+    sms = u[u["channel"] == "sms"].set_index(["month", "subaccount_id"])[["price", "count"]]
+    joined = sms.join(hist, rsuffix="_hist", how="outer")
+    assert len(joined) > 10
+    np.testing.assert_allclose(joined["price"], joined["price_hist"], atol=1e-6)
+    assert (joined["count"] == joined["count_hist"]).all()
+
+
+def test_usage_is_cached_per_month(client, sandbox):
+    client.usage("2026-01", "2026-06")
+    before = sandbox.stats()["requests"]
+    client.usage("2026-02", "2026-05")
+    assert sandbox.stats()["requests"] == before
