@@ -5,6 +5,7 @@ Each area registers its own sub-commands, so this module stays a thin dispatcher
 - ``csframe sandbox serve``  -- csframe.sandbox.cli
 - ``csframe report ...``     -- csframe.reports.cli
 - ``csframe demo``           -- csframe.demo
+- ``csframe sync``           -- csframe.sync
 
 Example::
 
@@ -23,6 +24,7 @@ _COMMANDS = (
     ("csframe.sandbox.cli", "register"),
     ("csframe.reports.cli", "register"),
     ("csframe.demo", "register"),
+    ("csframe.sync", "register"),
 )
 
 

@@ -1,0 +1,152 @@
+"""A local Parquet store of one resource, partitioned by month (hive layout).
+
+Layout::
+
+    data/sms/
+      _csframe_sync.json          state: which months are complete, rows, when synced
+      month=2026-01/part.parquet
+      month=2026-02/part.parquet
+
+Each month file is replaced atomically (written under a dot-name, then ``os.replace``),
+and the state file likewise, after its month files, so a crash mid-sync leaves the
+previous store readable. Readers (pyarrow, DuckDB, Dask, Spark) skip dot- and
+underscore-prefixed files, so half-written files are never seen.
+
+Example::
+
+    from csframe import store
+    df = store.read("data/sms", start="2026-03-01", end="2026-04-01", columns=["date", "to"])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from csframe import schema
+from csframe.timeutil import parse_instant
+
+STATE_FILE = "_csframe_sync.json"
+STATE_VERSION = 1
+
+
+@dataclass
+class StoreState:
+    """What the store holds: resource name and, per month ('YYYY-MM'), its metadata."""
+
+    resource: str
+    months: dict[str, dict] = field(default_factory=dict)
+    currency: str | None = None
+
+    @classmethod
+    def load(cls, root: Path, resource: str) -> StoreState:
+        path = root / STATE_FILE
+        if not path.exists():
+            return cls(resource)
+        raw = json.loads(path.read_text())
+        if raw.get("resource") != resource:
+            raise ValueError(
+                f"{root} holds {raw.get('resource')!r}, not {resource!r}; use another path"
+            )
+        return cls(raw["resource"], raw.get("months", {}), raw.get("currency"))
+
+    def save(self, root: Path) -> None:
+        payload = {
+            "version": STATE_VERSION,
+            "resource": self.resource,
+            "currency": self.currency,
+            "months": dict(sorted(self.months.items())),
+        }
+        _atomic_write_bytes(root / STATE_FILE, json.dumps(payload, indent=2).encode())
+
+
+def month_key(month: pd.Timestamp) -> str:
+    return f"{month:%Y-%m}"
+
+
+def write_month(root: Path, month: pd.Timestamp, frame: pd.DataFrame) -> Path:
+    """Replace one month's file atomically with ``frame``."""
+    target = root / f"month={month_key(month)}" / "part.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    tmp = target.with_name(f".part.parquet.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def read(
+    path: str | os.PathLike,
+    start=None,
+    end=None,
+    columns: list[str] | None = None,
+    *,
+    resource: str | None = None,
+) -> pd.DataFrame:
+    """Load the store at ``path`` (rows with ``start <= time < end``) as a typed frame.
+
+    ``columns`` limits what is read; dtypes follow the registry of the stored resource.
+
+    Example::
+
+        df = store.read("data/sms", start="2026-01-01", columns=["date", "message_price"])
+    """
+    root = Path(path)
+    state_path = root / STATE_FILE
+    if not state_path.exists():
+        raise FileNotFoundError(f"{root} is not a csframe store (no {STATE_FILE}); run sync first")
+    state = json.loads(state_path.read_text())
+    res = schema.get(resource or state["resource"])
+    time_field = res.time_field
+    t0 = parse_instant(start, "start") if start is not None else None
+    t1 = parse_instant(end, "end") if end is not None else None
+    if columns is not None:
+        unknown = [c for c in columns if c not in res.column_names]
+        if unknown:
+            raise ValueError(
+                f"unknown column(s) {unknown} for {res.name}; known: {', '.join(res.column_names)}"
+            )
+    files = sorted(root.glob("month=*/part.parquet"))
+    if not files:
+        from csframe.frames import empty_frame
+
+        df = empty_frame(res)
+        return df[columns] if columns is not None else df
+    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    flt = None
+    if time_field and t0 is not None:
+        flt = ds.field(time_field) >= pa.scalar(t0.to_pydatetime(), pa.timestamp("s", "UTC"))
+    if time_field and t1 is not None:
+        upper = ds.field(time_field) < pa.scalar(t1.to_pydatetime(), pa.timestamp("s", "UTC"))
+        flt = upper if flt is None else flt & upper
+    table = dataset.to_table(columns=columns, filter=flt)
+    df = table.to_pandas()
+    dtypes = {c: t for c, t in res.dtypes().items() if c in df.columns}
+    for col, dtype in dtypes.items():
+        if str(df[col].dtype) != dtype:
+            df[col] = df[col].astype(dtype)
+    if time_field in df.columns:
+        df = df.sort_values(time_field, kind="stable", ignore_index=True)
+    if state.get("currency"):
+        df.attrs["currency"] = state["currency"]
+    return df
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
