@@ -1,0 +1,479 @@
+"""The workbook writer shared by every report (openpyxl, write-only mode).
+
+Layout: a ``Summary`` sheet first (title, account, period, currency, generation time,
+key figures, an index of the sheets, and the report's native Excel charts), then one sheet
+per table: styled header, frozen header row and key column, auto-filter over the data,
+widths fitted to the content, number formats by column kind (money in the account's
+currency), and a bold totals row *below* the filter range, so sorting or filtering never
+moves it.
+
+Decisions, and why:
+
+- **Write-only mode everywhere.** Rows stream to disk, so a 100,000-row detail sheet
+  costs little memory, and there is one code path for small and large tables.
+- **Totals are values, not formulas.** openpyxl cannot store a formula's cached result, so
+  ``=SUM(...)`` would show blank in previews, in pandas and in openpyxl itself until Excel
+  recalculates. Values computed by pandas read the same everywhere.
+- **Formula injection: a leading apostrophe.** A text cell starting with ``=``, ``+``,
+  ``-``, ``@`` (or tab/CR, or their full-width forms, which Excel also accepts) is
+  written as ``"'" + text``. openpyxl would otherwise store a string starting with ``=``
+  as a formula, and Excel/LibreOffice re-interpret such text when a user edits the cell
+  or when the sheet goes through CSV. We chose the apostrophe (OWASP's recommendation)
+  over a tab: it is visible, so nobody mistakes the value, and it survives CSV export
+  and re-import; a leading tab is invisible and silently breaks look-ups. The cost: a
+  phone number ``+614...`` shows as ``'+614...``; strip one leading ``'`` to recover it.
+  Numbers are never touched. Control characters Excel cannot store are removed.
+- **Atomic write.** The workbook goes to a hidden temporary file in the target's
+  directory, is flushed to disk, then ``os.replace``-d over the target: a reader (or the
+  mail job picking the file up) sees the previous workbook or the new one, never half of
+  one, and a failure leaves the previous file untouched.
+- **Datetimes** are written in UTC without a zone (Excel has no time zones); the Summary
+  sheet says so.
+
+Example::
+
+    from csframe.reports.excel import write_excel
+    write_excel(report, "out/usage-cost.xlsx")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from csframe.reports.base import ChartSpec, Kind, ReportMeta, default_label, format_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from csframe.reports.base import Report
+
+SUMMARY_SHEET = "Summary"
+
+#: Leading characters that make Excel, LibreOffice or Sheets treat text as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_FORMULA_RE = re.compile("^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
+# XML 1.0 forbids these control characters; openpyxl raises IllegalCharacterError on them.
+_ILLEGAL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+# Excel limits.
+_MAX_SHEET_NAME = 31
+_MAX_TEXT = 32767
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", start_color="1F4E78", end_color="1F4E78")
+HEADER_ALIGN = Alignment(vertical="center", wrap_text=False)
+TOTAL_FONT = Font(bold=True)
+TOTAL_BORDER = Border(top=Side(style="thin"), bottom=Side(style="double"))
+TITLE_FONT = Font(bold=True, size=14)
+SECTION_FONT = Font(bold=True, color="1F4E78", size=12)
+LABEL_FONT = Font(bold=True)
+
+NUMBER_FORMATS: dict[str, str] = {
+    "int": "#,##0",
+    "float": "#,##0.00",
+    "percent": "0.0%",
+    "month": "yyyy-mm",
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm:ss",
+}
+
+
+def money_format(currency: str | None, symbol: str | None = None) -> str:
+    """The Excel number format for amounts in ``currency``.
+
+    The symbol goes in front when known (account's ``currency_prefix_d``, else the usual
+    one for the code); otherwise the ISO code goes after the number. Header labels of
+    money columns carry the ISO code, so ``$`` is never ambiguous.
+
+    Example::
+
+        >>> money_format("AUD", "$")
+        '"$"#,##0.00'
+        >>> money_format("XYZ")
+        '#,##0.00 "XYZ"'
+    """
+    sym = (symbol or "").replace('"', "")
+    if sym:
+        return f'"{sym}"#,##0.00'
+    if currency:
+        return '#,##0.00 "{}"'.format(currency.replace('"', ""))
+    return "#,##0.00"
+
+
+def neutralise(text: str) -> str:
+    """Make ``text`` safe to put in a spreadsheet cell: strip control characters Excel
+    cannot store, and prefix ``'`` when it would be read as a formula.
+
+    Example::
+
+        >>> neutralise("=1+1"), neutralise("+61411111111"), neutralise("hello")
+        ("'=1+1", "'+61411111111", 'hello')
+    """
+    text = _ILLEGAL_RE.sub("", text)
+    if _FORMULA_RE.match(text):
+        text = "'" + text
+    return text[:_MAX_TEXT]
+
+
+def neutralise_series(series: pd.Series) -> np.ndarray:
+    """Vectorised :func:`neutralise` over a column; returns an object array with None
+    for missing values (what the sheet writer expects).
+
+    Example::
+
+        neutralise_series(pd.Series(["=1+1", None, "ok"]))   # ["'=1+1", None, 'ok']
+    """
+    text = series.astype(object).where(series.notna(), None)
+    text = pd.Series([v if v is None or isinstance(v, str) else str(v) for v in text], dtype="str")
+    text = text.str.replace(_ILLEGAL_RE, "", regex=True)
+    risky = text.str.match(_FORMULA_RE).fillna(False).astype(bool)
+    text = text.where(~risky, "'" + text)
+    if len(text) and text.str.len().max() > _MAX_TEXT:
+        text = text.str.slice(0, _MAX_TEXT)
+    return text.to_numpy(dtype=object, na_value=None)
+
+
+def write_excel(report: Report, path: str | os.PathLike) -> Path:
+    """Write ``report`` as an .xlsx workbook at ``path`` (atomically); returns the path.
+
+    Parent directories are created. On any failure the previous file at ``path``, if any,
+    is left as it was and no temporary file remains.
+
+    Example::
+
+        write_excel(report, "out/usage-cost.xlsx")
+    """
+    wb = build_workbook(report)
+    return save_atomic(wb, path)
+
+
+def save_atomic(wb: Workbook, path: str | os.PathLike) -> Path:
+    """Save ``wb`` to a temporary file next to ``path``, fsync it, then rename it over
+    ``path``. The rename is atomic on POSIX and Windows (same directory, same volume).
+
+    Example::
+
+        save_atomic(Workbook(), "out/empty.xlsx")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as the target (a rename across file systems is not atomic); hidden
+    # and not ending in .xlsx so globbing jobs do not pick it up; created with open(),
+    # so it gets the normal umask permissions rather than mkstemp's 0600.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            wb.save(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not possible (nor needed) on every platform.
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --- building --------------------------------------------------------------------------
+
+
+@dataclass
+class _Layout:
+    """Where a table lands on its sheet (needed by charts on other sheets)."""
+
+    sheet: Any  # the (write-only) worksheet the table is streamed to
+    columns: list[str]
+    kinds: dict[str, Kind]
+    rows: int  # data rows, header excluded
+
+    def col(self, name: str) -> int:
+        return self.columns.index(name) + 1
+
+
+def build_workbook(report: Report) -> Workbook:
+    """The openpyxl (write-only) Workbook for ``report``, not yet saved.
+
+    Example::
+
+        wb = build_workbook(report); wb.save("x.xlsx")
+    """
+    meta = report.meta
+    wb = Workbook(write_only=True)
+    wb.properties.title = meta.title
+    wb.properties.creator = "csframe"
+    created = meta.generated_at.astimezone(dt.UTC).replace(tzinfo=None)
+    wb.properties.created = wb.properties.modified = created
+    formats = dict(NUMBER_FORMATS, money=money_format(meta.currency, meta.currency_symbol))
+
+    names = sheet_names(report.tables)
+    # Every sheet is created first so that charts may refer to any of them.
+    summary_ws = wb.create_sheet(SUMMARY_SHEET)
+    sheets = {key: wb.create_sheet(names[key]) for key in report.tables}
+    layouts = {
+        key: _Layout(sheets[key], list(df.columns), report.kinds(key), len(df))
+        for key, df in report.tables.items()
+    }
+    charts: dict[str, list] = {}
+    for spec in report.charts:
+        chart = _chart(spec, layouts, meta, formats)
+        if chart is not None:
+            charts.setdefault(spec.anchor, []).append((chart, spec.cell))
+
+    _write_summary(summary_ws, report, names, formats, charts.get(SUMMARY_SHEET, []))
+    for key, df in report.tables.items():
+        _write_table(sheets[key], report, key, df, formats, charts.get(key, []))
+    return wb
+
+
+def sheet_names(tables) -> dict[str, str]:
+    """Valid, unique Excel sheet names for the table keys (31 characters, no ``[]:*?/\\``).
+
+    Example::
+
+        >>> sheet_names({"monthly_by_channel": None})
+        {'monthly_by_channel': 'monthly_by_channel'}
+    """
+    used = {SUMMARY_SHEET.lower()}
+    out = {}
+    for key in tables:
+        base = re.sub(r"[\[\]:*?/\\]", "_", str(key)).strip("'") or "Sheet"
+        name = base[:_MAX_SHEET_NAME]
+        n = 2
+        while name.lower() in used:
+            suffix = f" ({n})"
+            name = base[: _MAX_SHEET_NAME - len(suffix)] + suffix
+            n += 1
+        used.add(name.lower())
+        out[key] = name
+    return out
+
+
+def header_label(report: Report, key: str, column: str) -> str:
+    """The header text of ``column`` in table ``key``: the spec's label or a readable form
+    of the column name, money columns suffixed with the currency code.
+
+    Example::
+
+        header_label(report, "monthly_by_channel", "spend")   # 'Spend (AUD)'
+    """
+    spec = report.spec(key)
+    label = spec.labels.get(column) or default_label(column)
+    if report.kinds(key)[column] == "money" and report.meta.currency:
+        label = f"{label} ({report.meta.currency})"
+    return label
+
+
+def _cell(ws, value, *, font=None, fill=None, border=None, fmt=None, align=None):
+    cell = WriteOnlyCell(ws, value=value)
+    if font is not None:
+        cell.font = font
+    if fill is not None:
+        cell.fill = fill
+    if border is not None:
+        cell.border = border
+    if fmt is not None:
+        cell.number_format = fmt
+    if align is not None:
+        cell.alignment = align
+    return cell
+
+
+def _text(value: Any) -> str:
+    return neutralise(str(value))
+
+
+def _write_summary(ws, report: Report, names, formats, charts) -> None:
+    meta = report.meta
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 44
+    ws.sheet_view.showGridLines = False
+    for chart, cell in charts:
+        ws.add_chart(chart, cell)
+
+    ws.append([_cell(ws, _text(meta.title), font=TITLE_FONT)])
+    ws.append([])
+    info = [
+        ("Account", meta.account.label or "-"),
+        ("Period", meta.period_label),
+        ("Currency", meta.currency or "-"),
+        ("Generated", f"{meta.generated_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"),
+        ("Times", "UTC (Excel cells carry no time zone)"),
+    ]
+    for label, value in info:
+        ws.append([_cell(ws, label, font=LABEL_FONT), _cell(ws, _text(value))])
+    ws.append([])
+    ws.append([_cell(ws, "Key figures", font=SECTION_FONT)])
+    for key, value in report.summary.items():
+        kind = report.summary_kinds.get(key, "text")
+        label = report.summary_labels.get(key) or default_label(key)
+        ws.append(
+            [
+                _cell(ws, _text(label), font=LABEL_FONT),
+                _summary_cell(ws, value, kind, meta, formats),
+            ]
+        )
+    ws.append([])
+    ws.append([_cell(ws, "Sheets", font=SECTION_FONT)])
+    for key in report.tables:
+        desc = report.spec(key).description
+        ws.append([_cell(ws, _text(names[key]), font=LABEL_FONT), _cell(ws, _text(desc))])
+
+
+def _summary_cell(ws, value, kind: Kind, meta: ReportMeta, formats):
+    # Numbers stay numbers (finance copies them); lists and the rest become text.
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind in ("money", "int", "float", "percent") and numeric and not pd.isna(value):
+        return _cell(ws, value, fmt=formats[kind], align=Alignment(horizontal="left"))
+    return _cell(ws, _text(format_value(value, kind, meta)))
+
+
+def _column_values(series: pd.Series, kind: Kind) -> np.ndarray:
+    """A column as an object array of Excel-ready values (None for missing)."""
+    if kind in ("month", "date", "datetime") or pd.api.types.is_datetime64_any_dtype(series):
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        if pd.api.types.is_datetime64_any_dtype(series):
+            return np.array(
+                [None if pd.isna(v) else v.to_pydatetime() for v in series], dtype=object
+            )
+    if kind in ("money", "int", "float", "percent") and pd.api.types.is_numeric_dtype(series):
+        if pd.api.types.is_bool_dtype(series):
+            return series.astype(object).where(series.notna(), None).to_numpy()
+        if pd.api.types.is_integer_dtype(series):
+            return series.to_numpy(dtype=object, na_value=None)
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        out = values.astype(object)
+        out[~np.isfinite(values)] = None  # NaN and inf have no Excel representation
+        return out
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(object).where(series.notna(), None).to_numpy()
+    return neutralise_series(series)
+
+
+def _fitted_width(header: str, values: np.ndarray, kind: Kind, meta: ReportMeta) -> float:
+    """A column width from the longest rendered value (characters, roughly)."""
+    longest = len(header) + 3  # room for the filter button
+    present = [v for v in values if v is not None]
+    if present:
+        if kind in ("money", "float", "int", "percent"):
+            big = max(abs(float(v)) for v in present)
+            text = f"{big:,.0f}" if kind == "int" else f"{big:,.2f}"
+            extra = len(meta.currency_symbol or "") + 2
+            longest = max(longest, len(text) + extra)
+        elif kind in NUMBER_FORMATS:
+            longest = max(longest, len(NUMBER_FORMATS[kind]))
+        else:
+            longest = max(longest, max(len(str(v)) for v in present))
+    return float(min(max(longest + 1, 8), 60))
+
+
+def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts) -> None:
+    meta, spec = report.meta, report.spec(key)
+    kinds = report.kinds(key)
+    columns = list(df.columns)
+    headers = [neutralise(header_label(report, key, c)) for c in columns]
+    values = [_column_values(df[c], kinds[c]) for c in columns]
+    totals = report.totals(key)
+
+    # Column widths, frozen panes and charts must be set before the first row streams out.
+    for i, (col, header) in enumerate(zip(columns, headers, strict=True), 1):
+        width = _fitted_width(header, values[i - 1], kinds[col], meta)
+        if totals is not None and col in totals and i > 1:
+            width = max(width, _fitted_width(header, np.array([totals[col]]), kinds[col], meta))
+        ws.column_dimensions[get_column_letter(i)].width = width
+    if columns:
+        freeze = min(max(spec.freeze_columns, 0), len(columns) - 1)
+        ws.freeze_panes = f"{get_column_letter(freeze + 1)}2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(df) + 1}"
+    for chart, cell in charts:
+        ws.add_chart(chart, cell)
+
+    ws.append(
+        [_cell(ws, h, font=HEADER_FONT, fill=HEADER_FILL, align=HEADER_ALIGN) for h in headers]
+    )
+    # One styled template cell per column, re-used for every row: write-only sheets
+    # serialise a row as soon as it is appended, and creating and styling a cell object
+    # per value would dominate the time of a 100,000-row sheet.
+    templates = []
+    for col in columns:
+        fmt = formats.get(kinds[col])
+        templates.append(_cell(ws, None, fmt=fmt) if fmt else None)
+    append = ws.append
+    for row in zip(*values, strict=True):
+        out = []
+        for template, value in zip(templates, row, strict=True):
+            if template is None or value is None:
+                out.append(value)
+            else:
+                template.value = value
+                out.append(template)
+        append(out)
+
+    if totals is not None:
+        cells = []
+        for i, col in enumerate(columns):
+            value = totals.get(col)
+            if i == 0:
+                value = _text(value)
+            fmt = formats.get(kinds[col]) if i > 0 else None
+            cells.append(_cell(ws, value, font=TOTAL_FONT, border=TOTAL_BORDER, fmt=fmt))
+        append(cells)
+
+
+def _chart(spec: ChartSpec, layouts: dict[str, _Layout], meta: ReportMeta, formats):
+    layout = layouts.get(spec.table)
+    y = [c for c in spec.y if layout is not None and c in layout.columns]
+    if layout is None or not y or layout.rows == 0:
+        return None
+    chart = LineChart() if spec.kind == "line" else BarChart()
+    chart.title = spec.title or None
+    chart.y_axis.title = spec.y_title or None
+    chart.x_axis.title = spec.x_title or None
+    chart.height, chart.width = 9, 18
+    chart.legend.position = "b"
+    y_fmt = formats.get(layout.kinds[y[0]])
+    if y_fmt:
+        chart.y_axis.number_format = y_fmt
+        chart.y_axis.numFmt.sourceLinked = False
+    x_fmt = formats.get(layout.kinds[spec.x])
+    if x_fmt:
+        chart.x_axis.number_format = x_fmt
+    # openpyxl >= 3.1 marks axes as deleted unless told otherwise; Excel then hides them.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    ref_ws = layout.sheet
+    for col in y:
+        c = layout.col(col)
+        data = Reference(ref_ws, min_col=c, min_row=1, max_row=layout.rows + 1)
+        chart.add_data(data, titles_from_data=True)
+    x = layout.col(spec.x)
+    chart.set_categories(Reference(ref_ws, min_col=x, min_row=2, max_row=layout.rows + 1))
+    if isinstance(chart, LineChart):
+        for series in chart.series:
+            series.smooth = False
+            series.marker.symbol = "circle"
+    return chart
