@@ -1,0 +1,290 @@
+"""Phone numbers → E.164, validity, number type, region and a reason when they fail.
+
+Pipeline (each step over unique values only):
+
+1. text coercion (ints/floats from spreadsheets lose no digits; NaN/None → empty);
+2. vectorised clean-up of unique raw strings: unicode digits → ASCII, NBSP and zero-width
+   characters, extensions (``x123``, ``ext. 12``), labels (``Mob: ...``), separators;
+3. one parse per unique (candidate, region) pair: a vectorised replay of phonenumbers'
+   metadata rules (``_phone_engine``), and plain ``phonenumbers.parse`` for the rest — over a
+   process pool when there are many;
+4. vectorised classification (valid, possible, type, region) from phonenumbers' metadata;
+5. second chances for invalid rows: ``00`` read as ``+`` first and as a national number
+   second, and long national numbers that are valid once a ``+`` is put in front (exported
+   spreadsheets drop the ``+``).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from csframe.clean import _phone_engine as eng
+from csframe.clean._phone_engine import _np
+from csframe.clean._common import CleanInputError, as_text, ascii_fold
+from csframe.clean.regions import SUPPORTED, check_region, regions_for
+
+PHONE_REASONS = (
+    "empty",
+    "not_a_number",
+    "too_short",
+    "too_long",
+    "invalid_length",
+    "local_only",
+    "no_region",
+    "invalid_country_code",
+    "invalid_number",
+)
+PHONE_TYPES = tuple(eng.TYPE_NAMES.values())
+PHONE_REGIONS = tuple(sorted(SUPPORTED | {eng.NON_GEO}))
+
+_EXT = r"(?i)\s*[,;]?\s*(?:ext\.?|extn\.?|extension|x|#)\s*(?P<ext>\d{1,7})\s*$"
+POOL_THRESHOLD = 20_000  # unique slow-path values before a process pool pays for itself
+
+
+def phones(
+    values,
+    default_region: str | None = None,
+    region_column=None,
+    *,
+    prefix: str = "phone",
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Normalise phone numbers to E.164 and say why the others fail.
+
+    Parameters
+    ----------
+    values : Series or list-like
+        Raw numbers in any format: national, international, ``00``/IDD prefixes, missing
+        ``+``, spaces/dots/dashes/brackets, extensions, ints or floats from spreadsheets,
+        unicode digits, NBSP and zero-width characters, None/NaN.
+    default_region : str, optional
+        Region for numbers written without a country code: ISO alpha-2 (``"AU"``) or a
+        country name. Usually the account's country.
+    region_column : Series, optional
+        Per-row region (codes or country names, e.g. a contacts frame's
+        ``address_country``); rows where it is empty or unknown use ``default_region``.
+    prefix : str
+        Output column prefix (``"phone"`` → ``phone_e164``, ...).
+    workers : int, optional
+        Processes for the phonenumbers fallback path (default: all cores, used only when
+        there are more than 20,000 unique fallback values).
+
+    Returns
+    -------
+    DataFrame with the input's index and columns ``{prefix}_e164`` (str, set when the number
+    parses to a possible length), ``{prefix}_valid`` and ``{prefix}_possible`` (boolean),
+    ``{prefix}_type`` and ``{prefix}_region`` (category), ``{prefix}_reason`` (category,
+    NA when valid: one of ``PHONE_REASONS``) and ``{prefix}_extension`` (str).
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> from csframe import clean
+    >>> out = clean.phones(pd.Series(["0412 345 678", "+44 20 7946 0958 x12", "12"]),
+    ...                    default_region="AU")
+    >>> out["phone_e164"].tolist()
+    ['+61412345678', '+442079460958', nan]
+    >>> out["phone_reason"].tolist()
+    [nan, nan, 'too_short']
+    """
+    text = as_text(values, func="phones", name="values")
+    default = check_region(default_region)
+    if region_column is not None:
+        if isinstance(region_column, str):
+            raise CleanInputError(
+                "phones(region_column=...) takes a Series of per-row regions; for one region "
+                "for every row pass default_region=" + repr(region_column)
+            )
+        region_series = as_text(region_column, func="phones", name="region_column")
+        if len(region_series) != len(text):
+            raise CleanInputError(
+                f"phones(): region_column has {len(region_series)} rows, values has {len(text)}"
+            )
+        region = regions_for(region_series.reset_index(drop=True), default)
+    else:
+        region = np.full(len(text), default, dtype=object)
+    out = _phones(text, region, workers)
+    out.columns = [c.replace("phone", prefix, 1) for c in out.columns]
+    return out
+
+
+def _clean_unique(raw: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """Clean unique raw strings → (candidate '+digits'/'digits' or NA, extension, pre-reason)."""
+    s = pa.array(ascii_fold(raw).to_numpy(dtype=object), type=pa.string())
+    s = pc.utf8_trim_whitespace(s)
+    ext = pc.struct_field(pc.extract_regex(s, _EXT), [0])
+    s = pc.replace_substring_regex(s, _EXT, "")
+    core = pc.replace_substring_regex(s, r"^[^\d+(]+", "")
+    core = pc.replace_substring_regex(core, r"[^\d)]+$", "")
+    plus = _np(pc.fill_null(pc.match_substring_regex(core, r"^\(?\s*\+"), False))
+    body = pc.replace_substring_regex(core, r"^\(?\s*\+", "")
+    junk = _np(pc.fill_null(pc.match_substring_regex(body, r"[^\d\s\-./()\[\]]"), False))
+    digits = pc.replace_substring_regex(body, r"\D+", "")
+    ndig = _np(pc.fill_null(pc.utf8_length(digits), 0)).astype(np.int64)
+    empty = _np(pc.fill_null(pc.equal(s, ""), True))
+    reason = np.full(len(raw), None, dtype=object)
+    reason[ndig > 20] = "too_long"
+    reason[ndig < 3] = "too_short"
+    reason[(ndig == 0) | junk] = "not_a_number"
+    reason[empty] = "empty"
+    cand = _np(pc.if_else(pa.array(plus), pc.binary_join_element_wise("+", digits, ""), digits))
+    cand[~np.equal(reason, None)] = None
+    return pd.Series(cand, dtype="str"), pd.Series(_np(ext), dtype="str"), reason
+
+
+def _reference(items: list[tuple[str, str | None]], workers: int | None) -> list[tuple]:
+    if len(items) < POOL_THRESHOLD or workers == 1:
+        return eng.reference_parse_many(items)
+    n = workers or os.cpu_count() or 1
+    size = max(1000, -(-len(items) // (n * 4)))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+        return [r for part in pool.map(eng.reference_parse_many, chunks) for r in part]
+
+
+def _attempt(digits: np.ndarray, plus: np.ndarray, region: np.ndarray, workers) -> dict:
+    """Parse + classify unique candidates: e164, valid, length, type, region, reason."""
+    parsed = eng.parse(digits, plus, region)
+    slow = np.flatnonzero(parsed.slow)
+    if len(slow):
+        items = [
+            (("+" if plus[i] else "") + digits[i], region[i]) for i in slow.tolist()
+        ]
+        for i, (e164, reason) in zip(slow.tolist(), _reference(items, workers), strict=True):
+            parsed.e164[i], parsed.reason[i] = e164, reason
+    ok = np.flatnonzero(~np.equal(parsed.e164, None))
+    n = len(digits)
+    valid = np.zeros(n, bool)
+    length = np.full(n, eng.INVALID_LENGTH, np.int8)
+    ntype = np.full(n, -1, np.int8)
+    reg = np.full(n, None, dtype=object)
+    if len(ok):
+        c = eng.classify(parsed.e164[ok])
+        valid[ok], length[ok], ntype[ok], reg[ok] = c.valid, c.length, c.ntype, c.region
+    return {
+        "e164": parsed.e164,
+        "reason": parsed.reason,
+        "valid": valid,
+        "length": length,
+        "type": ntype,
+        "region": reg,
+    }
+
+
+def _merge(base: dict, alt: dict, idx: np.ndarray) -> None:
+    """Where the alternative reading of rows idx is valid, take it."""
+    take = alt["valid"]
+    for key in base:
+        base[key][idx[take]] = alt[key][take]
+
+
+def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.DataFrame:
+    n = len(text)
+    raw_codes, raw_uniques = pd.factorize(text, use_na_sentinel=True)
+    cand, ext, pre_reason = _clean_unique(pd.Series(raw_uniques, dtype="str"))
+    # unique (candidate, region) pairs
+    cand_codes_u, cand_uniques = pd.factorize(cand, use_na_sentinel=True)
+    cand_codes = np.where(raw_codes >= 0, cand_codes_u[np.maximum(raw_codes, 0)], -1)
+    reg_codes, reg_uniques = pd.factorize(pd.Series(region, dtype=object), use_na_sentinel=True)
+    nreg = len(reg_uniques) + 1
+    pair = np.where(cand_codes >= 0, cand_codes.astype(np.int64) * nreg + (reg_codes + 1), -1)
+    pair_codes, pair_uniques = pd.factorize(pair)
+    has = pair_uniques >= 0
+    pc_idx = np.where(has, pair_uniques // nreg, 0)
+    pr_idx = np.where(has, pair_uniques % nreg, 0)
+    cands = np.asarray(cand_uniques, dtype=object)[pc_idx] if len(cand_uniques) else np.array(
+        [""] * len(pair_uniques), dtype=object
+    )
+    regs = np.array([None, *list(reg_uniques)], dtype=object)[pr_idx]
+    m = len(pair_uniques)
+    res = {
+        "e164": np.full(m, None, dtype=object),
+        "reason": np.full(m, None, dtype=object),
+        "valid": np.zeros(m, bool),
+        "length": np.full(m, eng.INVALID_LENGTH, np.int8),
+        "type": np.full(m, -1, np.int8),
+        "region": np.full(m, None, dtype=object),
+    }
+    live = np.flatnonzero(has)
+    if len(live):
+        c = cands[live]
+        ca = pa.array(c, type=pa.string())
+        plus = _np(pc.starts_with(ca, "+"))
+        dz = ~plus & _np(pc.starts_with(ca, "00")) & (_np(pc.utf8_length(ca)) > 4)
+        digits = _np(
+            pc.if_else(
+                pa.array(plus),
+                pc.utf8_slice_codeunits(ca, 1),
+                pc.if_else(pa.array(dz), pc.utf8_slice_codeunits(ca, 2), ca),
+            )
+        )
+        first = _attempt(digits, plus | dz, regs[live], workers)
+        for key in res:
+            res[key][live] = first[key]
+        # '00…' read as international failed: try it as a national number
+        retry = np.flatnonzero(dz & ~first["valid"])
+        if len(retry):
+            alt = _attempt(c[retry], np.zeros(len(retry), bool), regs[live][retry], workers)
+            _merge(res, alt, live[retry])
+        # long national numbers that are valid with a '+' in front (the '+' was lost)
+        da = pa.array(digits, type=pa.string())
+        lens = _np(pc.utf8_length(da))
+        starts0 = _np(pc.starts_with(da, "0"))
+        retry = np.flatnonzero(~plus & ~dz & ~starts0 & (lens >= 11) & ~res["valid"][live])
+        if len(retry):
+            alt = _attempt(digits[retry], np.ones(len(retry), bool), regs[live][retry], workers)
+            _merge(res, alt, live[retry])
+    # reasons and outputs per unique pair
+    parsed = ~np.equal(res["e164"], None)
+    possible = parsed & ((res["length"] == eng.IS_POSSIBLE) | (res["length"] == eng.LOCAL_ONLY))
+    reason = res["reason"].copy()
+    need = parsed & ~res["valid"]
+    reason[need] = [eng.LENGTH_REASON.get(int(x), "invalid_number") for x in res["length"][need]]
+    reason[res["valid"]] = None
+    e164 = np.where(parsed & (res["length"] == eng.IS_POSSIBLE), res["e164"], None)
+    type_lookup = np.full(128, "unknown", dtype=object)
+    for code, name in eng.TYPE_NAMES.items():
+        type_lookup[code] = name
+    ntype = np.where(parsed, type_lookup[np.where(res["type"] >= 0, res["type"], eng.UNKNOWN)], None)
+    # back to rows
+    take = pair_codes
+    row_reason = reason[take]
+    # pre-clean-up failures (empty, junk, too short/long) live on the raw uniques
+    pre = np.where(raw_codes >= 0, pre_reason[np.maximum(raw_codes, 0)] if len(pre_reason) else None, "empty")
+    row_reason = np.where(np.equal(pre, None), row_reason, pre)
+    row_ext = np.where(raw_codes >= 0, ext.to_numpy(dtype=object)[np.maximum(raw_codes, 0)] if len(ext) else None, None)
+    index = text.index
+    return pd.DataFrame(
+        {
+            "phone_e164": pd.Series(e164[take], index=index, dtype="str"),
+            "phone_valid": pd.Series(res["valid"][take], index=index, dtype="boolean"),
+            "phone_possible": pd.Series(possible[take], index=index, dtype="boolean"),
+            "phone_type": pd.Categorical(ntype[take], categories=PHONE_TYPES),
+            "phone_region": pd.Categorical(res["region"][take], categories=PHONE_REGIONS),
+            "phone_reason": pd.Categorical(row_reason, categories=PHONE_REASONS),
+            "phone_extension": pd.Series(row_ext, index=index, dtype="str"),
+        },
+        index=index,
+    ) if n else _empty(index)
+
+
+def _empty(index: pd.Index) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "phone_e164": pd.Series([], dtype="str"),
+            "phone_valid": pd.Series([], dtype="boolean"),
+            "phone_possible": pd.Series([], dtype="boolean"),
+            "phone_type": pd.Categorical([], categories=PHONE_TYPES),
+            "phone_region": pd.Categorical([], categories=PHONE_REGIONS),
+            "phone_reason": pd.Categorical([], categories=PHONE_REASONS),
+            "phone_extension": pd.Series([], dtype="str"),
+        },
+        index=index,
+    )
