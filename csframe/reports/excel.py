@@ -157,7 +157,31 @@ def write_excel(report: Report, path: str | os.PathLike) -> Path:
         write_excel(report, "out/usage-cost.xlsx")
     """
     wb = build_workbook(report)
-    return save_atomic(wb, path)
+    try:
+        return save_atomic(wb, path)
+    except BaseException:
+        discard_workbook(wb)
+        raise
+
+
+def discard_workbook(wb: Workbook) -> None:
+    """Release an unsaved write-only workbook: a half-written sheet holds a suspended
+    generator and a temporary file; left to the garbage collector, they are closed late
+    and noisily (and the file stays until exit).
+
+    Example::
+
+        wb = build_workbook(report); discard_workbook(wb)
+    """
+    for ws in wb.worksheets:
+        writer = getattr(ws, "_writer", None)
+        if writer is None:
+            continue
+        with contextlib.suppress(Exception):
+            if not ws.closed:
+                ws.close()
+        with contextlib.suppress(Exception):
+            writer.cleanup()
 
 
 def save_atomic(wb: Workbook, path: str | os.PathLike) -> Path:
@@ -221,8 +245,17 @@ def build_workbook(report: Report) -> Workbook:
 
         wb = build_workbook(report); wb.save("x.xlsx")
     """
-    meta = report.meta
     wb = Workbook(write_only=True)
+    try:
+        _build(wb, report)
+    except BaseException:
+        discard_workbook(wb)
+        raise
+    return wb
+
+
+def _build(wb: Workbook, report: Report) -> None:
+    meta = report.meta
     wb.properties.title = meta.title
     wb.properties.creator = "csframe"
     created = meta.generated_at.astimezone(dt.UTC).replace(tzinfo=None)
@@ -246,7 +279,6 @@ def build_workbook(report: Report) -> Workbook:
     _write_summary(summary_ws, report, names, formats, charts.get(SUMMARY_SHEET, []))
     for key, df in report.tables.items():
         _write_table(sheets[key], report, key, df, formats, charts.get(key, []))
-    return wb
 
 
 def sheet_names(tables) -> dict[str, str]:

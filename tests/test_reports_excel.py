@@ -1,0 +1,211 @@
+"""The shared workbook writer: layout, formats, formula neutralisation, atomic write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from csframe.reports import ChartSpec, Report, ReportMeta, TableSpec
+from csframe.reports import excel as excel_mod
+from csframe.reports.base import AccountInfo
+from csframe.reports.excel import money_format, neutralise, save_atomic, write_excel
+
+DANGEROUS = ["=1+1", "+61411111111", "-x", "@SUM(A1:A2)", "\t=cmd", "\r=cmd", "＝1+1"]
+
+
+def small_report(texts: list[str] | None = None) -> Report:
+    texts = texts or ["alpha", "beta", "gamma"]
+    n = len(texts)
+    months = pd.date_range("2026-01-01", periods=n, freq="MS", tz="UTC").as_unit("s")
+    table = pd.DataFrame(
+        {
+            "month": months,
+            "name": pd.array(texts, dtype="str"),
+            "count": pd.array(range(1, n + 1), dtype="Int64"),
+            "spend": [1.25 * (i + 1) for i in range(n)],
+        }
+    )
+    meta = ReportMeta(
+        name="test",
+        title="Test report",
+        start=months[0],
+        end=months[-1],
+        account=AccountInfo("=ACME", "acme", "AUD", "$"),
+        currency="AUD",
+        generated_at=dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.UTC),
+    )
+    return Report(
+        meta=meta,
+        tables={"data": table},
+        specs={
+            "data": TableSpec(
+                "Some rows.", kinds={"month": "month", "spend": "money"}, totals=("count", "spend")
+            )
+        },
+        charts=[ChartSpec("data", x="month", y=("spend",), title="Spend")],
+        summary={"total_spend": float(table["spend"].sum()), "names": texts},
+        summary_kinds={"total_spend": "money"},
+    )
+
+
+def _openpyxl_temp_files() -> list[str]:
+    from openpyxl.worksheet._writer import ALL_TEMP_FILES
+
+    return [p for p in ALL_TEMP_FILES if os.path.exists(p)]
+
+
+@pytest.mark.parametrize("text", DANGEROUS)
+def test_neutralise_prefixes_formula_like_text(text):
+    out = neutralise(text)
+    assert out == "'" + text
+
+
+@pytest.mark.parametrize("text", ["hello", "61 411", "a=b", " =1", "", "'quoted"])
+def test_neutralise_leaves_plain_text_alone(text):
+    assert neutralise(text) == text
+
+
+def test_neutralise_drops_characters_excel_cannot_store():
+    assert neutralise("a\x00b\x1fc\nd") == "abc\nd"
+
+
+def test_money_format():
+    assert money_format("AUD", "$") == '"$"#,##0.00'
+    assert money_format("GBP") == '#,##0.00 "GBP"'
+    assert money_format(None) == "#,##0.00"
+
+
+def test_workbook_layout_formats_filters_and_chart(tmp_path):
+    report = small_report()
+    path = write_excel(report, tmp_path / "r.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Summary", "data"]
+
+    ws = wb["data"]
+    assert [c.value for c in ws[1]] == ["Month", "Name", "Count", "Spend (AUD)"]
+    assert all(c.font.b for c in ws[1])
+    assert ws.freeze_panes == "B2"
+    assert ws.auto_filter.ref == "A1:D4"  # header + data; the totals row stays outside
+    assert ws["A2"].value == dt.datetime(2026, 1, 1) and ws["A2"].number_format == "yyyy-mm"
+    assert ws["C2"].number_format == "#,##0"
+    assert ws["D2"].value == 1.25 and ws["D2"].number_format == '"$"#,##0.00'
+    total = [c.value for c in ws[5]]
+    assert total == ["Total", None, 6, 7.5]
+    assert ws["D5"].font.b and ws["D5"].number_format == '"$"#,##0.00'
+    for letter in "ABCD":
+        assert ws.column_dimensions[letter].width >= 8
+
+    summary = wb["Summary"]
+    values = {row[0].value: row[1].value for row in summary.iter_rows(min_row=3) if row[0].value}
+    assert values["Account"] == "'=ACME (acme)"  # account names are neutralised too
+    assert values["Currency"] == "AUD"
+    assert values["Total spend"] == 7.5
+    assert values["Names"] == "alpha, beta, gamma"
+    assert values["data"] == "Some rows."
+    charts = summary._charts
+    assert len(charts) == 1
+    assert charts[0].tagname == "lineChart"
+
+
+def test_formula_like_text_is_written_as_text(tmp_path):
+    path = write_excel(small_report(DANGEROUS), tmp_path / "r.xlsx")
+    ws = load_workbook(path)["data"]
+    cells = [ws.cell(row=i + 2, column=2) for i in range(len(DANGEROUS))]
+    # (XML readers turn a stored CR into LF; the apostrophe in front is what matters.)
+    assert [c.value for c in cells] == ["'" + t.replace("\r", "\n") for t in DANGEROUS]
+    assert all(c.data_type == "s" for c in cells)  # strings, never formulas
+    # Nothing anywhere in the workbook is a formula.
+    for sheet in load_workbook(path):
+        for row in sheet.iter_rows():
+            assert all(c.data_type != "f" for c in row)
+
+
+def test_missing_values_are_empty_cells(tmp_path):
+    report = small_report()
+    table = report.tables["data"]
+    table.loc[1, "spend"] = float("nan")
+    table.loc[1, "count"] = pd.NA
+    table.loc[1, "name"] = pd.NA
+    ws = load_workbook(write_excel(report, tmp_path / "r.xlsx"))["data"]
+    assert [c.value for c in ws[3]][1:] == [None, None, None]
+
+
+def test_atomic_write_keeps_previous_file_when_saving_fails(tmp_path, monkeypatch):
+    target = tmp_path / "report.xlsx"
+    write_excel(small_report(), target)
+    before = target.read_bytes()
+
+    def broken_save(self, fh):
+        fh.write(b"PK\x03\x04 half a workbook")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Workbook, "save", broken_save)
+    with pytest.raises(OSError, match="No space"):
+        write_excel(small_report(["other"]), target)
+    assert target.read_bytes() == before
+    assert not _openpyxl_temp_files()  # the half-built sheets' streams were released
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xlsx"]  # no temp left
+
+
+def test_atomic_write_keeps_previous_file_when_building_fails(tmp_path, monkeypatch):
+    target = tmp_path / "report.xlsx"
+    write_excel(small_report(), target)
+    before = target.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("bug while writing a sheet")
+
+    monkeypatch.setattr(excel_mod, "_write_table", boom)
+    with pytest.raises(RuntimeError):
+        write_excel(small_report(), target)
+    assert target.read_bytes() == before
+    assert not _openpyxl_temp_files()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xlsx"]
+
+
+def test_atomic_write_creates_parents_and_uses_normal_permissions(tmp_path):
+    wb = Workbook()
+    path = save_atomic(wb, tmp_path / "a" / "b" / "w.xlsx")
+    assert path.exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in path.parent.iterdir()) == ["w.xlsx"]
+
+
+def test_sheet_names_are_valid_and_unique():
+    names = excel_mod.sheet_names({"a/b": 1, "a:b": 2, "x" * 40: 3, "summary": 4})
+    assert names["a/b"] == "a_b" and names["a:b"] == "a_b (2)"
+    assert len(names["x" * 40]) == 31
+    assert names["summary"] != "Summary" and names["summary"].lower() != "summary"
+
+
+def test_usage_cost_workbook_from_sandbox(client, tmp_path):
+    from csframe.reports import usage_cost
+
+    report = usage_cost(client)
+    path = report.to_excel(tmp_path / "usage-cost.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == [
+        "Summary",
+        "monthly_spend",
+        "monthly_by_channel",
+        "monthly_by_subaccount",
+        "detail",
+    ]
+    assert len(wb["Summary"]._charts) == 1
+    money = money_format(report.meta.currency, report.meta.currency_symbol)
+    for name in ("monthly_spend", "monthly_by_channel", "monthly_by_subaccount", "detail"):
+        ws = wb[name]
+        assert ws.freeze_panes is not None and ws.freeze_panes.endswith("2")
+        assert ws.auto_filter.ref.startswith("A1:")
+        assert any(c.number_format == money for c in ws[2]), name
+    ws = wb["monthly_spend"]
+    last = [c.value for c in ws[ws.max_row]]
+    assert last[0] == "Total"
+    assert last[-1] == pytest.approx(report.summary["total_spend"])
+    assert ws.max_row == 1 + 12 + 1  # header, 12 months, totals
