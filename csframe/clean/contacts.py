@@ -1,0 +1,156 @@
+"""contacts(): every clean-up on a contacts frame, plus a per-row ``issues`` column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from csframe.clean._common import (
+    as_text,
+    joined_codes,
+    missing_column_error,
+    resolve_columns,
+)
+from csframe.clean.emails import emails
+from csframe.clean.names import names
+from csframe.clean.phones import phones
+from csframe.clean.regions import check_region
+
+CONTACT_COLUMNS = (
+    "contact_id",
+    "phone_number",
+    "email",
+    "first_name",
+    "last_name",
+    "address_postal_code",
+    "address_country",
+    "date_added",
+    "date_updated",
+    "unsubscribed",
+)
+CLEAN_COLUMNS = (
+    "phone_e164", "phone_valid", "phone_possible", "phone_type", "phone_region",
+    "phone_reason", "phone_extension", "email_norm", "email_valid", "email_match_key",
+    "email_reason", "first_name_clean", "last_name_clean", "first_name_key", "last_name_key",
+    "name_key", "name_placeholder", "postcode_key", "issues",
+)  # fmt: skip
+
+_AUTO = object()
+
+
+def contacts(
+    df: pd.DataFrame,
+    default_region: str | None = None,
+    *,
+    region_column=_AUTO,
+    mapping: dict[str, str] | None = None,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Clean a contacts frame: phones, emails, names, postcodes and an ``issues`` column.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A ClickSend contacts frame (``cs.contacts(...)``) or any frame from CSV/Excel with at
+        least a phone or an email column. Column names are matched case-insensitively with
+        common aliases (``mobile``, ``phone``, ``e-mail``, ``surname``, ``postcode``, ...);
+        ``mapping={"phone_number": "Cell"}`` names yours explicitly.
+    default_region : str, optional
+        Region for numbers without a country code (ISO alpha-2 or country name).
+    region_column : str or None
+        Column with each row's country (codes or names); defaults to ``address_country``
+        when present; ``None`` to ignore it.
+    workers : int, optional
+        Processes for the phonenumbers fallback path (see :func:`phones`).
+
+    Returns
+    -------
+    A new frame: every input column unchanged, plus the columns of :func:`phones`,
+    :func:`emails` and :func:`names`, ``postcode_key`` (str: upper-case, no spaces) and
+    ``issues`` (str: comma-separated codes such as ``phone_too_short``, ``email_bad_domain``,
+    ``no_channel``, ``placeholder_name``; ``""`` when the row is fine). Re-running on an
+    already cleaned frame recomputes these columns.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> from csframe import clean
+    >>> df = pd.DataFrame({"phone_number": ["0412 345 678", "123"],
+    ...                    "email": [None, "bob@example"], "first_name": ["Ann", "n/a"]})
+    >>> clean.contacts(df, default_region="AU")["issues"].tolist()
+    ['', 'phone_too_short,email_bad_domain,no_channel,placeholder_name']
+    """
+    cols = resolve_columns(df, CONTACT_COLUMNS, mapping, func="contacts")
+    if cols["phone_number"] is None and cols["email"] is None:
+        raise missing_column_error("contacts", ("phone_number", "email"), df)
+    default = check_region(default_region)
+    out = df.drop(columns=[c for c in CLEAN_COLUMNS if c in df.columns]).copy()
+    index = out.index
+    if region_column is _AUTO:
+        region_column = cols["address_country"]
+    elif region_column is not None and region_column not in df.columns:
+        raise missing_column_error("contacts", ("address_country",), df)
+    n = len(out)
+    if cols["phone_number"] is not None:
+        ph = phones(
+            out[cols["phone_number"]],
+            default_region=default,
+            region_column=out[region_column] if region_column is not None else None,
+            workers=workers,
+        )
+    else:
+        ph = phones(pd.Series([None] * n, index=index, dtype="str"), default_region=default)
+    if cols["email"] is not None:
+        em = emails(out[cols["email"]])
+    else:
+        em = emails(pd.Series([None] * n, index=index, dtype="str"))
+    if cols["first_name"] is not None or cols["last_name"] is not None:
+        nm = names(out, mapping={k: cols[k] for k in ("first_name", "last_name") if cols[k]})
+    else:
+        nm = names(pd.Series([None] * n, index=index, dtype="str"))
+    ph.index = em.index = nm.index = index
+    if cols["address_postal_code"] is not None:
+        pc_raw = pa.array(
+            as_text(out[cols["address_postal_code"]]).to_numpy(dtype=object, na_value=None),
+            type=pa.string(),
+        )
+        key = pc.utf8_upper(pc.replace_substring_regex(pc_raw, r"[^0-9A-Za-z]+", ""))
+        key = key.to_numpy(zero_copy_only=False)
+        key[key == ""] = None
+        postcode = pd.Series(key, index=index, dtype="str")
+    else:
+        postcode = pd.Series([None] * n, index=index, dtype="str")
+    out = pd.concat([out, ph, em, nm, postcode.rename("postcode_key")], axis=1)
+    out["issues"] = issues_for(out)
+    return out
+
+
+def issues_for(df: pd.DataFrame) -> pd.Series:
+    """The ``issues`` codes of a cleaned frame (used by contacts() and after merges)."""
+    index = df.index
+    phone_reason = df["phone_reason"].astype(object)
+    phone_code = np.where(
+        phone_reason.isna() | (phone_reason == "empty"), None, "phone_" + phone_reason.astype(str)
+    )
+    email_reason = df["email_reason"].astype(object)
+    email_code = np.where(
+        email_reason.isna() | (email_reason == "empty"), None, "email_" + email_reason.astype(str)
+    )
+    no_channel = ~(df["phone_valid"].fillna(False) | df["email_valid"].fillna(False))
+    placeholder = df["name_placeholder"].fillna(False)
+    parts = [
+        pd.Series(phone_code, index=index, dtype=object),
+        pd.Series(email_code, index=index, dtype=object),
+        pd.Series(np.where(no_channel, "no_channel", None), index=index, dtype=object),
+        pd.Series(np.where(placeholder, "placeholder_name", None), index=index, dtype=object),
+    ]
+    return joined_codes(parts, index)
+
+
+def ensure_clean(df: pd.DataFrame, default_region=None, *, mapping=None, func: str) -> pd.DataFrame:
+    """df itself when it already has the contacts() columns, else contacts(df)."""
+    if all(c in df.columns for c in CLEAN_COLUMNS):
+        return df
+    return contacts(df, default_region, mapping=mapping)
