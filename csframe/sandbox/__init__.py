@@ -1,0 +1,25 @@
+"""An embedded, ClickSend-compatible sandbox server (moto-style), seeded with synthetic data.
+
+It is an independent implementation of the API: it imports nothing from csframe outside
+``csframe.sandbox``, so tests of the client against it mean something.
+
+Example::
+
+    from csframe.sandbox import running
+    with running(scale="small", seed=42) as sb:
+        sb.base_url        # "http://127.0.0.1:PORT/v3"
+        sb.credentials     # {"username": "csframe_demo", "api_key": "…"}
+        sb.stats()["requests"]
+
+Layout: ``models`` (SQLite store and queries), ``seed`` (synthetic data), ``responses/``
+(one module per API area + ``common``), ``urls`` (routing table), ``faults`` (latency,
+429, 5xx, drops, truncation), ``stats``, ``server`` (app factory, ``running()``),
+``cli`` (``csframe sandbox serve``). ``README.md`` in this folder lists the behavioural
+decisions taken where the reference is silent.
+"""
+
+from __future__ import annotations
+
+from csframe.sandbox.server import Sandbox, create_app, running
+
+__all__ = ["running", "Sandbox", "create_app"]

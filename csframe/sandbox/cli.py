@@ -1,0 +1,91 @@
+"""``csframe sandbox serve``: run a seeded sandbox in the foreground until Ctrl-C.
+
+Example::
+
+    $ csframe sandbox serve --port 8765 --seed 42 --scale small
+    csframe sandbox: http://127.0.0.1:8765/v3
+      username: csframe_demo
+      api key:  3F2A…  (a fake key of this local sandbox)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from csframe.sandbox.faults import FaultSettings
+
+
+def register(subparsers: Any) -> None:
+    """Add ``sandbox serve`` to the top-level ``csframe`` parser."""
+    sandbox = subparsers.add_parser(
+        "sandbox", help="the embedded ClickSend-compatible sandbox server"
+    )
+    sub = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    sandbox.set_defaults(func=lambda args: (sandbox.print_help(sys.stderr), 2)[1])
+
+    serve = sub.add_parser("serve", help="serve a seeded sandbox until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    serve.add_argument("--seed", type=int, default=42, help="data seed (default 42)")
+    serve.add_argument(
+        "--scale", default="small", help="tiny|small|medium|large or a row count (default small)"
+    )
+    serve.add_argument("--now", default=None, help="ISO time the data ends at (default: now)")
+    serve.add_argument("--latency-ms", type=float, default=0.0)
+    serve.add_argument("--jitter-ms", type=float, default=0.0)
+    serve.add_argument(
+        "--rate-limit", type=float, default=None, help="requests per second before 429"
+    )
+    serve.add_argument("--error-rate", type=float, default=0.0)
+    serve.add_argument("--rate-limit-rate", type=float, default=0.0)
+    serve.add_argument("--drop-rate", type=float, default=0.0)
+    serve.add_argument("--drop-after-commit-rate", type=float, default=0.0)
+    serve.add_argument("--truncate-rate", type=float, default=0.0)
+    serve.add_argument("--fault-seed", type=int, default=0)
+    serve.add_argument("--db", default=None, help="SQLite file to use instead of memory")
+    serve.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Seed, print where to connect, serve until interrupted; returns the exit code."""
+    from csframe.sandbox.server import _url, bind, build, serve
+
+    settings = {
+        "latency_ms": args.latency_ms,
+        "jitter_ms": args.jitter_ms,
+        "rate_limit": args.rate_limit,
+        "error_rate": args.error_rate,
+        "rate_limit_rate": args.rate_limit_rate,
+        "drop_rate": args.drop_rate,
+        "drop_after_commit_rate": args.drop_after_commit_rate,
+        "truncate_rate": args.truncate_rate,
+        "seed": args.fault_seed,
+    }
+    try:
+        FaultSettings.from_dict(settings)
+        sock = bind(args.host, args.port)
+    except (ValueError, OSError) as exc:
+        print(f"csframe sandbox: {exc}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    scale: str | int = int(args.scale) if str(args.scale).isdigit() else args.scale
+    store, app = build(scale, args.seed, args.now, settings, db_path=args.db)
+    main = store.principal(store.get_meta("accounts")["main"])
+    assert main is not None
+    root = _url(args.host, sock.getsockname()[1])
+
+    def ready() -> None:
+        # Printing the key is fine: it is a fake key of a local, synthetic sandbox.
+        print(
+            f"csframe sandbox: {root}/v3  ({store.sms_count():,} SMS, seeded in {time.perf_counter() - started:.1f}s)"
+        )
+        print(f"  username: {main.username}")
+        print(f"  api key:  {main.api_key}")
+        print(f"  test-only API: {root}/_sandbox/  (stats, faults, truth, reset)")
+        print("  Ctrl-C to stop", flush=True)
+
+    serve(app, sock, ready)
+    return 0

@@ -1,0 +1,62 @@
+"""SMS encoding and part counting (GSM 03.38 vs UCS-2), as the reference describes.
+
+A body made only of GSM-7 characters is sent as GSM: 160 septets fit one part, longer
+bodies are split into 153-septet parts (7 septets go to the concatenation header).
+Characters of the GSM extension table (``^{}\\[~]|€`` and form feed) take two septets.
+Any other character makes the whole message UCS-2: 70 UTF-16 code units in one part,
+67 per part beyond that. Emoji outside the BMP are surrogate pairs, so they count 2.
+
+Example::
+
+    >>> sms_parts("hello")
+    ('gsm', 5, 1)
+    >>> sms_parts("x" * 161)
+    ('gsm', 161, 2)
+    >>> sms_parts("Hi 👋")
+    ('ucs2', 5, 1)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+# The GSM 03.38 basic character set (the escape 0x1B is not a character of its own).
+GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Extension table: each costs an escape septet plus itself.
+GSM_EXTENDED = frozenset("^{}\\[~]|€\f")
+
+GSM_SINGLE, GSM_MULTI = 160, 153
+UCS2_SINGLE, UCS2_MULTI = 70, 67
+
+
+@lru_cache(maxsize=65536)
+def sms_parts(body: str) -> tuple[str, int, int]:
+    """Return ``(encoding, units, parts)`` for an SMS body.
+
+    ``units`` is septets for GSM and UTF-16 code units for UCS-2. An empty body is one
+    (empty) part; callers reject empty bodies before pricing them.
+
+    Example::
+
+        >>> sms_parts("price: 5€")      # € is an extension char: 2 septets
+        ('gsm', 10, 1)
+    """
+    septets = 0
+    for ch in body:
+        if ch in GSM_BASIC:
+            septets += 1
+        elif ch in GSM_EXTENDED:
+            septets += 2
+        else:
+            units = len(body.encode("utf-16-le")) // 2
+            return "ucs2", units, _count(units, UCS2_SINGLE, UCS2_MULTI)
+    return "gsm", septets, _count(septets, GSM_SINGLE, GSM_MULTI)
+
+
+def _count(units: int, single: int, multi: int) -> int:
+    if units <= single:
+        return 1
+    return -(-units // multi)  # ceil division

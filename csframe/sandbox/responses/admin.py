@@ -1,0 +1,212 @@
+"""The test-only API under ``/_sandbox`` (no auth, no faults, not counted in stats).
+
+- ``GET  /_sandbox/health``                 -> {"ok": true, "sms_rows": n}
+- ``GET  /_sandbox/stats``, ``POST /_sandbox/stats/reset``
+- ``GET|PUT /_sandbox/faults``              (PUT replaces the whole fault configuration)
+- ``POST /_sandbox/sms/insert``             {"count": n, "date": unix?, "subaccount_id": id?}
+- ``GET  /_sandbox/truth/sms-history``      ?date_from&date_to&q&operator&order_by&username
+- ``POST /_sandbox/reset``                  back to the seeded data and balances
+- ``GET  /_sandbox/accounts``               every login and its (fake) key
+- ``PUT  /_sandbox/accounts/{username}``    {"balance": 123.45} sets the account balance
+
+Example::
+
+    curl -X POST localhost:8765/_sandbox/sms/insert -d '{"count": 3}'
+    {"message_ids": ["…", "…", "…"]}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from csframe.sandbox.models import HistoryQuery, sms_record, sms_row
+from csframe.sandbox.pricing import PRICE_MICROS, carrier_for, fmt_money
+from csframe.sandbox.responses.common import (
+    ApiError,
+    endpoint,
+    json_body,
+    opt_int,
+    ordering,
+    search,
+    store_of,
+)
+
+
+def plain(data: Any, status: int = 200) -> Response:
+    """A bare JSON response (the admin API has no envelope)."""
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def main_username(request: Request) -> str:
+    return store_of(request).get_meta("accounts", {})["main"]
+
+
+@endpoint
+async def health(request: Request) -> Response:
+    return plain({"ok": True, "sms_rows": store_of(request).sms_count()})
+
+
+@endpoint
+async def stats(request: Request) -> Response:
+    return plain(request.app.state.stats.snapshot())
+
+
+@endpoint
+async def stats_reset(request: Request) -> Response:
+    request.app.state.stats.reset()
+    return plain(request.app.state.stats.snapshot())
+
+
+@endpoint
+async def faults(request: Request) -> Response:
+    injector = request.app.state.faults
+    if request.method == "PUT":
+        payload = await json_body(request)
+        if not isinstance(payload, dict):
+            raise ApiError(400, "BAD_REQUEST", "faults must be a JSON object")
+        try:
+            injector.configure(payload)
+        except ValueError as exc:
+            raise ApiError(400, "BAD_REQUEST", str(exc)) from None
+    return plain(injector.settings.to_dict())
+
+
+@endpoint
+async def insert_sms(request: Request) -> Response:
+    """Insert ``count`` delivered-to-carrier SMS rows (status "Sent") for the main account.
+
+    Rows are dated ``date`` (default: sandbox now) and belong to ``subaccount_id``
+    (default: the main login). They cost nothing from the balance but count in usage.
+    """
+    payload = await json_body(request)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "BAD_REQUEST", "body must be a JSON object")
+    count, date, sid = payload.get("count"), payload.get("date"), payload.get("subaccount_id")
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1_000_000:
+        raise ApiError(400, "BAD_REQUEST", "count must be an integer 0..1000000")
+    store = store_of(request)
+    main = store.principal(main_username(request))
+    logins = {r["subaccount_id"]: r for r in store.logins() if r["user_id"] == main.user_id}
+    sid = main.subaccount_id if sid is None else sid
+    if sid not in logins:
+        raise ApiError(
+            400, "BAD_REQUEST", f"subaccount_id {sid} is not a login of the main account"
+        )
+    date = store.clock.now() if date is None else int(date)
+    sender = store.subaccount_sender(sid)
+    rows, ids = [], []
+    for _ in range(count):
+        message_id = store.new_message_id()
+        # A deterministic AU mobile from the id, so replays insert the same numbers.
+        to = f"+614{int(message_id[:8], 16) % 100_000_000:08d}"
+        price = PRICE_MICROS["AU"]
+        rec = sms_record(
+            date=date,
+            to=to,
+            body="Sandbox inserted message: your order is on its way.",
+            status="Sent",
+            sender=sender,
+            schedule=date,
+            status_code=None,
+            status_text="Sent to carrier",
+            error_code=None,
+            error_text=None,
+            message_id=message_id,
+            message_parts=1,
+            message_price=fmt_money(price),
+            list_id=None,
+            custom_string=None,
+            contact_id=None,
+            user_id=main.user_id,
+            subaccount_id=sid,
+            country="AU",
+            carrier=carrier_for(to, "AU"),
+            first_name=None,
+            last_name=None,
+            api_username=logins[sid]["username"],
+        )
+        rows.append(sms_row(rec, price))
+        ids.append(message_id)
+    store.insert_sms(rows)
+    return plain({"message_ids": ids})
+
+
+@endpoint
+async def truth_sms_history(request: Request) -> Response:
+    """Every message id a login would page through, in the API's order (no paging)."""
+    store = store_of(request)
+    username = request.query_params.get("username") or main_username(request)
+    who = store.principal(username)
+    if who is None:
+        raise ApiError(404, "NOT_FOUND", f"no login {username!r}")
+    filters, operator = search(request)
+    order_field, order_dir = ordering(request)
+    q = HistoryQuery(
+        date_from=opt_int(request, "date_from"),
+        date_to=opt_int(request, "date_to"),
+        q=filters,
+        operator=operator,
+        order_field=order_field,
+        order_dir=order_dir,
+    )
+    ids = store.history_ids(who.view, q)
+    return plain({"count": len(ids), "message_ids": ids})
+
+
+@endpoint
+async def reset(request: Request) -> Response:
+    store_of(request).reset()
+    return plain({"ok": True, "sms_rows": store_of(request).sms_count()})
+
+
+@endpoint
+async def accounts(request: Request) -> Response:
+    store = store_of(request)
+    names = store.get_meta("accounts", {})
+    logins = store.logins()
+    by_username = {r["username"]: r for r in logins}
+    return plain(
+        {
+            "accounts": {
+                name: {"username": u, "api_key": by_username[u]["api_key"]}
+                for name, u in names.items()
+            },
+            "logins": [{**r, "balance": fmt_money(r.pop("balance_micros"))} for r in logins],
+            "seed": store.get_meta("seed"),
+        }
+    )
+
+
+@endpoint
+async def account_update(request: Request) -> Response:
+    store = store_of(request)
+    who = store.principal(request.path_params["username"])
+    if who is None:
+        raise ApiError(404, "NOT_FOUND", "no such login")
+    payload = await json_body(request)
+    balance = payload.get("balance") if isinstance(payload, dict) else None
+    if isinstance(balance, bool) or not isinstance(balance, (int, float, str)):
+        raise ApiError(400, "BAD_REQUEST", "balance is required")
+    try:
+        store.set_balance(who.user_id, round(float(balance) * 1_000_000))
+    except ValueError:
+        raise ApiError(400, "BAD_REQUEST", "balance must be a number") from None
+    return plain({"username": who.username, "balance": fmt_money(store.balance(who.user_id))})
+
+
+routes = [
+    Route("/_sandbox/health", health, methods=["GET"]),
+    Route("/_sandbox/stats", stats, methods=["GET"]),
+    Route("/_sandbox/stats/reset", stats_reset, methods=["POST"]),
+    Route("/_sandbox/faults", faults, methods=["GET", "PUT"]),
+    Route("/_sandbox/sms/insert", insert_sms, methods=["POST"]),
+    Route("/_sandbox/truth/sms-history", truth_sms_history, methods=["GET"]),
+    Route("/_sandbox/reset", reset, methods=["POST"]),
+    Route("/_sandbox/accounts", accounts, methods=["GET"]),
+    Route("/_sandbox/accounts/{username}", account_update, methods=["PUT"]),
+]

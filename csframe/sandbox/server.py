@@ -1,0 +1,401 @@
+"""Build the sandbox app, serve it with uvicorn, and the ``running()`` context manager.
+
+``running()`` seeds a store, serves it on 127.0.0.1 (a free port by default) and yields
+a :class:`Sandbox` handle. With ``process=False`` uvicorn runs in a daemon thread of this
+process; with ``process=True`` in a child process (seeded there), so a benchmark's client
+does not share the server's GIL. Either way the handle talks HTTP to ``/_sandbox/...``.
+
+Example::
+
+    from csframe.sandbox import running
+    with running(scale="tiny", seed=42, now="2026-11-01T00:00:00Z") as sb:
+        import requests
+        r = requests.get(sb.base_url + "/sms/history", auth=tuple(sb.credentials.values()))
+        r.json()["data"]["total"]      # 300
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+from csframe.sandbox.faults import FaultInjector, FaultMiddleware
+from csframe.sandbox.models import Store
+from csframe.sandbox.responses.common import ApiError, error_response
+from csframe.sandbox.seed import parse_now, seed
+from csframe.sandbox.stats import Stats
+from csframe.sandbox.urls import routes
+
+READY_MARKER = "CSFRAME_SANDBOX_READY"
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response(
+        ApiError(404, "NOT_FOUND", "The requested URI is invalid or the resource does not exist.")
+    )
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(
+        ApiError(405, "METHOD_NOT_ALLOWED", "Method doesn't exist or is not allowed.")
+    )
+
+
+def create_app(store: Store, settings: dict[str, Any] | None = None) -> FaultMiddleware:
+    """The ASGI app of a seeded store; ``settings`` are the initial fault settings.
+
+    The Starlette app is ``result.app`` (its ``state`` holds store, stats and faults).
+
+    Example::
+
+        store = Store(); seed(store, scale="tiny")
+        app = create_app(store, {"latency_ms": 20})
+        uvicorn.run(app, port=8765)
+    """
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
+    app.state.store = store
+    app.state.stats = Stats()
+    app.state.faults = FaultInjector(settings)
+    return FaultMiddleware(app, app.state.faults, app.state.stats)
+
+
+def fault_settings(
+    latency_ms: float = 0,
+    jitter_ms: float = 0,
+    rate_limit: float | None = None,
+    faults: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Merge the ``running()`` shortcuts with a ``faults`` dict (the dict wins)."""
+    settings: dict[str, Any] = {
+        "latency_ms": latency_ms,
+        "jitter_ms": jitter_ms,
+        "rate_limit": rate_limit,
+    }
+    settings.update(faults or {})
+    return settings
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with a hook once it listens (to print the URL or a ready line)."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_ready:
+            self.on_ready()
+
+
+def _config(app: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,  # per-request logging would cost more than serving a page
+        lifespan="off",
+        timeout_graceful_shutdown=3,
+        timeout_keep_alive=30,
+        backlog=4096,
+    )
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket; port 0 picks a free one (read it back with getsockname)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    sock.set_inheritable(True)
+    return sock
+
+
+def build(
+    scale: str | int = "small",
+    seed_value: int = 42,
+    now: object = None,
+    settings: dict[str, Any] | None = None,
+    db_path: str | None = None,
+) -> tuple[Store, Any]:
+    """Seed a fresh store and wrap it in an app: ``(store, app)``."""
+    store = Store(db_path)
+    seed(store, seed=seed_value, scale=scale, now=now)
+    return store, create_app(store, settings)
+
+
+def serve(app: Any, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve ``app`` on ``sock`` in this thread until SIGINT/SIGTERM (the CLI and child use this)."""
+    _Server(_config(app), on_ready).run(sockets=[sock])
+
+
+class Sandbox:
+    """Handle on a running sandbox: URLs, credentials, and the /_sandbox helpers.
+
+    Example::
+
+        sb.set_faults(error_rate=0.2, seed=3)
+        ids = sb.insert_sms(5)
+        assert set(ids) <= set(sb.truth_sms_ids())
+    """
+
+    def __init__(self, root_url: str) -> None:
+        self.root_url = root_url
+        self.base_url = root_url + "/v3"
+        info = self._call("GET", "/_sandbox/accounts")
+        self.info: dict[str, Any] = info
+        self.accounts: dict[str, dict[str, str]] = info["accounts"]
+        self.credentials: dict[str, str] = dict(self.accounts["main"])
+
+    def _call(
+        self, method: str, path: str, payload: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        url = self.root_url + path
+        if params:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{method} {path} -> {exc.code}: {exc.read()[:500]!r}") from None
+
+    def stats(self) -> dict[str, Any]:
+        """``{"requests": n, "by_path": {...}, "by_status": {...}, "faults": {...}, ...}`` (/v3 only)."""
+        return self._call("GET", "/_sandbox/stats")
+
+    def reset_stats(self) -> None:
+        self._call("POST", "/_sandbox/stats/reset")
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """Replace the fault settings (keys as in ``faults.FAULT_KEYS``); ``set_faults()`` clears them."""
+        return self._call("PUT", "/_sandbox/faults", settings)
+
+    def faults(self) -> dict[str, Any]:
+        return self._call("GET", "/_sandbox/faults")
+
+    def insert_sms(
+        self, count: int, date: object = None, subaccount_id: int | None = None
+    ) -> list[str]:
+        """Insert ``count`` outbound SMS rows (date: datetime/ISO/unix, default sandbox now); their ids."""
+        payload = {
+            "count": count,
+            "date": None if date is None else parse_now(date),
+            "subaccount_id": subaccount_id,
+        }
+        return self._call("POST", "/_sandbox/sms/insert", payload)["message_ids"]
+
+    def truth_sms_ids(
+        self,
+        date_from: object = None,
+        date_to: object = None,
+        q: str | None = None,
+        username: str | None = None,
+        **params: Any,
+    ) -> list[str]:
+        """Ids a login (default main) pages through for these filters, in the API's order."""
+        query = {
+            "date_from": None if date_from is None else parse_now(date_from),
+            "date_to": None if date_to is None else parse_now(date_to),
+            "q": q,
+            "username": username,
+            **params,
+        }
+        return self._call("GET", "/_sandbox/truth/sms-history", params=query)["message_ids"]
+
+    def reset(self) -> None:
+        """Back to the seeded data and balances (stats and faults are left alone)."""
+        self._call("POST", "/_sandbox/reset")
+
+    def set_balance(self, username: str, amount: float) -> str:
+        """Set the balance of ``username``'s account; returns it formatted."""
+        return self._call(
+            "PUT", f"/_sandbox/accounts/{urllib.parse.quote(username)}", {"balance": amount}
+        )["balance"]
+
+    def __repr__(self) -> str:
+        return f"Sandbox({self.base_url!r}, username={self.credentials['username']!r})"
+
+
+def _wait_healthy(root_url: str, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(root_url + "/_sandbox/health", timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if not alive():
+            raise RuntimeError("the sandbox server stopped while starting")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"sandbox at {root_url} did not answer within {timeout:.0f}s")
+        time.sleep(0.02)
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@contextlib.contextmanager
+def _thread_server(app: Any, host: str, port: int) -> Iterator[str]:
+    sock = bind(host, port)
+    server = _Server(_config(app))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="csframe-sandbox", daemon=True
+    )
+    thread.start()
+    root = _url(host, sock.getsockname()[1])
+    try:
+        _wait_healthy(root, 30, thread.is_alive)
+        yield root
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+@contextlib.contextmanager
+def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[str]:
+    env = dict(os.environ)
+    # The child must import this very csframe, installed or not.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (_package_root(), env.get("PYTHONPATH"))))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "csframe.sandbox.server", json.dumps(config)],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        root = _read_ready(proc, timeout)
+        # Keep draining stdout so the child can never block on a full pipe.
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+        _wait_healthy(root, 60, lambda: proc.poll() is None)
+        yield root
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # uvicorn shuts down gracefully on SIGTERM
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def _read_ready(proc: subprocess.Popen[str], timeout: float) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the sandbox process did not become ready in time")
+            if sel.select(timeout=min(left, 1.0)):
+                line = proc.stdout.readline()
+                if line.startswith(READY_MARKER):
+                    return json.loads(line[len(READY_MARKER) :])["root_url"]
+                if not line and proc.poll() is not None:
+                    raise RuntimeError(
+                        f"the sandbox process exited with code {proc.returncode} before it was ready"
+                    )
+            elif proc.poll() is not None:
+                raise RuntimeError(
+                    f"the sandbox process exited with code {proc.returncode} before it was ready"
+                )
+
+
+@contextlib.contextmanager
+def running(
+    scale: str | int = "small",
+    seed: int = 42,
+    now: object = None,
+    latency_ms: float = 0,
+    jitter_ms: float = 0,
+    rate_limit: float | None = None,
+    faults: dict[str, Any] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    process: bool = False,
+) -> Iterator[Sandbox]:
+    """Run a seeded sandbox for the duration of a ``with`` block.
+
+    Args:
+        scale: "tiny" (300 SMS), "small" (5,000), "medium" (100,000), "large"
+            (1,000,000) or an exact row count.
+        seed: data seed; the same seed and ``now`` give identical data and keys.
+        now: where the 13 months of data end (datetime, ISO string, unix; default: now).
+        latency_ms, jitter_ms, rate_limit: shortcuts for the fault settings of the same name.
+        faults: fault settings (see :mod:`csframe.sandbox.faults`).
+        host, port: where to listen; port 0 picks a free port.
+        process: serve from a child process instead of a thread of this one.
+
+    Example::
+
+        with running(scale="tiny", faults={"error_rate": 0.05, "seed": 7}) as sb:
+            client = Client(**sb.credentials, base_url=sb.base_url)
+    """
+    settings = fault_settings(latency_ms, jitter_ms, rate_limit, faults)
+    now_ts = parse_now(now)  # fixed here so a thread and a process agree on it
+    if process:
+        config = {
+            "scale": scale,
+            "seed": seed,
+            "now": now_ts,
+            "settings": settings,
+            "host": host,
+            "port": port,
+        }
+        with _process_server(config) as root:
+            yield Sandbox(root)
+    else:
+        store, app = build(scale, seed, now_ts, settings)
+        try:
+            with _thread_server(app, host, port) as root:
+                yield Sandbox(root)
+        finally:
+            store.close()
+
+
+def _child_main(argv: list[str]) -> int:
+    """Entry of ``running(process=True)``: seed, listen, print a ready line, serve."""
+    config = json.loads(argv[0])
+    _, app = build(config["scale"], config["seed"], config["now"], config["settings"])
+    sock = bind(config["host"], config["port"])
+    root = _url(config["host"], sock.getsockname()[1])
+
+    def ready() -> None:
+        print(READY_MARKER + json.dumps({"root_url": root}), flush=True)
+
+    serve(app, sock, ready)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))
