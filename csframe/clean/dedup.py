@@ -12,7 +12,7 @@ from csframe.clean._common import CleanInputError
 from csframe.clean.contacts import ensure_clean
 
 RULES = ("phone", "email", "name")
-RULE_LABELS = ("phone", "email", "phone+name", "name+postcode")
+RULE_LABELS = ("phone", "phone+name", "email", "name+postcode")
 # numbers that belong to one person; any other type (fixed line, VoIP, toll free, US
 # fixed-line-or-mobile, ...) may be shared by a household or office and links rows only
 # when their first names agree

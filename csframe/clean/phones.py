@@ -121,7 +121,8 @@ def _clean_unique(raw: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
     s = pc.utf8_trim_whitespace(s)
     ext = pc.struct_field(pc.extract_regex(s, _EXT), [0])
     s = pc.replace_substring_regex(s, _EXT, "")
-    core = pc.replace_substring_regex(s, r"^[^\d+(]+", "")
+    core = pc.replace_substring_regex(s, r"(?:\s*\([^\d)]*\))+\s*$", "")  # "(home)"
+    core = pc.replace_substring_regex(core, r"^[^\d+(]+", "")
     core = pc.replace_substring_regex(core, r"[^\d)]+$", "")
     plus = _np(pc.fill_null(pc.match_substring_regex(core, r"^\(?\s*\+"), False))
     body = pc.replace_substring_regex(core, r"^\(?\s*\+", "")
