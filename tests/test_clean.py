@@ -16,14 +16,34 @@ ROWS = [
     (1, "0412 345 678", "ann.lee@gmail.com", "Ann", "Lee", "2000", "AU", 5, "ann"),
     (2, "+61 412 345 678", None, "Ann", "Lee", None, None, 9, "ann"),
     (3, 61412345678, "Ann.Lee+promo@googlemail.com", "Anne", "Lee", None, "Australia", 1, "ann"),
-    (4, "\u0660\u0664\u0661\u0662 \u0663\u0664\u0665 \u0666\u0667\u0668", None, None, None, None, None, 2, "ann"),
+    (
+        4,
+        "\u0660\u0664\u0661\u0662 \u0663\u0664\u0665 \u0666\u0667\u0668",
+        None,
+        None,
+        None,
+        None,
+        None,
+        2,
+        "ann",
+    ),
     # US number written four ways (country by name); first-name typo
     (5, "(650) 253-0000", "john.smith@example.com", "John", "Smith", "94043", "USA", 3, "john"),
     (6, "+1 650.253.0000", None, "Jon", "Smith", None, "US", 4, "john"),
     (7, "1-650-253-0000", None, "John", "Smith", None, "United States", 6, "john"),
     (8, "650 253 0000 ext. 12", "JOHN.SMITH@EXAMPLE.COM", "John", "Smith", None, "us", 2, "john"),
     # GB mobile: national, international, 00-prefixed; typo in first name
-    (9, "07400 123456", "oliver@example.co.uk", "Oliver", "Brown", "SW1A 1AA", "United Kingdom", 1, "oliver"),
+    (
+        9,
+        "07400 123456",
+        "oliver@example.co.uk",
+        "Oliver",
+        "Brown",
+        "SW1A 1AA",
+        "United Kingdom",
+        1,
+        "oliver",
+    ),
     (10, "+44 7400 123456", None, "Olivr", "Brown", None, "GB", 2, "oliver"),
     (11, "0044 7400 123456", None, "Oliver", "Brown", None, "AU", 3, "oliver"),
     # NZ mobile, '+' lost in a spreadsheet export
@@ -40,7 +60,17 @@ ROWS = [
     (20, "919876543210", None, "Priya", "Sharma", None, "IN", 3, "priya"),
     # SG mobile: fullwidth digits, int with country code
     (21, "+65 9123 4567", None, "Wei", "Tan", None, None, 1, "wei"),
-    (22, "\uff19\uff11\uff12\uff13 \uff14\uff15\uff16\uff17", None, "Wei", "Tan", None, "SG", 2, "wei"),
+    (
+        22,
+        "\uff19\uff11\uff12\uff13 \uff14\uff15\uff16\uff17",
+        None,
+        "Wei",
+        "Tan",
+        None,
+        "SG",
+        2,
+        "wei",
+    ),
     (23, 6591234567, "wei.tan@example.sg", "Wei", "Tan", None, "Singapore", 3, "wei"),
     # FR mobile
     (24, "+33 6 12 34 56 78", None, "Camille", "Martin", None, None, 1, "camille"),
@@ -289,6 +319,8 @@ def test_csv_style_frame_with_aliases_and_mapping():
     out = clean.contacts(df, default_region="AU")
     assert out["phone_e164"].tolist()[:2] == ["+61412345678", "+61412345678"]
     assert out["last_name_key"].tolist() == ["lee", "lee", "wu"]
-    out2 = clean.contacts(df.rename(columns={"Mobile": "Cell"}), "AU", mapping={"phone_number": "Cell"})
+    out2 = clean.contacts(
+        df.rename(columns={"Mobile": "Cell"}), "AU", mapping={"phone_number": "Cell"}
+    )
     assert out2["phone_e164"].tolist()[:2] == ["+61412345678", "+61412345678"]
     assert clean.dedupe(out, default_region="AU")["merged_from"].tolist() == ["0,1", "2"]

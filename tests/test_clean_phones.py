@@ -131,7 +131,9 @@ def test_formats_and_reasons(raw, region, e164, reason):
 
 
 def test_non_string_input_and_index_kept():
-    s = pd.Series([61412345678, 412345678.0, None, np.nan, True, b"0412345678"], index=list("abcdef"))
+    s = pd.Series(
+        [61412345678, 412345678.0, None, np.nan, True, b"0412345678"], index=list("abcdef")
+    )
     out = clean.phones(s, default_region="AU")
     assert list(out.index) == list("abcdef")
     assert out["phone_e164"].tolist()[:2] == ["+61412345678", "+61412345678"]

@@ -126,8 +126,10 @@ def as_text(values: object, *, func: str = "csframe.clean", name: str = "values"
         return values.astype("str") if values.dtype != "str" else values
     if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("str").where(values.notna())
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string",
-                                                                                   "empty"):
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+        "string",
+        "empty",
+    ):
         return values.astype("str")
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     text = np.array([_scalar_text(u) for u in uniques] + [None], dtype=object)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import phonenumbers
@@ -131,9 +131,7 @@ def _desc(d) -> Desc | None:
     if d is None:
         return None
     pat = d.national_number_pattern
-    return Desc(
-        frozenset(d.possible_length or ()), f"^(?:{_decapture(pat)})$" if pat else None
-    )
+    return Desc(frozenset(d.possible_length or ()), f"^(?:{_decapture(pat)})$" if pat else None)
 
 
 def _length_table(general) -> np.ndarray:
@@ -156,7 +154,7 @@ def _length_table(general) -> np.ndarray:
     return table
 
 
-@lru_cache(maxsize=None)
+@cache
 def meta(region: str, cc: int | None = None) -> Meta | None:
     """Replayable metadata of a region (or of a non-geographic code when region is '001')."""
     if region == NON_GEO:
@@ -407,9 +405,12 @@ def reference_parse(candidate: str, region: str | None) -> tuple[str | None, str
     try:
         num = phonenumbers.parse(candidate, region)
     except NumberParseException as exc:
-        if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE and region is None:
-            if not candidate.startswith("+"):
-                return None, "no_region"
+        if (
+            exc.error_type == NumberParseException.INVALID_COUNTRY_CODE
+            and region is None
+            and not candidate.startswith("+")
+        ):
+            return None, "no_region"
         return None, PARSE_ERROR_REASON.get(exc.error_type, "not_a_number")
     except Exception:  # noqa: BLE001 - phonenumbers must never take a clean-up down
         return None, "not_a_number"

@@ -223,7 +223,9 @@ def _shared_line_edges(e164, first, pos, threshold):
     distinct = named.groupby("num")["first"].nunique()
     out = []
     # rows with the same first name on the number
-    out.append(_star(pd.factorize(named["num"] + "\x00" + named["first"])[0], named["pos"].to_numpy()))
+    out.append(
+        _star(pd.factorize(named["num"] + "\x00" + named["first"])[0], named["pos"].to_numpy())
+    )
     # blanks join when the number carries exactly one first name (or none at all)
     one = set(distinct.index[distinct <= 1])
     blanks = g[g["first"].isna()]
@@ -338,7 +340,9 @@ def preference(c: pd.DataFrame, keep) -> tuple[np.ndarray, np.ndarray]:
         primary = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=-np.inf)
         return primary, completeness(c)
     if keep == "most_complete":
-        secondary = _timestamp(c) if ("date_updated" in c or "date_added" in c) else np.zeros(len(c))
+        secondary = (
+            _timestamp(c) if ("date_updated" in c or "date_added" in c) else np.zeros(len(c))
+        )
         return completeness(c), secondary
     if keep == "latest":
         return _timestamp(c), completeness(c)

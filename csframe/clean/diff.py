@@ -38,7 +38,7 @@ def diff(
 
     Each ``clean`` row is matched to a ``current`` contact on valid E.164 phone first, then on
     email match key. Matched rows are ``update`` when a compared field differs (the phone is
-    compared as E.164 and the email as its normalised form; an empty value in ``clean``
+    compared as E.164 and the email as its normalised form, ignoring case; an empty value in ``clean``
     never counts as a change, so an upsert never blanks a field) and ``unchanged``
     otherwise; unmatched rows are ``add``. ``current`` contacts matched by no ``clean`` row
     are returned as ``remove`` candidates (for a replace-mode import). When several clean
@@ -74,7 +74,11 @@ def diff(
     bcols = resolve_columns(b, CONTACT_COLUMNS, mapping, func="diff")
     acols = resolve_columns(a, CONTACT_COLUMNS, mapping, func="diff")
     if fields is None:
-        fields = [f for f in FIELDS if (acols.get(f) or f) in a.columns and (bcols.get(f) or f) in b.columns]
+        fields = [
+            f
+            for f in FIELDS
+            if (acols.get(f) or f) in a.columns and (bcols.get(f) or f) in b.columns
+        ]
     else:
         missing = [f for f in fields if f not in a.columns or f not in b.columns]
         if missing:
@@ -112,16 +116,18 @@ def diff(
             fa, fb = acols.get(f) or f, bcols.get(f) or f
             if f == "phone_number":
                 va, vb = ap[mi], bp[match[mi]]
-            elif f == "email":
-                va = a["email_norm"].to_numpy(dtype=object, na_value=None)[mi]
-                vb = b["email_norm"].to_numpy(dtype=object, na_value=None)[match[mi]]
+            elif f == "email":  # a change of letter case alone is no change
+                va = a["email_norm"].str.lower().to_numpy(dtype=object, na_value=None)[mi]
+                vb = b["email_norm"].str.lower().to_numpy(dtype=object, na_value=None)[match[mi]]
             else:
                 va = as_text(a[fa]).str.strip().to_numpy(dtype=object, na_value=None)[mi]
                 vb = as_text(b[fb]).str.strip().to_numpy(dtype=object, na_value=None)[match[mi]]
             va = np.where(va == "", None, va)
             diff_ = ~np.equal(va, None) & (va != vb)
             parts.append(np.where(diff_, f, ""))
-        joined = [",".join(x for x in row if x) for row in zip(*parts, strict=True)] if parts else []
+        joined = (
+            [",".join(x for x in row if x) for row in zip(*parts, strict=True)] if parts else []
+        )
         changed[mi] = joined
     action = np.where(~matched, "add", np.where(changed != "", "update", "unchanged"))
     out = a.reset_index(drop=True)

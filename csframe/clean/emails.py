@@ -127,9 +127,7 @@ def _emails_unique(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # match key: everything lower-case; +tags and (gmail) dots removed
     klocal = pc.utf8_lower(local)
     tagged = _np(pc.is_in(domain, value_set=pa.array(PLUS_TAG)))
-    klocal = pc.if_else(
-        pa.array(tagged), pc.replace_substring_regex(klocal, r"\+.*$", ""), klocal
-    )
+    klocal = pc.if_else(pa.array(tagged), pc.replace_substring_regex(klocal, r"\+.*$", ""), klocal)
     gmail = _np(pc.is_in(domain, value_set=pa.array(GMAIL)))
     klocal = pc.if_else(pa.array(gmail), pc.replace_substring(klocal, ".", ""), klocal)
     kdomain = pc.if_else(pa.array(gmail), pa.scalar("gmail.com"), domain)

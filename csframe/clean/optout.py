@@ -122,7 +122,11 @@ def _list_keys(opt_out_list, default_region) -> tuple[set, set]:
         cols = resolve_columns(
             opt_out_list, ("phone_number", "email"), None, func="suppress_opt_outs"
         )
-        ph = opt_out_list[cols["phone_number"]] if cols["phone_number"] else pd.Series([], dtype="str")
+        ph = (
+            opt_out_list[cols["phone_number"]]
+            if cols["phone_number"]
+            else pd.Series([], dtype="str")
+        )
         em = opt_out_list[cols["email"]] if cols["email"] else pd.Series([], dtype="str")
         if cols["phone_number"] is None and cols["email"] is None:
             raise CleanInputError(

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csframe.clean import _phone_engine as eng
-from csframe.clean._phone_engine import _np
 from csframe.clean._common import CleanInputError, as_text, ascii_fold
+from csframe.clean._phone_engine import _np
 from csframe.clean.regions import SUPPORTED, check_region, regions_for
 
 PHONE_REASONS = (
@@ -155,9 +155,7 @@ def _attempt(digits: np.ndarray, plus: np.ndarray, region: np.ndarray, workers) 
     parsed = eng.parse(digits, plus, region)
     slow = np.flatnonzero(parsed.slow)
     if len(slow):
-        items = [
-            (("+" if plus[i] else "") + digits[i], region[i]) for i in slow.tolist()
-        ]
+        items = [(("+" if plus[i] else "") + digits[i], region[i]) for i in slow.tolist()]
         for i, (e164, reason) in zip(slow.tolist(), _reference(items, workers), strict=True):
             parsed.e164[i], parsed.reason[i] = e164, reason
     ok = np.flatnonzero(~np.equal(parsed.e164, None))
@@ -200,8 +198,10 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     has = pair_uniques >= 0
     pc_idx = np.where(has, pair_uniques // nreg, 0)
     pr_idx = np.where(has, pair_uniques % nreg, 0)
-    cands = np.asarray(cand_uniques, dtype=object)[pc_idx] if len(cand_uniques) else np.array(
-        [""] * len(pair_uniques), dtype=object
+    cands = (
+        np.asarray(cand_uniques, dtype=object)[pc_idx]
+        if len(cand_uniques)
+        else np.array([""] * len(pair_uniques), dtype=object)
     )
     regs = np.array([None, *list(reg_uniques)], dtype=object)[pr_idx]
     m = len(pair_uniques)
@@ -253,27 +253,39 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     type_lookup = np.full(128, "unknown", dtype=object)
     for code, name in eng.TYPE_NAMES.items():
         type_lookup[code] = name
-    ntype = np.where(parsed, type_lookup[np.where(res["type"] >= 0, res["type"], eng.UNKNOWN)], None)
+    ntype = np.where(
+        parsed, type_lookup[np.where(res["type"] >= 0, res["type"], eng.UNKNOWN)], None
+    )
     # back to rows
     take = pair_codes
     row_reason = reason[take]
     # pre-clean-up failures (empty, junk, too short/long) live on the raw uniques
-    pre = np.where(raw_codes >= 0, pre_reason[np.maximum(raw_codes, 0)] if len(pre_reason) else None, "empty")
+    pre = np.where(
+        raw_codes >= 0, pre_reason[np.maximum(raw_codes, 0)] if len(pre_reason) else None, "empty"
+    )
     row_reason = np.where(np.equal(pre, None), row_reason, pre)
-    row_ext = np.where(raw_codes >= 0, ext.to_numpy(dtype=object)[np.maximum(raw_codes, 0)] if len(ext) else None, None)
+    row_ext = np.where(
+        raw_codes >= 0,
+        ext.to_numpy(dtype=object)[np.maximum(raw_codes, 0)] if len(ext) else None,
+        None,
+    )
     index = text.index
-    return pd.DataFrame(
-        {
-            "phone_e164": pd.Series(e164[take], index=index, dtype="str"),
-            "phone_valid": pd.Series(res["valid"][take], index=index, dtype="boolean"),
-            "phone_possible": pd.Series(possible[take], index=index, dtype="boolean"),
-            "phone_type": pd.Categorical(ntype[take], categories=PHONE_TYPES),
-            "phone_region": pd.Categorical(res["region"][take], categories=PHONE_REGIONS),
-            "phone_reason": pd.Categorical(row_reason, categories=PHONE_REASONS),
-            "phone_extension": pd.Series(row_ext, index=index, dtype="str"),
-        },
-        index=index,
-    ) if n else _empty(index)
+    return (
+        pd.DataFrame(
+            {
+                "phone_e164": pd.Series(e164[take], index=index, dtype="str"),
+                "phone_valid": pd.Series(res["valid"][take], index=index, dtype="boolean"),
+                "phone_possible": pd.Series(possible[take], index=index, dtype="boolean"),
+                "phone_type": pd.Categorical(ntype[take], categories=PHONE_TYPES),
+                "phone_region": pd.Categorical(res["region"][take], categories=PHONE_REGIONS),
+                "phone_reason": pd.Categorical(row_reason, categories=PHONE_REASONS),
+                "phone_extension": pd.Series(row_ext, index=index, dtype="str"),
+            },
+            index=index,
+        )
+        if n
+        else _empty(index)
+    )
 
 
 def _empty(index: pd.Index) -> pd.DataFrame:

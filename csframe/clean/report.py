@@ -126,13 +126,17 @@ class CleanupReport:
         extra = ""
         if self.issues:
             top = sorted(self.issues.items(), key=lambda kv: -kv[1])[:8]
-            extra += "<p><b>Top issues:</b> " + ", ".join(
-                f"{html.escape(k)} {v:,}" for k, v in top
-            ) + "</p>"
+            extra += (
+                "<p><b>Top issues:</b> "
+                + ", ".join(f"{html.escape(k)} {v:,}" for k, v in top)
+                + "</p>"
+            )
         if self.opt_out_reasons:
-            extra += "<p><b>Opt-out reasons:</b> " + ", ".join(
-                f"{html.escape(k)} {v:,}" for k, v in self.opt_out_reasons.items()
-            ) + "</p>"
+            extra += (
+                "<p><b>Opt-out reasons:</b> "
+                + ", ".join(f"{html.escape(k)} {v:,}" for k, v in self.opt_out_reasons.items())
+                + "</p>"
+            )
         return (
             "<div class='csframe-cleanup-report'><b>Contact clean-up</b>"
             f"<table>{rows}</table>{extra}</div>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -30,7 +31,9 @@ def _decisions(decisions, d: pd.DataFrame) -> dict[int, str]:
     if decisions is None:
         return {}
     if isinstance(decisions, Mapping):
-        decisions = pd.DataFrame({"cluster_id": list(decisions), "decision": list(decisions.values())})
+        decisions = pd.DataFrame(
+            {"cluster_id": list(decisions), "decision": list(decisions.values())}
+        )
     if not isinstance(decisions, pd.DataFrame) or not {"cluster_id", "decision"} <= set(
         decisions.columns
     ):
@@ -130,7 +133,9 @@ def dedupe(
     score = preference(d, keep)
     pos = np.arange(n)
     ids = (
-        d[cols["contact_id"]].astype("str") if cols["contact_id"] else pd.Series(d.index.astype(str))
+        d[cols["contact_id"]].astype("str")
+        if cols["contact_id"]
+        else pd.Series(d.index.astype(str))
     ).to_numpy(dtype=object, na_value="")
 
     # rows that stay as they are
@@ -219,8 +224,6 @@ def dedupe(
     out = out.sort_values("_pos", kind="stable").drop(columns=["_pos", "survivor", "rule"])
     for col in d.columns:
         if col in out.columns and out[col].dtype != d[col].dtype:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 out[col] = out[col].astype(d[col].dtype)
-            except (TypeError, ValueError):
-                pass
     return out
