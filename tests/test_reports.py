@@ -265,3 +265,14 @@ def test_usage_cost_from_sandbox_matches_client_usage(client):
     for sub, value in usage.groupby("subaccount_id")["price"].sum().items():
         assert subs.loc[sub] == pytest.approx(value)
     assert rep.meta.account.label  # the account's name or username
+
+
+def test_show_outside_a_notebook_prints_text(report, capsys):
+    report.show()
+    out = capsys.readouterr().out
+    assert out.startswith("Usage and cost")
+    assert "2026-01 to 2026-10 (10 months)" in out
+    assert "[monthly_by_channel]" in out and "Total" in out
+    html = report._repr_html_()
+    assert "<table>" in html and "monthly_spend" in html
+    assert "monthly_spend" in repr(report)

@@ -308,7 +308,8 @@ class Report:
         row: dict[str, Any] = {df.columns[0]: spec.total_label}
         for col in spec.totals:
             total = df[col].sum()
-            row[col] = int(total) if self.kinds(name)[col] == "int" else float(total)
+            # Rounded like the amounts the API sends (6 decimals), which drops float noise.
+            row[col] = int(total) if self.kinds(name)[col] == "int" else round(float(total), 6)
         return row
 
     def with_totals(self, name: str) -> pd.DataFrame:

@@ -40,6 +40,7 @@ from csframe.reports.base import AccountInfo, ChartSpec, Report, ReportMeta, Tab
 from csframe.timeutil import month_range
 
 NAME = "usage-cost"
+MONEY_DECIMALS = 6
 TITLE = "Usage and cost"
 
 #: Channels in the order the usage endpoint lists them; unknown ones follow, sorted.
@@ -259,18 +260,24 @@ def monthly_spend(by_channel: pd.DataFrame, months, channels: list[str]) -> pd.D
     wide = by_channel.pivot_table(
         index="month", columns="channel", values="spend", aggfunc="sum", observed=False
     )
-    wide = wide.reindex(index=months, columns=channels, fill_value=0.0).astype("float64")
+    wide = _money(wide.reindex(index=months, columns=channels, fill_value=0.0))
     wide.columns = [str(c) for c in wide.columns]
-    wide["total"] = wide.sum(axis=1).astype("float64")
+    wide["total"] = _money(wide.sum(axis=1))
     wide.index.name = "month"
     return wide.reset_index()
+
+
+def _money(values):
+    # Sums of amounts with at most 6 decimals (what the API sends): rounding to 6 drops
+    # float noise (59.33600000000001), so a copied cell or a CSV reads as the API does.
+    return values.astype("float64").round(MONEY_DECIMALS)
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     # reindex(fill_value=0) and empty groupbys can loosen dtypes; restore the contract's.
     df["month"] = pd.to_datetime(df["month"], utc=True).astype("datetime64[s, UTC]")
     df["count"] = df["count"].astype("Int64")
-    df["spend"] = df["spend"].astype("float64")
+    df["spend"] = _money(df["spend"])
     if "subaccount_id" in df:
         df["subaccount_id"] = df["subaccount_id"].astype("Int64")
     return df
@@ -280,7 +287,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _summary(detail, by_channel, by_subaccount, wide, channels, meta: ReportMeta) -> dict:
-    total = float(detail["price"].sum())
+    total = round(float(detail["price"].sum()), MONEY_DECIMALS)
     n = meta.months
     peak = wide.loc[wide["total"].idxmax()] if len(wide) and total > 0 else None
     per_channel = by_channel.groupby("channel", observed=True)["spend"].sum()
@@ -292,7 +299,7 @@ def _summary(detail, by_channel, by_subaccount, wide, channels, meta: ReportMeta
         "subaccounts": int(detail["subaccount_id"].nunique(dropna=False)) if len(detail) else 0,
         "total_units": int(detail["count"].sum()),
         "total_spend": total,
-        "average_monthly_spend": total / n,
+        "average_monthly_spend": round(total / n, MONEY_DECIMALS),
         "peak_month": f"{peak['month']:%Y-%m}" if peak is not None else None,
         "peak_month_spend": float(peak["total"]) if peak is not None else None,
         "top_channel": str(per_channel.idxmax()) if len(per_channel) and total > 0 else None,
