@@ -276,3 +276,20 @@ def test_show_outside_a_notebook_prints_text(report, capsys):
     html = report._repr_html_()
     assert "<table>" in html and "monthly_spend" in html
     assert "monthly_spend" in repr(report)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "csframe.reports.base",
+        "csframe.reports.excel",
+        "csframe.reports.usage_cost",
+        "csframe.reports.cli",
+    ],
+)
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0

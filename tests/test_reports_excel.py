@@ -184,7 +184,9 @@ def test_sheet_names_are_valid_and_unique():
     assert names["summary"] != "Summary" and names["summary"].lower() != "summary"
 
 
-def test_usage_cost_workbook_from_sandbox(client, tmp_path):
+def test_usage_cost_workbook_from_sandbox(client, sandbox, tmp_path):
+    import zipfile
+
     from csframe.reports import usage_cost
 
     report = usage_cost(client)
@@ -204,8 +206,15 @@ def test_usage_cost_workbook_from_sandbox(client, tmp_path):
         assert ws.freeze_panes is not None and ws.freeze_panes.endswith("2")
         assert ws.auto_filter.ref.startswith("A1:")
         assert any(c.number_format == money for c in ws[2]), name
+    subs = wb["monthly_by_subaccount"]
+    assert subs["B1"].value == "Subaccount" and subs["B2"].number_format == "0"  # ids: no 60,311
+    assert subs["D2"].number_format == "#,##0"
     ws = wb["monthly_spend"]
     last = [c.value for c in ws[ws.max_row]]
     assert last[0] == "Total"
     assert last[-1] == pytest.approx(report.summary["total_spend"])
     assert ws.max_row == 1 + 12 + 1  # header, 12 months, totals
+    # The account record carries the subaccount's API key; none of it reaches the file.
+    with zipfile.ZipFile(path) as zf:
+        blob = b"".join(zf.read(name) for name in zf.namelist())
+    assert sandbox.credentials["api_key"].encode() not in blob

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 #: How a column (or a summary value) is shown: the Excel number format and the text form.
-Kind = Literal["money", "int", "float", "percent", "month", "date", "datetime", "text"]
+Kind = Literal["money", "int", "id", "float", "percent", "month", "date", "datetime", "text"]
 
 # Symbols for the currencies ClickSend bills in, used when the account does not say.
 _SYMBOLS = {
@@ -193,12 +193,15 @@ class TableSpec:
 
 
 def infer_kind(series: pd.Series) -> Kind:
-    """The presentation kind of a column from its dtype (money is never inferred).
+    """The presentation kind of a column from its dtype and name (money is never
+    inferred; integer ``*_id`` columns are ids, shown without thousands separators).
 
     Example::
 
         >>> infer_kind(pd.Series([1, 2], dtype="Int64"))
         'int'
+        >>> infer_kind(pd.Series([60311], dtype="Int64", name="subaccount_id"))
+        'id'
     """
     dtype = series.dtype
     if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
@@ -206,7 +209,8 @@ def infer_kind(series: pd.Series) -> Kind:
     if pd.api.types.is_bool_dtype(dtype):
         return "text"
     if pd.api.types.is_integer_dtype(dtype):
-        return "int"
+        name = str(series.name or "")
+        return "id" if name == "id" or name.endswith("_id") else "int"
     if pd.api.types.is_float_dtype(dtype):
         return "float"
     return "text"
@@ -240,6 +244,8 @@ def format_value(value: Any, kind: Kind, meta: ReportMeta) -> str:
         return meta.money(float(value))
     if kind == "int":
         return f"{int(value):,}"
+    if kind == "id":
+        return str(int(value))
     if kind == "float":
         return f"{float(value):,.2f}"
     if kind == "percent":

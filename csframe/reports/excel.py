@@ -72,17 +72,21 @@ _ILLEGAL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _MAX_SHEET_NAME = 31
 _MAX_TEXT = 32767
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+# Fonts name the workbook default (Calibri 11): a font without a name renders in a
+# different (serif) face in LibreOffice.
+_FONT = {"name": "Calibri", "size": 11}
+HEADER_FONT = Font(**_FONT, bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", start_color="1F4E78", end_color="1F4E78")
 HEADER_ALIGN = Alignment(vertical="center", wrap_text=False)
-TOTAL_FONT = Font(bold=True)
+TOTAL_FONT = Font(**_FONT, bold=True)
 TOTAL_BORDER = Border(top=Side(style="thin"), bottom=Side(style="double"))
-TITLE_FONT = Font(bold=True, size=14)
-SECTION_FONT = Font(bold=True, color="1F4E78", size=12)
-LABEL_FONT = Font(bold=True)
+TITLE_FONT = Font(name="Calibri", size=14, bold=True)
+SECTION_FONT = Font(name="Calibri", size=12, bold=True, color="1F4E78")
+LABEL_FONT = Font(**_FONT, bold=True)
 
 NUMBER_FORMATS: dict[str, str] = {
     "int": "#,##0",
+    "id": "0",
     "float": "#,##0.00",
     "percent": "0.0%",
     "month": "yyyy-mm",
@@ -319,6 +323,16 @@ def header_label(report: Report, key: str, column: str) -> str:
     return label
 
 
+def _page_setup(ws, *, header_row: bool) -> None:
+    # Printed (or saved as PDF) by finance: landscape, one page wide, header on every page.
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    if header_row:
+        ws.print_title_rows = "1:1"
+
+
 def _cell(ws, value, *, font=None, fill=None, border=None, fmt=None, align=None):
     cell = WriteOnlyCell(ws, value=value)
     if font is not None:
@@ -343,6 +357,7 @@ def _write_summary(ws, report: Report, names, formats, charts) -> None:
     ws.column_dimensions["A"].width = 26
     ws.column_dimensions["B"].width = 44
     ws.sheet_view.showGridLines = False
+    _page_setup(ws, header_row=False)
     for chart, cell in charts:
         ws.add_chart(chart, cell)
 
@@ -392,7 +407,7 @@ def _column_values(series: pd.Series, kind: Kind) -> np.ndarray:
             return np.array(
                 [None if pd.isna(v) else v.to_pydatetime() for v in series], dtype=object
             )
-    if kind in ("money", "int", "float", "percent") and pd.api.types.is_numeric_dtype(series):
+    if kind in ("money", "int", "id", "float", "percent") and pd.api.types.is_numeric_dtype(series):
         if pd.api.types.is_bool_dtype(series):
             return series.astype(object).where(series.notna(), None).to_numpy()
         if pd.api.types.is_integer_dtype(series):
@@ -411,9 +426,9 @@ def _fitted_width(header: str, values: np.ndarray, kind: Kind, meta: ReportMeta)
     longest = len(header) + 3  # room for the filter button
     present = [v for v in values if v is not None]
     if present:
-        if kind in ("money", "float", "int", "percent"):
+        if kind in ("money", "float", "int", "id", "percent"):
             big = max(abs(float(v)) for v in present)
-            text = f"{big:,.0f}" if kind == "int" else f"{big:,.2f}"
+            text = {"int": f"{big:,.0f}", "id": f"{big:.0f}"}.get(kind, f"{big:,.2f}")
             extra = len(meta.currency_symbol or "") + 2
             longest = max(longest, len(text) + extra)
         elif kind in NUMBER_FORMATS:
@@ -441,6 +456,7 @@ def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts
         freeze = min(max(spec.freeze_columns, 0), len(columns) - 1)
         ws.freeze_panes = f"{get_column_letter(freeze + 1)}2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(df) + 1}"
+    _page_setup(ws, header_row=bool(columns))
     for chart, cell in charts:
         ws.add_chart(chart, cell)
 
