@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from typing import Any
@@ -87,5 +88,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"  test-only API: {root}/_sandbox/  (stats, faults, truth, reset)")
         print("  Ctrl-C to stop", flush=True)
 
-    serve(app, sock, ready)
+    # uvicorn shuts down gracefully, then re-raises the SIGINT it captured; Ctrl-C is
+    # the normal way to stop this command, so it is a clean exit.
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(app, sock, ready)
+    print("csframe sandbox: stopped", flush=True)
     return 0

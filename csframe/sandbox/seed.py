@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -293,6 +294,7 @@ def seed(
 
         accounts = seed(Store(), seed=7, scale=300, now="2026-06-30")
     """
+    started = time.perf_counter()
     now_ts = parse_now(now)
     n_rows = scale_rows(scale)
     store.clock.set(now_ts)
@@ -305,7 +307,16 @@ def seed(
     finally:
         if gc_was_enabled:
             gc.enable()
-    store.set_meta("seed", {"seed": seed, "scale": scale, "rows": n_rows, "now": now_ts})
+    store.set_meta(
+        "seed",
+        {
+            "seed": seed,
+            "scale": scale,
+            "rows": n_rows,
+            "now": now_ts,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
     store.set_meta("accounts", {name: acc["username"] for name, acc in accounts.items()})
     store.snapshot(seed)
     return accounts

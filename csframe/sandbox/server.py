@@ -120,7 +120,12 @@ def _config(app: Any) -> uvicorn.Config:
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket; port 0 picks a free one (read it back with getsockname)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # proto says TCP, and without it every keep-alive response waits ~40 ms for the
+    # client's delayed ACK (headers and body go out as two writes).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on Linux too
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(4096)
@@ -285,7 +290,7 @@ def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[st
     # The child must import this very csframe, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (_package_root(), env.get("PYTHONPATH"))))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "csframe.sandbox.server", json.dumps(config)],
+        [sys.executable, "-m", "csframe.sandbox", json.dumps(config)],
         stdout=subprocess.PIPE,
         env=env,
         text=True,
@@ -383,7 +388,7 @@ def running(
             store.close()
 
 
-def _child_main(argv: list[str]) -> int:
+def child_main(argv: list[str]) -> int:
     """Entry of ``running(process=True)``: seed, listen, print a ready line, serve."""
     config = json.loads(argv[0])
     _, app = build(config["scale"], config["seed"], config["now"], config["settings"])
@@ -395,7 +400,3 @@ def _child_main(argv: list[str]) -> int:
 
     serve(app, sock, ready)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """The test-only API under ``/_sandbox`` (no auth, no faults, not counted in stats).
 
-- ``GET  /_sandbox/health``                 -> {"ok": true, "sms_rows": n}
+- ``GET  /_sandbox/health``                 -> {"ok": true, "sms_rows": n, "pid", "max_rss_mb"}
 - ``GET  /_sandbox/stats``, ``POST /_sandbox/stats/reset``
 - ``GET|PUT /_sandbox/faults``              (PUT replaces the whole fault configuration)
 - ``POST /_sandbox/sms/insert``             {"count": n, "date": unix?, "subaccount_id": id?}
@@ -17,6 +17,8 @@ Example::
 
 from __future__ import annotations
 
+import os
+import resource
 from typing import Any
 
 import orjson
@@ -48,7 +50,16 @@ def main_username(request: Request) -> str:
 
 @endpoint
 async def health(request: Request) -> Response:
-    return plain({"ok": True, "sms_rows": store_of(request).sms_count()})
+    """Liveness plus a few process facts (benchmarks read the server's peak memory here)."""
+    max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return plain(
+        {
+            "ok": True,
+            "sms_rows": store_of(request).sms_count(),
+            "pid": os.getpid(),
+            "max_rss_mb": round(max_rss_kb / 1024, 1),
+        }
+    )
 
 
 @endpoint
