@@ -17,7 +17,7 @@ Pipeline (each step over unique values only):
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 
 import numpy as np
@@ -45,6 +45,7 @@ PHONE_TYPES = tuple(eng.TYPE_NAMES.values())
 PHONE_REGIONS = tuple(sorted(SUPPORTED | {eng.NON_GEO}))
 
 _EXT = r"(?i)\s*[,;]?\s*(?:ext\.?|extn\.?|extension|x|#)\s*(?P<ext>\d{1,7})\s*$"
+THREAD_CHUNK = 50_000  # unique candidates per thread before splitting pays
 POOL_THRESHOLD = 20_000  # unique slow-path values before a process pool pays for itself
 
 
@@ -184,6 +185,34 @@ def _merge(base: dict, alt: dict, idx: np.ndarray) -> None:
         base[key][idx[take]] = alt[key][take]
 
 
+def _resolve(c: np.ndarray, regs: np.ndarray, workers) -> dict:
+    """Parse and classify unique candidates, with second readings for the invalid ones."""
+    ca = pa.array(c, type=pa.string())
+    plus = _np(pc.starts_with(ca, "+"))
+    dz = ~plus & _np(pc.starts_with(ca, "00")) & (_np(pc.utf8_length(ca)) > 4)
+    digits = _np(
+        pc.if_else(
+            pa.array(plus),
+            pc.utf8_slice_codeunits(ca, 1),
+            pc.if_else(pa.array(dz), pc.utf8_slice_codeunits(ca, 2), ca),
+        )
+    )
+    res = _attempt(digits, plus | dz, regs, workers)
+    # '00…' read as international failed: try it as a national number
+    retry = np.flatnonzero(dz & ~res["valid"])
+    if len(retry):
+        _merge(res, _attempt(c[retry], np.zeros(len(retry), bool), regs[retry], workers), retry)
+    # long national numbers that are valid with a '+' in front (the '+' was lost)
+    da = pa.array(digits, type=pa.string())
+    lens = _np(pc.utf8_length(da))
+    starts0 = _np(pc.starts_with(da, "0"))
+    retry = np.flatnonzero(~plus & ~dz & ~starts0 & (lens >= 11) & ~res["valid"])
+    if len(retry):
+        alt = _attempt(digits[retry], np.ones(len(retry), bool), regs[retry], workers)
+        _merge(res, alt, retry)
+    return res
+
+
 def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.DataFrame:
     n = len(text)
     raw_codes, raw_uniques = pd.factorize(text, use_na_sentinel=True)
@@ -215,33 +244,17 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     }
     live = np.flatnonzero(has)
     if len(live):
-        c = cands[live]
-        ca = pa.array(c, type=pa.string())
-        plus = _np(pc.starts_with(ca, "+"))
-        dz = ~plus & _np(pc.starts_with(ca, "00")) & (_np(pc.utf8_length(ca)) > 4)
-        digits = _np(
-            pc.if_else(
-                pa.array(plus),
-                pc.utf8_slice_codeunits(ca, 1),
-                pc.if_else(pa.array(dz), pc.utf8_slice_codeunits(ca, 2), ca),
-            )
-        )
-        first = _attempt(digits, plus | dz, regs[live], workers)
-        for key in res:
-            res[key][live] = first[key]
-        # '00…' read as international failed: try it as a national number
-        retry = np.flatnonzero(dz & ~first["valid"])
-        if len(retry):
-            alt = _attempt(c[retry], np.zeros(len(retry), bool), regs[live][retry], workers)
-            _merge(res, alt, live[retry])
-        # long national numbers that are valid with a '+' in front (the '+' was lost)
-        da = pa.array(digits, type=pa.string())
-        lens = _np(pc.utf8_length(da))
-        starts0 = _np(pc.starts_with(da, "0"))
-        retry = np.flatnonzero(~plus & ~dz & ~starts0 & (lens >= 11) & ~res["valid"][live])
-        if len(retry):
-            alt = _attempt(digits[retry], np.ones(len(retry), bool), regs[live][retry], workers)
-            _merge(res, alt, live[retry])
+        # both cores: pyarrow's RE2 kernels release the GIL, so chunks run side by side
+        nchunks = max(1, min(workers or os.cpu_count() or 1, len(live) // THREAD_CHUNK))
+        chunks = np.array_split(live, nchunks)
+        if nchunks == 1:
+            parts = [_resolve(cands[live], regs[live], workers)]
+        else:
+            with ThreadPoolExecutor(max_workers=nchunks) as pool:
+                parts = list(pool.map(lambda ix: _resolve(cands[ix], regs[ix], workers), chunks))
+        for ix, part in zip(chunks, parts, strict=True):
+            for key in res:
+                res[key][ix] = part[key]
     # reasons and outputs per unique pair
     parsed = ~np.equal(res["e164"], None)
     possible = parsed & ((res["length"] == eng.IS_POSSIBLE) | (res["length"] == eng.LOCAL_ONLY))
@@ -273,7 +286,9 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     return (
         pd.DataFrame(
             {
-                "phone_e164": pd.Series(e164[take], index=index, dtype="str"),
+                "phone_e164": pd.Series(
+                    pa.array(e164, type=pa.string()).take(pa.array(take)), index=index, dtype="str"
+                ),
                 "phone_valid": pd.Series(res["valid"][take], index=index, dtype="boolean"),
                 "phone_possible": pd.Series(possible[take], index=index, dtype="boolean"),
                 "phone_type": pd.Categorical(ntype[take], categories=PHONE_TYPES),
