@@ -293,3 +293,20 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_show_in_a_notebook_displays_html_tables_and_charts(report, monkeypatch):
+    import IPython
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    report.show()
+    kinds = [type(obj).__name__ for obj in shown]
+    assert kinds[0] == "HTML" and "Total spend" in shown[0].data
+    frames = [obj for obj in shown if isinstance(obj, pd.DataFrame)]
+    assert len(frames) == len(report.tables)
+    assert frames[1].iloc[-1]["month"] == "Total"
+    pngs = [obj for obj in shown if type(obj).__name__ == "Image"]
+    assert len(pngs) == 1 and pngs[0].data[:4] == b"\x89PNG"
