@@ -78,9 +78,14 @@ CREATE INDEX IF NOT EXISTS sms_user_ord ON sms(user_id, ord);
 CREATE INDEX IF NOT EXISTS sms_sub_ord ON sms(subaccount_id, sub_ord);
 CREATE INDEX IF NOT EXISTS sms_user_date ON sms(user_id, date);
 CREATE INDEX IF NOT EXISTS sms_sub_date ON sms(subaccount_id, date);
-CREATE INDEX IF NOT EXISTS sms_message_id ON sms(message_id);
-CREATE INDEX IF NOT EXISTS sms_custom_string ON sms(custom_string);
 """
+# Built on the first search that needs them (a second or two at 1M rows), not at seed
+# time. NOCASE because q= matches case-insensitively; a BINARY index would not be used.
+LAZY_INDEXES = {
+    "message_id": "CREATE INDEX IF NOT EXISTS sms_message_id ON sms(message_id COLLATE NOCASE)",
+    "custom_string": "CREATE INDEX IF NOT EXISTS sms_custom_string ON sms(custom_string COLLATE NOCASE)",
+    "to": "CREATE INDEX IF NOT EXISTS sms_to ON sms(to_ COLLATE NOCASE)",
+}
 
 SMS_COLUMNS = (
     "id, user_id, subaccount_id, ord, sub_ord, date, to_, from_, status, body, message_id, "
@@ -302,6 +307,7 @@ class Store:
         self._ids = random.Random(0)
         self._snapshot: dict[str, Any] = {"max_id": 0, "balances": {}}
         self._renumbered = False
+        self._lazy_indexes: set[str] = set()
 
     # ------------------------------------------------------------------ meta
 
@@ -654,6 +660,7 @@ class Store:
         if filters:
             parts = []
             for name, value in filters:
+                self._ensure_index(name)
                 col, is_int = SEARCH_FIELDS[name]
                 if is_int:
                     try:
@@ -667,6 +674,12 @@ class Store:
             joiner = " OR " if q.operator == "OR" else " AND "
             clauses.append("(" + joiner.join(parts) + ")")
         return " AND ".join(clauses), args
+
+    def _ensure_index(self, search_field: str) -> None:
+        ddl = LAZY_INDEXES.get(search_field)
+        if ddl and search_field not in self._lazy_indexes:
+            self.db.execute(ddl)
+            self._lazy_indexes.add(search_field)
 
     def _order(self, q: HistoryQuery) -> str:
         col = ORDER_FIELDS[q.order_field]
