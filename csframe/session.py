@@ -73,10 +73,28 @@ class _RateLimitedAdapter(HTTPAdapter):
         return super().send(request, **kw)
 
 
-def _looks_complete(response: requests.Response) -> bool:
-    # Never cache a body that was cut short: a truncated 200 would be replayed forever.
+SECRET_KEYS = frozenset({"api_key", "password"})
+REDACTED = "********"
+
+
+def _cacheable(response: requests.Response) -> bool:
+    """Never cache a body that was cut short (a truncated 200 would be replayed forever),
+    nor one that carries a secret: /account and /subaccounts return API keys."""
     body = response.content.strip()
-    return body[:1] == b"{" and body[-1:] == b"}"
+    if body[:1] != b"{" or body[-1:] != b"}":
+        return False
+    return not _has_secret(body)
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with every ``api_key`` / ``password`` field masked."""
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if k in SECRET_KEYS and v else redact(v)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
@@ -127,7 +145,7 @@ class ApiSession:
                 allowable_codes=(200,),
                 expire_after=DEFAULT_EXPIRE,
                 stale_if_error=True,
-                filter_fn=_looks_complete,
+                filter_fn=_cacheable,
                 match_headers=False,
             )
         else:
@@ -198,17 +216,21 @@ class ApiSession:
             try:
                 response = self.http.request(method, url, **kwargs)
                 return self._parse(method, path, response), response
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 # The connection dropped or timed out: the server may or may not have acted.
                 last = ServerError(
                     f"{method} {path} failed: {type(exc).__name__} (no complete response)",
                     method=method,
                     path=path,
                 )
-                last.__cause__ = None
             except _BadBody as exc:
                 last = ServerError(str(exc), status=exc.status, method=method, path=path)
                 if method == "GET" and isinstance(self.http, requests_cache.CachedSession):
+                    # never answer the retry from a cached copy of the broken body
                     kwargs["force_refresh"] = True
             except ApiError as exc:
                 if exc.status not in _RETRY_STATUSES:
@@ -247,7 +269,13 @@ class ApiSession:
             if status == 429 and not isinstance(err, RateLimited):
                 err = RateLimited(str(err), retry_after=_retry_after(response), status=status)
             raise err
-        return envelope.get("data")
+        data = envelope.get("data")
+        # Reads never hand secrets to callers (they end up in notebooks and reports).
+        return redact(data) if method == "GET" and _has_secret(response.content) else data
+
+
+def _has_secret(body: bytes) -> bool:
+    return any(b'"%s"' % k.encode() in body for k in SECRET_KEYS)
 
 
 class _BadBody(Exception):

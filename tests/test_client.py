@@ -188,7 +188,7 @@ def test_persistent_server_error_surfaces_as_server_error(faulty, tmp_path):
 def test_client_side_rate_limit_spends_no_token_on_cache_hits(sandbox, tmp_path):
     cs = make_client(sandbox, tmp_path, rate_limit=1000)
     for _ in range(6):
-        cs.account()
+        cs.get("/sms/history", page=1, limit=15)
     # The token bucket sits in the transport adapter: only the first call reached it.
     assert cs.requests_sent == 1
 
@@ -211,3 +211,14 @@ def test_python_dash_m_is_the_cli():
         [sys.executable, "-m", "csframe", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("csframe ")
+
+
+def test_reads_never_return_or_cache_api_keys(sandbox, tmp_path):
+    cs = make_client(sandbox, tmp_path)
+    acct = cs.account()
+    key = sandbox.credentials["api_key"]
+    assert key not in repr(acct)
+    assert acct.get("_subaccount", {}).get("api_key") in (None, "********")
+    before = sandbox.stats()["requests"]
+    cs.account()  # a response carrying a key is never cached, so this goes out again
+    assert sandbox.stats()["requests"] == before + 1

@@ -38,7 +38,7 @@ def test_usage_totals_equal_history_prices_per_month_and_subaccount(client):
     )
     hist.index = hist.index.set_levels(hist.index.levels[0].tz_localize("UTC"), level=0)
     sms = u[u["channel"] == "sms"].set_index(["month", "subaccount_id"])[["price", "count"]]
-    joined = sms.join(hist, rsuffix="_hist", how="outer")
+    joined = sms.merge(hist, left_index=True, right_index=True, how="outer", suffixes=("", "_hist"))
     assert len(joined) > 10
     np.testing.assert_allclose(joined["price"], joined["price_hist"], atol=1e-6)
     assert (joined["count"] == joined["count_hist"]).all()
