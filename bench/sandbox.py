@@ -35,6 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from csframe.sandbox import running  # noqa: E402
 
+try:
+    import psutil
+except ImportError:  # psutil is in the "bench" extra; without it, no CPU figures
+    psutil = None
+
+SERVER: list = [None]  # psutil.Process of the server, once known
+CPU: dict[str, float] = {}  # label -> server CPU ms per call
+
 
 def _client(make_call, credentials, threads: int, seconds: float, barrier, results) -> None:  # noqa: ANN001
     """One client process: ``threads`` threads, each with its own keep-alive Session."""
@@ -73,7 +81,11 @@ def rate(label: str, make_call, sb, procs: int, threads: int, seconds: float) ->
 
     Several processes because the client (requests) costs more CPU per call than the
     server does: one GIL-bound client process would measure ``requests``, not the sandbox.
+    Also prints the server's CPU time per call (psutil), i.e. what one server core could
+    serve if clients were free -- a figure that other load on the machine barely moves.
     """
+    server = SERVER[0]
+    cpu0 = sum(server.cpu_times()[:2]) if server else 0.0
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(procs * (threads + 1))
     results = ctx.Queue()
@@ -93,7 +105,13 @@ def rate(label: str, make_call, sb, procs: int, threads: int, seconds: float) ->
         raise RuntimeError(errors[0])
     n = sum(c for c, _ in got)
     r = n / seconds
-    print(f"  {label:<54} {r:8.0f} /s   ({n} in {seconds:.0f}s, {procs}x{threads} clients)")
+    cpu = ""
+    if server and n:
+        # Includes the warm-up calls, which are a handful against thousands.
+        ms = (sum(server.cpu_times()[:2]) - cpu0) / (n + procs * threads) * 1000
+        cpu = f"  server {ms:5.2f} ms CPU/call = {1000 / ms:6.0f}/s per core"
+        CPU[label] = ms
+    print(f"  {label:<54} {r:8.0f} /s ({procs}x{threads} clients){cpu}")
     return r
 
 
@@ -126,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     with running(scale=args.rows, seed=42, now="2026-11-01T00:00:00Z", process=True) as sb:
         startup = time.perf_counter() - t0
         seed_s = sb.info["seed"]["seconds"]
+        if psutil:
+            SERVER[0] = psutil.Process(requests.get(sb.root_url + "/_sandbox/health").json()["pid"])
         print(
             f"  seed generation + load (server side)                  {seed_s:9.1f} s   ({args.rows / seed_s:,.0f} rows/s)"
         )
@@ -226,7 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         f"  bench client peak RSS                                  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:9.0f} MB"
     )
     ok = p_first >= 1000 and p_deep >= 500
-    print(f"targets: first pages >= 1000/s, deepest >= 500/s: {'met' if ok else 'NOT met'}")
+    print(
+        f"targets (requests clients): first pages >= 1000/s, deepest >= 500/s: {'met' if ok else 'NOT met'}"
+    )
+    if CPU:
+        cap_first = 1000 / CPU["GET /sms/history pages 1-10"]
+        cap_deep = 1000 / next(v for k, v in CPU.items() if "deepest" in k)
+        print(
+            f"server capacity per core (CPU-bound): first pages {cap_first:.0f}/s, deepest {cap_deep:.0f}/s, deepest/first {cap_deep / cap_first:.2f}"
+        )
     return 0
 
 

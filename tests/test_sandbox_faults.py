@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
+import threading
 import time
 
 import pytest
@@ -189,3 +191,41 @@ def test_stats_count_only_v3(sb):
     assert st["in_flight"] == 0 and st["max_in_flight"] >= 1
     sb.reset_stats()
     assert sb.stats()["requests"] == 0
+
+
+IMPLEMENTATIONS = ["h11"] + (["httptools"] if importlib.util.find_spec("httptools") else [])
+
+
+@pytest.mark.parametrize("http_impl", IMPLEMENTATIONS)
+def test_connection_faults_with_each_uvicorn_protocol(http_impl):
+    # close_connection() reaches into the server's transport; check every HTTP
+    # implementation uvicorn may pick (h11 always, httptools when installed).
+    import uvicorn
+
+    from csframe.sandbox.server import _Server, bind, build
+
+    store, app = build("tiny", 1, "2026-11-01T00:00:00Z")
+    sock = bind()
+    server = _Server(
+        uvicorn.Config(app, http=http_impl, loop="asyncio", log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}/v3"
+        creds = store.principal("csframe_demo")
+        a = (creds.username, creds.api_key)
+        for kind in ("drop", "drop_after_commit"):
+            with pytest.raises(requests.ConnectionError):
+                requests.get(base + "/account", auth=a, headers={"X-Sandbox-Fault": kind})
+        with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
+            requests.get(base + "/sms/history", auth=a, headers={"X-Sandbox-Fault": "truncate"})
+        with requests.Session() as s:  # the server keeps serving other connections
+            assert s.get(base + "/account", auth=a).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        store.close()

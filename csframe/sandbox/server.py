@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -291,6 +292,7 @@ def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[st
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (_package_root(), env.get("PYTHONPATH"))))
     proc = subprocess.Popen(
         [sys.executable, "-m", "csframe.sandbox", json.dumps(config)],
+        stdin=subprocess.PIPE,  # the child exits when this closes: no orphans if we die
         stdout=subprocess.PIPE,
         env=env,
         text=True,
@@ -309,8 +311,9 @@ def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[st
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe:
+                pipe.close()
 
 
 def _read_ready(proc: subprocess.Popen[str], timeout: float) -> str:
@@ -398,5 +401,12 @@ def child_main(argv: list[str]) -> int:
     def ready() -> None:
         print(READY_MARKER + json.dumps({"root_url": root}), flush=True)
 
+    def exit_with_parent() -> None:
+        # The parent holds our stdin open; EOF means it is gone (even if it was killed
+        # without a chance to stop us), so shut down like on Ctrl-C.
+        sys.stdin.read()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     serve(app, sock, ready)
     return 0

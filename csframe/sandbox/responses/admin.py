@@ -18,8 +18,12 @@ Example::
 from __future__ import annotations
 
 import os
-import resource
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None  # type: ignore[assignment]
 
 import orjson
 from starlette.requests import Request
