@@ -190,3 +190,12 @@ def test_fallback_pool_gives_same_answers(monkeypatch):
     monkeypatch.setattr(P, "POOL_THRESHOLD", 10**9)
     serial = clean.phones(raw, default_region="US")
     pd.testing.assert_frame_equal(pooled, serial)
+
+
+def test_parallel_rows_give_same_answers(monkeypatch):
+    raw = pd.Series(["0412 345 678", "+44 7400 123456", None, "12", "650 253 0000"] * 40)
+    regions = pd.Series(["AU", "GB", None, "AU", "US"] * 40)
+    serial = clean.phones(raw, default_region="AU", region_column=regions, workers=1)
+    monkeypatch.setattr(P, "PROCESS_ROWS", 10)
+    parallel = clean.phones(raw, default_region="AU", region_column=regions, workers=2)
+    pd.testing.assert_frame_equal(parallel, serial)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from csframe.clean._common import CleanInputError
@@ -53,11 +55,11 @@ def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
             parent = nxt
 
 
-def _similar(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+def _similar(a: np.ndarray, b: np.ndarray, threshold: float, same=None) -> np.ndarray:
     """Pairwise name similarity ≥ threshold (rapidfuzz ratio, 0-100)."""
     if not len(a):
         return np.zeros(0, bool)
-    same = a == b
+    same = (a == b) if same is None else same
     out = same.copy()
     idx = np.flatnonzero(~same)
     if len(idx):
@@ -150,28 +152,31 @@ def duplicates(
     pos = np.arange(n, dtype=np.int64)
     edges: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in RULE_LABELS}
 
-    e164 = _obj(c["phone_e164"])
-    pvalid = c["phone_valid"].fillna(False).to_numpy(bool) & ~np.equal(e164, None)
-    ekey = _obj(c["email_match_key"])
-    evalid = c["email_valid"].fillna(False).to_numpy(bool) & ~np.equal(ekey, None)
-    first = _obj(c["first_name_key"])
+    pcode = _col_codes(c["phone_e164"])
+    pvalid = c["phone_valid"].fillna(False).to_numpy(bool) & (pcode >= 0)
+    pcode[~pvalid] = -1
+    ecode = _col_codes(c["email_match_key"])
+    evalid = c["email_valid"].fillna(False).to_numpy(bool) & (ecode >= 0)
+    ecode[~evalid] = -1
+    fcode = _col_codes(c["first_name_key"])
+    ncode = _col_codes(c["name_key"])
+    names_ = _obj(c["name_key"])
 
     if "phone" in rules and pvalid.any():
-        ptype = c["phone_type"].astype(object).to_numpy()
-        personal = pvalid & np.isin(ptype, list(PERSONAL_TYPES))
-        codes = pd.factorize(e164[personal])[0]
-        edges["phone"].append(_star(codes, pos[personal]))
+        personal = pvalid & c["phone_type"].isin(PERSONAL_TYPES).to_numpy(bool)
+        edges["phone"].append(_star(pcode[personal], pos[personal]))
         shared = pvalid & ~personal
         # compare full names (the shared surname keeps "Mary Lee"/"Mark Lee" apart but lets
         # "Jon Lee"/"John Lee" through); rows without a first name count as blank
-        full = np.where(np.equal(first, None), None, _obj(c["name_key"]))
-        edges["phone+name"].extend(_shared_line_edges(e164, full, pos[shared], name_threshold))
+        full = np.where(fcode >= 0, ncode, -1)
+        edges["phone+name"].extend(
+            _shared_line_edges(pcode, full, names_, pos[shared], name_threshold)
+        )
     if "email" in rules and evalid.any():
-        codes = pd.factorize(ekey[evalid])[0]
-        edges["email"].append(_star(codes, pos[evalid]))
+        edges["email"].append(_star(ecode[evalid], pos[evalid]))
     if "name" in rules:
         edges["name+postcode"].append(
-            _name_edges(c, first, e164, pvalid, ekey, evalid, name_threshold)
+            _name_edges(c, fcode, ncode, names_, pcode, ecode, name_threshold)
         )
 
     us, vs, touched = [], [], {}
@@ -193,7 +198,7 @@ def duplicates(
         rule[touched[label]] = label
     rule[size == 1] = None
 
-    review = _needs_review(codes, size, e164, pvalid, ekey, evalid)
+    review = _needs_review(codes, size, pcode, ecode)
     score = preference(c, keep)
     survivor = np.zeros(n, bool)
     if n:
@@ -211,68 +216,71 @@ def duplicates(
     return out
 
 
-def _shared_line_edges(e164, first, pos, threshold):
-    """Links on shared-line numbers: same (or fuzzy-same) first name; blanks join one name."""
+def _col_codes(s: pd.Series) -> np.ndarray:
+    """Integer codes of a column, -1 for missing (a writable int64 array)."""
+    return pd.factorize(s, use_na_sentinel=True)[0].astype(np.int64)
+
+
+def _shared_line_edges(pcode, ncode, names_, pos, threshold):
+    """Links on shared-line numbers: same (or fuzzy-same) name; blanks join a lone name."""
     if not len(pos):
         return []
-    g = pd.DataFrame({"num": e164[pos], "first": first[pos], "pos": pos})
-    g = g[g.groupby("num")["pos"].transform("size") > 1]
-    if g.empty:
+    num, nm = pcode[pos], ncode[pos]
+    num = pd.factorize(num)[0].astype(np.int64)
+    keep = np.bincount(num)[num] > 1
+    num, nm, p = num[keep], nm[keep], pos[keep]
+    if not len(p):
         return []
-    named = g[g["first"].notna()]
-    distinct = named.groupby("num")["first"].nunique()
-    out = []
-    # rows with the same first name on the number
-    out.append(
-        _star(pd.factorize(named["num"] + "\x00" + named["first"])[0], named["pos"].to_numpy())
-    )
-    # blanks join when the number carries exactly one first name (or none at all)
-    one = set(distinct.index[distinct <= 1])
-    blanks = g[g["first"].isna()]
-    blanks_ok = blanks[blanks["num"].isin(one) | ~blanks["num"].isin(distinct.index)]
-    anchor = pd.concat([named[named["num"].isin(one)], blanks_ok])
-    out.append(_star(pd.factorize(anchor["num"])[0], anchor["pos"].to_numpy()))
-    # fuzzy-same first names (typos) on numbers with several names
-    multi = named[named["num"].isin(distinct.index[distinct > 1])].drop_duplicates(["num", "first"])
-    if len(multi):
-        i, j = _pairs_within(pd.factorize(multi["num"])[0], np.arange(len(multi)))
-        f = multi["first"].to_numpy(dtype=object)
-        ok = _similar(f[i], f[j], threshold)
-        rep = multi["pos"].to_numpy()
+    m = max(int(nm.max()) + 1, 1)
+    named = nm >= 0
+    combo = num * m + nm
+    distinct = np.bincount(np.unique(combo[named]) // m, minlength=int(num.max()) + 1)
+    # rows with the same name on the number
+    out = [_star(combo[named], p[named])]
+    # a number carrying at most one name: everyone on it, blanks included
+    single = distinct[num] <= 1
+    out.append(_star(num[single], p[single]))
+    # fuzzy-same names (typos) on numbers with several names: one representative per name
+    sel = named & ~single
+    if sel.any():
+        _, first = np.unique(combo[sel], return_index=True)
+        rep = p[sel][first]
+        i, j = _pairs_within(num[sel][first], np.arange(len(rep)))
+        ok = _similar(names_[rep[i]], names_[rep[j]], threshold)
         out.append((rep[i[ok]], rep[j[ok]]))
     return out
 
 
-def _name_edges(c, first, e164, pvalid, ekey, evalid, threshold):
+def _name_edges(c, fcode, ncode, names_, pcode, ecode, threshold):
     """Fuzzy full-name links within (postcode, last-name initial) blocks, with a channel veto."""
-    name = _obj(c["name_key"])
-    last = _obj(c["last_name_key"])
-    post = _obj(c["postcode_key"])
-    ok = ~np.equal(name, None) & ~np.equal(first, None) & ~np.equal(last, None)
-    ok &= ~np.equal(post, None)
+    lcode = _col_codes(c["last_name_key"])
+    post = _col_codes(c["postcode_key"])
+    ok = (ncode >= 0) & (fcode >= 0) & (lcode >= 0) & (post >= 0)
     # a pair can add a link only if one side lacks a phone and one side lacks an email
     # (equal phones/emails are linked already; different ones veto)
-    open_ = ok & (~pvalid | ~evalid)
-    if open_.sum() == 0:
+    open_ = ok & ((pcode < 0) | (ecode < 0))
+    if not open_.any():
         return np.empty(0, np.int64), np.empty(0, np.int64)
     rows = np.flatnonzero(ok)
-    block = pd.factorize(
-        pd.Series(post[rows], dtype=object) + "\x00" + pd.Series([s[0] for s in last[rows]])
-    )[0]
+    initial = pc.utf8_slice_codeunits(pa.array(c["last_name_key"].array), 0, 1)
+    icode = _col_codes(pd.Series(initial, dtype="str"))[rows]
+    block = post[rows] * (int(icode.max()) + 1) + icode
     i, j = _pairs_within(block, rows, left_mask=open_[rows])
     if not len(i):
         return i, j
-    pairs = pd.DataFrame({"i": i, "j": j}).drop_duplicates()
-    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    phone_conflict = pvalid[i] & pvalid[j] & (e164[i] != e164[j])
-    email_conflict = evalid[i] & evalid[j] & (ekey[i] != ekey[j])
+    n = len(c)
+    key = np.sort(i.astype(np.int64) * n + j)
+    key = key[np.r_[True, key[1:] != key[:-1]]]
+    i, j = key // n, key % n
+    phone_conflict = (pcode[i] >= 0) & (pcode[j] >= 0) & (pcode[i] != pcode[j])
+    email_conflict = (ecode[i] >= 0) & (ecode[j] >= 0) & (ecode[i] != ecode[j])
     keep = ~phone_conflict & ~email_conflict
     i, j = i[keep], j[keep]
-    sim = _similar(name[i], name[j], threshold)
+    sim = _similar(names_[i], names_[j], threshold, same=ncode[i] == ncode[j])
     return i[sim], j[sim]
 
 
-def _needs_review(codes, size, e164, pvalid, ekey, evalid) -> np.ndarray:
+def _needs_review(codes, size, pcode, ecode) -> np.ndarray:
     """Clusters holding ≥2 distinct valid phones and ≥2 distinct email keys."""
     n = len(codes)
     review = np.zeros(n, bool)
@@ -283,8 +291,8 @@ def _needs_review(codes, size, e164, pvalid, ekey, evalid) -> np.ndarray:
     f = pd.DataFrame(
         {
             "c": codes[idx],
-            "p": np.where(pvalid[idx], e164[idx], None),
-            "e": np.where(evalid[idx], ekey[idx], None),
+            "p": np.where(pcode[idx] >= 0, pcode[idx], np.nan),
+            "e": np.where(ecode[idx] >= 0, ecode[idx], np.nan),
         }
     )
     agg = f.groupby("c").agg(p=("p", "nunique"), e=("e", "nunique"))

@@ -16,8 +16,11 @@ Pipeline (each step over unique values only):
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 import numpy as np
@@ -45,7 +48,7 @@ PHONE_TYPES = tuple(eng.TYPE_NAMES.values())
 PHONE_REGIONS = tuple(sorted(SUPPORTED | {eng.NON_GEO}))
 
 _EXT = r"(?i)\s*[,;]?\s*(?:ext\.?|extn\.?|extension|x|#)\s*(?P<ext>\d{1,7})\s*$"
-THREAD_CHUNK = 50_000  # unique candidates per thread before splitting pays
+PROCESS_ROWS = 200_000  # rows before the whole pipeline is split over processes
 POOL_THRESHOLD = 20_000  # unique slow-path values before a process pool pays for itself
 
 
@@ -74,8 +77,11 @@ def phones(
     prefix : str
         Output column prefix (``"phone"`` → ``phone_e164``, ...).
     workers : int, optional
-        Processes for the phonenumbers fallback path (default: all cores, used only when
-        there are more than 20,000 unique fallback values).
+        Processes to use (default: all cores). From 200,000 rows the work is split over a
+        session-wide process pool (forkserver); the phonenumbers fallback path uses
+        processes from 20,000 unique fallback values. ``workers=1`` keeps everything in
+        this process. As with any multiprocessing, a script must guard its entry point
+        with ``if __name__ == "__main__":`` (notebooks need nothing).
 
     Returns
     -------
@@ -111,7 +117,11 @@ def phones(
         region = regions_for(region_series.reset_index(drop=True), default)
     else:
         region = np.full(len(text), default, dtype=object)
-    out = _phones(text, region, workers)
+    n = workers or os.cpu_count() or 1
+    if n > 1 and len(text) >= PROCESS_ROWS and multiprocessing.parent_process() is None:
+        out = _phones_parallel(text, region, n)
+    else:
+        out = _phones(text, region, workers)
     out.columns = [c.replace("phone", prefix, 1) for c in out.columns]
     return out
 
@@ -141,14 +151,53 @@ def _clean_unique(raw: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
     return pd.Series(cand, dtype="str"), pd.Series(_np(ext), dtype="str"), reason
 
 
+_POOL: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(n: int) -> ProcessPoolExecutor:
+    """A process pool kept for the session (forkserver: workers start from a clean process
+    with this module preloaded, so there is no fork of a threaded pyarrow process)."""
+    if n not in _POOL:
+        ctx = get_context("forkserver")
+        ctx.set_forkserver_preload(["csframe.clean.phones"])
+        _POOL[n] = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+        atexit.register(_POOL[n].shutdown, wait=False, cancel_futures=True)
+    return _POOL[n]
+
+
+def _phones_chunk(args) -> pd.DataFrame:
+    text, region = args
+    return _phones(text, region, 1)
+
+
+def _phones_parallel(text: pd.Series, region: np.ndarray, n: int) -> pd.DataFrame:
+    """Both cores: contiguous row chunks through the whole pipeline in worker processes."""
+    bounds = np.linspace(0, len(text), n + 1).astype(int)
+    chunks = [(text.iloc[a:b], region[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    try:
+        parts = list(_pool(n).map(_phones_chunk, chunks))
+    except (OSError, RuntimeError, AssertionError, BrokenProcessPool):
+        # no worker processes here (sandboxed, daemonic, ...): do it in-process
+        _POOL.pop(n, None)
+        return _phones(text, region, 1)
+    out = pd.concat(parts)
+    for col in ("phone_type", "phone_region", "phone_reason"):
+        out[col] = out[col].astype(parts[0][col].dtype)
+    return out
+
+
 def _reference(items: list[tuple[str, str | None]], workers: int | None) -> list[tuple]:
-    if len(items) < POOL_THRESHOLD or workers == 1:
+    if len(items) < POOL_THRESHOLD or workers == 1 or multiprocessing.parent_process():
         return eng.reference_parse_many(items)
     n = workers or os.cpu_count() or 1
     size = max(1000, -(-len(items) // (n * 4)))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
-        return [r for part in pool.map(eng.reference_parse_many, chunks) for r in part]
+    try:
+        parts = list(_pool(n).map(eng.reference_parse_many, chunks))
+    except (OSError, RuntimeError, AssertionError, BrokenProcessPool):
+        _POOL.pop(n, None)
+        return eng.reference_parse_many(items)
+    return [r for part in parts for r in part]
 
 
 def _attempt(digits: np.ndarray, plus: np.ndarray, region: np.ndarray, workers) -> dict:
@@ -244,17 +293,9 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     }
     live = np.flatnonzero(has)
     if len(live):
-        # both cores: pyarrow's RE2 kernels release the GIL, so chunks run side by side
-        nchunks = max(1, min(workers or os.cpu_count() or 1, len(live) // THREAD_CHUNK))
-        chunks = np.array_split(live, nchunks)
-        if nchunks == 1:
-            parts = [_resolve(cands[live], regs[live], workers)]
-        else:
-            with ThreadPoolExecutor(max_workers=nchunks) as pool:
-                parts = list(pool.map(lambda ix: _resolve(cands[ix], regs[ix], workers), chunks))
-        for ix, part in zip(chunks, parts, strict=True):
-            for key in res:
-                res[key][ix] = part[key]
+        part = _resolve(cands[live], regs[live], workers)
+        for key in res:
+            res[key][live] = part[key]
     # reasons and outputs per unique pair
     parsed = ~np.equal(res["e164"], None)
     possible = parsed & ((res["length"] == eng.IS_POSSIBLE) | (res["length"] == eng.LOCAL_ONLY))
