@@ -216,11 +216,28 @@ def ordering(
 # ---------------------------------------------------------------------- pagination
 
 
-def page_url(request: Request, page: int) -> str:
-    """The absolute URL of another page: same path and query, ``page`` replaced."""
-    pairs = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "page"]
-    pairs.append(("page", str(page)))
-    return str(request.url.replace(query=urlencode(pairs)))
+def page_url_maker(request: Request) -> Callable[[int], str]:
+    """A function giving the absolute URL of another page: same path and query, new ``page``.
+
+    The query is parsed and re-encoded once per request (this runs on every history
+    page, so it is kept cheap).
+
+    Example::
+
+        url = page_url_maker(request)
+        url(3)   # "http://127.0.0.1:8765/v3/sms/history?limit=100&page=3"
+    """
+    scope = request.scope
+    host = request.headers.get("host") or "{}:{}".format(*scope["server"])
+    base = f"{scope['scheme']}://{host}{scope.get('root_path', '')}{scope['path']}?"
+    pairs = [
+        (k, v)
+        for k, v in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        if k != "page"
+    ]
+    rest = urlencode(pairs)
+    prefix = base + rest + "&page=" if rest else base + "page="
+    return lambda page: f"{prefix}{page}"
 
 
 def pagination(request: Request, total: int, page: int, limit: int, n_rows: int) -> dict[str, Any]:
@@ -237,13 +254,14 @@ def pagination(request: Request, total: int, page: int, limit: int, n_rows: int)
     """
     last_page = max(1, math.ceil(total / limit))
     first_row = (page - 1) * limit + 1
+    page_url = page_url_maker(request)
     return {
         "total": total,
         "per_page": limit,
         "current_page": page,
         "last_page": last_page,
-        "next_page_url": page_url(request, page + 1) if page < last_page else None,
-        "prev_page_url": page_url(request, page - 1) if page > 1 else None,
+        "next_page_url": page_url(page + 1) if page < last_page else None,
+        "prev_page_url": page_url(page - 1) if page > 1 else None,
         "from": first_row if n_rows else None,
         "to": first_row + n_rows - 1 if n_rows else None,
     }
