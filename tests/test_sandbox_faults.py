@@ -170,7 +170,7 @@ def test_injector_draws_are_independent_of_settings():
 
 def test_invalid_fault_settings_rejected(sb):
     for bad in ({"error_rate": 2}, {"bogus": 1}, {"latency_ms": -1}):
-        with pytest.raises(RuntimeError):
+        with pytest.raises(ValueError, match="400"):
             sb.set_faults(**bad)
     assert sb.faults()["error_rate"] == 0.0
 

@@ -211,3 +211,15 @@ def test_admin_accounts_listing():
         assert logins["banned"]["banned"] == 1 and logins["notactive"]["active"] == 0
         assert logins["nocredit"]["balance"] == "0.000000"
         assert json.dumps(info)  # JSON-able
+
+
+@pytest.mark.parametrize(
+    "module", ["encoding", "pricing", "models", "seed", "faults", "responses.account"]
+)
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"csframe.sandbox.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

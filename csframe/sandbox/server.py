@@ -184,7 +184,9 @@ class Sandbox:
             with urllib.request.urlopen(req, timeout=120) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {path} -> {exc.code}: {exc.read()[:500]!r}") from None
+            detail = f"{method} {path} -> {exc.code}: {exc.read()[:500].decode(errors='replace')}"
+            # A 400 means the arguments were wrong (e.g. an unknown fault key).
+            raise (ValueError if exc.code == 400 else RuntimeError)(detail) from None
 
     def stats(self) -> dict[str, Any]:
         """``{"requests": n, "by_path": {...}, "by_status": {...}, "faults": {...}, ...}`` (/v3 only)."""
