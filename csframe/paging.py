@@ -19,9 +19,11 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import orjson
 
 MIN_LIMIT, MAX_LIMIT = 15, 100
 
@@ -50,41 +52,84 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def iter_pages(
+def iter_raw_pages(
     session,
     path: str,
     params: dict | None = None,
     *,
     limit: int = MAX_LIMIT,
     max_workers: int = 8,
-    primary_key: str | None = None,
     expire_after: Any = None,
     progress: bool | str = False,
     desc: str | None = None,
-    on_page: Callable[[int, int], None] | None = None,
-) -> Iterator[list[dict]]:
-    """Yield each page's records, in page order, fetching pages concurrently.
+) -> Iterator[bytes]:
+    """Yield each page's whole response body, in page order, fetching pages concurrently.
 
-    ``session`` is a :class:`csframe.session.ApiSession`. Repeated ``primary_key`` values
-    (a row seen on an earlier page) are dropped.
+    Page 1 is read first for ``last_page``; the rest go out ``max_workers`` at a time,
+    with at most ``2 * max_workers`` bodies held. ``session`` is an
+    :class:`csframe.session.ApiSession`.
     """
     check_limit(limit)
     base = dict(params or {})
     base["limit"] = limit
 
-    def fetch(page: int) -> dict:
-        block = session.get(path, {**base, "page": page}, expire_after=expire_after)
-        if not isinstance(block, dict) or "data" not in block:
-            raise ValueError(f"GET {path} page {page}: not a paginated response")
-        return block
+    def fetch(page: int) -> bytes:
+        return session.get_raw(path, {**base, "page": page}, expire_after=expire_after)
 
     first = fetch(1)
-    last_page = max(1, int(first.get("last_page") or 1))
-    seen: set | None = set() if primary_key else None
+    block = (orjson.loads(first) or {}).get("data")
+    if not isinstance(block, dict) or "data" not in block:
+        raise ValueError(f"GET {path}: not a paginated response")
+    last_page = max(1, int(block.get("last_page") or 1))
+    bar = None
+    if progress_enabled(progress) and last_page > 1:
+        from tqdm.auto import tqdm
 
-    def unique(records: list[dict]) -> list[dict]:
-        if seen is None:
-            return records
+        bar = tqdm(total=last_page, desc=desc or path, unit="page", leave=False)
+    try:
+        yield first
+        if bar is not None:
+            bar.update(1)
+        if last_page == 1:
+            return
+        workers = max(1, min(max_workers, last_page - 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csframe-page") as pool:
+            pending: deque = deque()
+            next_page = 2
+            try:
+                while next_page <= last_page or pending:
+                    while next_page <= last_page and len(pending) < workers * 2:
+                        pending.append(pool.submit(fetch, next_page))
+                        next_page += 1
+                    yield pending.popleft().result()
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                for fut in pending:
+                    fut.cancel()
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def iter_pages(
+    session,
+    path: str,
+    params: dict | None = None,
+    *,
+    primary_key: str | None = None,
+    **kw,
+) -> Iterator[list[dict]]:
+    """Yield each page's records (parsed), in page order; see :func:`iter_raw_pages`.
+
+    Repeated ``primary_key`` values (a row seen on an earlier page) are dropped.
+    """
+    seen: set = set()
+    for body in iter_raw_pages(session, path, params, **kw):
+        records = orjson.loads(body)["data"]["data"] or []
+        if primary_key is None:
+            yield records
+            continue
         out = []
         for rec in records:
             key = rec.get(primary_key)
@@ -92,40 +137,4 @@ def iter_pages(
                 if key is not None:
                     seen.add(key)
                 out.append(rec)
-        return out
-
-    bar = None
-    if progress_enabled(progress) and last_page > 1:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=last_page, desc=desc or path, unit="page", leave=False)
-    try:
-        yield unique(first.get("data") or [])
-        if bar is not None:
-            bar.update(1)
-        if on_page:
-            on_page(1, last_page)
-        if last_page == 1:
-            return
-        workers = max(1, min(max_workers, last_page - 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csframe-page") as pool:
-            pending: deque = deque()
-            next_page = 2
-            window = workers * 2
-            try:
-                while next_page <= last_page or pending:
-                    while next_page <= last_page and len(pending) < window:
-                        pending.append(pool.submit(fetch, next_page))
-                        next_page += 1
-                    block = pending.popleft().result()
-                    yield unique(block.get("data") or [])
-                    if bar is not None:
-                        bar.update(1)
-                    if on_page:
-                        on_page(int(block.get("current_page") or 0), last_page)
-            finally:
-                for fut in pending:
-                    fut.cancel()
-    finally:
-        if bar is not None:
-            bar.close()
+        yield out
