@@ -183,3 +183,33 @@ def joined_codes(parts: list[pd.Series], index: pd.Index) -> pd.Series:
     joined = pc.replace_substring_regex(joined, ",{2,}", ",")
     joined = pc.replace_substring_regex(joined, "^,|,$", "")
     return pd.Series(joined.to_numpy(zero_copy_only=False), index=index, dtype="str")
+
+
+def take_str(values: np.ndarray, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Per-unique object values (None = NA) → a per-row ``str`` Series (code -1 → NA)."""
+    import pyarrow as pa
+
+    idx = pa.array(codes, mask=codes < 0, type=pa.int64())
+    arr = pa.array(values, type=pa.string()).take(idx)
+    return pd.Series(arr, index=index, dtype="str")
+
+
+def take_category(
+    values: np.ndarray, codes: np.ndarray, categories: tuple[str, ...], missing=None
+) -> pd.Categorical:
+    """Per-unique object values (None = NA) → a per-row Categorical (code -1 → ``missing``)."""
+    cat_codes = np.full(len(values), -1, dtype=np.int16)
+    present = ~np.equal(values, None)
+    if present.any():
+        cat_codes[present] = pd.Index(categories).get_indexer(values[present])
+    row = np.where(codes >= 0, cat_codes[np.maximum(codes, 0)] if len(values) else -1, -1)
+    if missing is not None:
+        row = np.where(codes < 0, categories.index(missing), row)
+    return pd.Categorical.from_codes(row.astype(np.int16), categories=categories)
+
+
+def pick(values: np.ndarray, codes: np.ndarray, fill) -> np.ndarray:
+    """values[codes] with ``fill`` where code is -1 (values may be empty)."""
+    if not len(values):
+        return np.full(len(codes), fill)
+    return np.where(codes >= 0, values[np.maximum(codes, 0)], fill)

@@ -9,13 +9,12 @@ import pyarrow.compute as pc
 
 from csframe.clean._common import (
     as_text,
-    joined_codes,
     missing_column_error,
     resolve_columns,
 )
-from csframe.clean.emails import emails
+from csframe.clean.emails import EMAIL_REASONS, emails
 from csframe.clean.names import names
-from csframe.clean.phones import phones
+from csframe.clean.phones import PHONE_REASONS, phones
 from csframe.clean.regions import check_region
 
 CONTACT_COLUMNS = (
@@ -129,24 +128,36 @@ def contacts(
 
 def issues_for(df: pd.DataFrame) -> pd.Series:
     """The ``issues`` codes of a cleaned frame (used by contacts() and after merges)."""
-    index = df.index
-    phone_reason = df["phone_reason"].astype(object)
-    phone_code = np.where(
-        phone_reason.isna() | (phone_reason == "empty"), None, "phone_" + phone_reason.astype(str)
-    )
-    email_reason = df["email_reason"].astype(object)
-    email_code = np.where(
-        email_reason.isna() | (email_reason == "empty"), None, "email_" + email_reason.astype(str)
-    )
+    phone = df["phone_reason"].astype(pd.CategoricalDtype(PHONE_REASONS))
+    email = df["email_reason"].astype(pd.CategoricalDtype(EMAIL_REASONS))
+    pcode = phone.cat.codes.to_numpy(np.int64)  # -1: valid
+    ecode = email.cat.codes.to_numpy(np.int64)
     no_channel = ~(df["phone_valid"].fillna(False) | df["email_valid"].fillna(False))
     placeholder = df["name_placeholder"].fillna(False)
-    parts = [
-        pd.Series(phone_code, index=index, dtype=object),
-        pd.Series(email_code, index=index, dtype=object),
-        pd.Series(np.where(no_channel, "no_channel", None), index=index, dtype=object),
-        pd.Series(np.where(placeholder, "placeholder_name", None), index=index, dtype=object),
-    ]
-    return joined_codes(parts, index)
+    # every row is one of few combinations: build each combination's text once
+    ne = len(EMAIL_REASONS) + 1
+    combo = (
+        ((pcode + 1) * ne + (ecode + 1)) * 4
+        + no_channel.to_numpy(bool) * 2
+        + placeholder.to_numpy(bool)
+    )
+    uniq, inverse = np.unique(combo, return_inverse=True)
+    texts = []
+    for u in uniq.tolist():
+        ph, rest = divmod(u, ne * 4)
+        em, flags = divmod(rest, 4)
+        parts = []
+        if ph and PHONE_REASONS[ph - 1] != "empty":
+            parts.append("phone_" + PHONE_REASONS[ph - 1])
+        if em and EMAIL_REASONS[em - 1] != "empty":
+            parts.append("email_" + EMAIL_REASONS[em - 1])
+        if flags & 2:
+            parts.append("no_channel")
+        if flags & 1:
+            parts.append("placeholder_name")
+        texts.append(",".join(parts))
+    arr = pa.array(texts, type=pa.string()).take(pa.array(inverse.astype(np.int64)))
+    return pd.Series(arr, index=df.index, dtype="str")
 
 
 def ensure_clean(df: pd.DataFrame, default_region=None, *, mapping=None, func: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from csframe.clean._common import as_text, ascii_fold
+from csframe.clean._common import as_text, ascii_fold, pick, take_category, take_str
 
 EMAIL_REASONS = ("empty", "missing_at", "multiple", "bad_local", "bad_domain", "too_long")
 
@@ -77,16 +77,13 @@ def emails(values) -> pd.DataFrame:
     index = text.index
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     norm, key, reason = _emails_unique(pd.Series(uniques, dtype="str"))
-    take = np.where(codes >= 0, codes, len(uniques))
-    norm = np.append(norm, None)[take]
-    key = np.append(key, None)[take]
-    reason = np.append(reason, "empty")[take]
+    valid = pick(np.equal(reason, None), codes, False)
     return pd.DataFrame(
         {
-            "email_norm": pd.Series(norm, index=index, dtype="str"),
-            "email_valid": pd.Series(np.equal(reason, None), index=index, dtype="boolean"),
-            "email_match_key": pd.Series(key, index=index, dtype="str"),
-            "email_reason": pd.Categorical(reason, categories=EMAIL_REASONS),
+            "email_norm": take_str(norm, codes, index),
+            "email_valid": pd.Series(valid, index=index, dtype="boolean"),
+            "email_match_key": take_str(key, codes, index),
+            "email_reason": take_category(reason, codes, EMAIL_REASONS, missing="empty"),
         },
         index=index,
     )

@@ -7,7 +7,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from csframe.clean._common import CleanInputError, as_text, ascii_fold, resolve_columns
+from csframe.clean._common import (
+    CleanInputError,
+    as_text,
+    ascii_fold,
+    pick,
+    resolve_columns,
+    take_str,
+)
 
 PLACEHOLDERS = frozenset(
     [
@@ -27,8 +34,8 @@ def _np(arr) -> np.ndarray:
     return arr.to_numpy(zero_copy_only=False)
 
 
-def _one(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(clean, key, placeholder) for one name column, computed on unique values."""
+def _one(values: pd.Series):
+    """(clean, key) per unique value, placeholder per row and the row → unique codes."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     u = pd.Series(uniques, dtype="str")
     s = pa.array(ascii_fold(u).to_numpy(dtype=object), type=pa.string())
@@ -46,12 +53,7 @@ def _one(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     drop = ~nonempty | placeholder
     clean[drop] = None
     k[drop] = None
-    take = np.where(codes >= 0, codes, len(uniques))
-    return (
-        np.append(clean, None)[take],
-        np.append(k, None)[take],
-        np.append(placeholder, False)[take],
-    )
+    return clean, k, pick(placeholder, codes, False), codes
 
 
 def names(first, last=None, *, mapping=None) -> pd.DataFrame:
@@ -103,25 +105,22 @@ def names(first, last=None, *, mapping=None) -> pd.DataFrame:
             raise CleanInputError(
                 f"names(): first has {len(first_t)} rows but last has {len(last_t)}"
             )
-    fc, fk, fp = _one(first_t)
-    lc, lk, lp = _one(last_t)
+    fc, fk, fp, fcodes = _one(first_t)
+    lc, lk, lp, lcodes = _one(last_t)
+    first_key = pa.array(fk, type=pa.string()).take(pa.array(fcodes, mask=fcodes < 0))
+    last_key = pa.array(lk, type=pa.string()).take(pa.array(lcodes, mask=lcodes < 0))
     full = pc.utf8_trim_whitespace(
         pc.binary_join_element_wise(
-            pa.array(fk, type=pa.string()),
-            pa.array(lk, type=pa.string()),
-            " ",
-            null_handling="replace",
-            null_replacement="",
+            first_key, last_key, " ", null_handling="replace", null_replacement=""
         )
     )
-    full = _np(full)
-    full[full == ""] = None
+    full = pc.if_else(pc.equal(full, ""), pa.scalar(None, pa.string()), full)
     return pd.DataFrame(
         {
-            "first_name_clean": pd.Series(fc, index=index, dtype="str"),
-            "last_name_clean": pd.Series(lc, index=index, dtype="str"),
-            "first_name_key": pd.Series(fk, index=index, dtype="str"),
-            "last_name_key": pd.Series(lk, index=index, dtype="str"),
+            "first_name_clean": take_str(fc, fcodes, index),
+            "last_name_clean": take_str(lc, lcodes, index),
+            "first_name_key": pd.Series(first_key, index=index, dtype="str"),
+            "last_name_key": pd.Series(last_key, index=index, dtype="str"),
             "name_key": pd.Series(full, index=index, dtype="str"),
             "name_placeholder": pd.Series(fp | lp, index=index, dtype="boolean"),
         },

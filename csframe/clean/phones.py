@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csframe.clean import _phone_engine as eng
-from csframe.clean._common import CleanInputError, as_text, ascii_fold
+from csframe.clean._common import CleanInputError, as_text, ascii_fold, take_str
 from csframe.clean._phone_engine import _np
 from csframe.clean.regions import SUPPORTED, check_region, regions_for
 
@@ -312,36 +312,39 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     )
     # back to rows
     take = pair_codes
-    row_reason = reason[take]
+    if not n:
+        return _empty(text.index)
     # pre-clean-up failures (empty, junk, too short/long) live on the raw uniques
-    pre = np.where(
-        raw_codes >= 0, pre_reason[np.maximum(raw_codes, 0)] if len(pre_reason) else None, "empty"
-    )
-    row_reason = np.where(np.equal(pre, None), row_reason, pre)
-    row_ext = np.where(
-        raw_codes >= 0,
-        ext.to_numpy(dtype=object)[np.maximum(raw_codes, 0)] if len(ext) else None,
-        None,
-    )
+    pre = _cat_codes(pre_reason, PHONE_REASONS)
+    pre_row = np.where(raw_codes >= 0, pre[np.maximum(raw_codes, 0)] if len(pre) else -1, 0)
+    reason_row = np.where(pre_row >= 0, pre_row, _cat_codes(reason, PHONE_REASONS)[take])
+    ext_values = ext.to_numpy(dtype=object, na_value=None)
     index = text.index
-    return (
-        pd.DataFrame(
-            {
-                "phone_e164": pd.Series(
-                    pa.array(e164, type=pa.string()).take(pa.array(take)), index=index, dtype="str"
-                ),
-                "phone_valid": pd.Series(res["valid"][take], index=index, dtype="boolean"),
-                "phone_possible": pd.Series(possible[take], index=index, dtype="boolean"),
-                "phone_type": pd.Categorical(ntype[take], categories=PHONE_TYPES),
-                "phone_region": pd.Categorical(res["region"][take], categories=PHONE_REGIONS),
-                "phone_reason": pd.Categorical(row_reason, categories=PHONE_REASONS),
-                "phone_extension": pd.Series(row_ext, index=index, dtype="str"),
-            },
-            index=index,
-        )
-        if n
-        else _empty(index)
+    return pd.DataFrame(
+        {
+            "phone_e164": take_str(e164, take, index),
+            "phone_valid": pd.Series(res["valid"][take], index=index, dtype="boolean"),
+            "phone_possible": pd.Series(possible[take], index=index, dtype="boolean"),
+            "phone_type": pd.Categorical.from_codes(
+                _cat_codes(ntype, PHONE_TYPES)[take], categories=PHONE_TYPES
+            ),
+            "phone_region": pd.Categorical.from_codes(
+                _cat_codes(res["region"], PHONE_REGIONS)[take], categories=PHONE_REGIONS
+            ),
+            "phone_reason": pd.Categorical.from_codes(reason_row, categories=PHONE_REASONS),
+            "phone_extension": take_str(ext_values, raw_codes, index),
+        },
+        index=index,
     )
+
+
+def _cat_codes(values: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
+    """Category codes of an object array (None → -1)."""
+    out = np.full(len(values), -1, dtype=np.int16)
+    present = ~np.equal(values, None)
+    if present.any():
+        out[present] = pd.Index(categories).get_indexer(values[present])
+    return out
 
 
 def _empty(index: pd.Index) -> pd.DataFrame:
