@@ -63,16 +63,17 @@ def measure(name: str, runs: list[Run]):
 
 
 def report(runs: list[Run], baseline: str, title: str) -> str:
-    """A fixed-width table: wall time, rows/s, peak RSS and speed-up vs ``baseline``."""
+    """A fixed-width table: wall time, rows/s, peak RSS and speed-up vs ``baseline``
+    (baseline seconds / run seconds)."""
     base = next(r for r in runs if r.name == baseline)
     lines = [
         title,
-        f"{'run':<34}{'wall s':>9}{'rows/s':>12}{'peak MB':>10}{'vs ' + baseline:>22}",
+        f"{'run':<44}{'wall s':>9}{'rows/s':>12}{'peak MB':>10}{'speed-up':>10}",
     ]
     for r in runs:
         ratio = base.seconds / r.seconds if r.seconds else float("nan")
         lines.append(
-            f"{r.name:<34}{r.seconds:>9.3f}{r.rows_per_s:>12,.0f}{r.peak_rss_mb:>10.1f}"
-            f"{ratio:>21.2f}x"
+            f"{r.name:<44}{r.seconds:>9.3f}{r.rows_per_s:>12,.0f}{r.peak_rss_mb:>10.1f}"
+            f"{ratio:>9.2f}x"
         )
     return "\n".join(lines)
