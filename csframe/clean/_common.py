@@ -131,7 +131,11 @@ def as_text(values: object, *, func: str = "csframe.clean", name: str = "values"
         "empty",
     ):
         return values.astype("str")
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists, dicts): convert row by row
+        text = np.array([_scalar_text(v) for v in values], dtype=object)
+        return pd.Series(text, index=values.index, dtype="str", name=values.name)
     text = np.array([_scalar_text(u) for u in uniques] + [None], dtype=object)
     return pd.Series(text[codes], index=values.index, dtype="str", name=values.name)
 
