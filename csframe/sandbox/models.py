@@ -310,6 +310,7 @@ class Store:
         self._snapshot: dict[str, Any] = {"max_id": 0, "balances": {}}
         self._renumbered = False
         self._lazy_indexes: set[str] = set()
+        self._indexed = False  # core INDEXES exist (built after a bulk load, or on demand)
 
     # ------------------------------------------------------------------ meta
 
@@ -460,14 +461,14 @@ class Store:
             cur.execute("BEGIN")
             cur.executemany(_SMS_INSERT, rows)
             cur.execute("COMMIT")
-            self.db.executescript(INDEXES)
+            self._index()
             self.db.execute("ANALYZE")
             return self.db.execute("SELECT count(*) FROM sms").fetchone()[0]
 
     def snapshot(self, seed_value: int) -> None:
         """Remember the seeded state so :meth:`reset` can return to it."""
         with self._lock:
-            self.db.executescript(INDEXES)  # also covers an empty seed
+            self._index()  # also covers an empty seed
             max_id = self.db.execute("SELECT coalesce(max(id), 0) FROM sms").fetchone()[0]
             balances = dict(self.db.execute("SELECT user_id, balance_micros FROM users").fetchall())
             self._snapshot = {"max_id": max_id, "balances": balances}
@@ -502,6 +503,7 @@ class Store:
             return
         rows = sorted(rows, key=lambda r: r["date"])
         with self._lock:
+            self._index()
             db = self.db
             db.execute("BEGIN")
             try:
@@ -517,9 +519,13 @@ class Store:
                     ):
                         tail = tails.get((kind, key))
                         if tail is None:
-                            col = "ord" if kind == "user_id" else "sub_ord"
+                            col, idx = (
+                                ("ord", "sms_user_ord")
+                                if kind == "user_id"
+                                else ("sub_ord", "sms_sub_ord")
+                            )
                             got = db.execute(
-                                f"SELECT {col}, date FROM sms WHERE {kind}=? ORDER BY {col} DESC LIMIT 1",
+                                f"SELECT {col}, date FROM sms INDEXED BY {idx} WHERE {kind}=? ORDER BY {col} DESC LIMIT 1",
                                 (key,),
                             ).fetchone()
                             tail = tails[(kind, key)] = list(got) if got else [0, -(2**62)]
@@ -572,6 +578,7 @@ class Store:
         """
         view, filters = self._narrow(view, q)
         with self._lock:
+            self._index()
             if not filters and q.order_field == "date":
                 return self._history_by_ordinal(view, q)
             return self._history_generic(view, q, filters)
@@ -592,34 +599,37 @@ class Store:
             return View(view.user_id, sid), []
         return view, q.q
 
+    @staticmethod
+    def _ordinal(view: View) -> tuple[str, str, int, str, str]:
+        """(key column, ordinal column, key, ordinal index, date index) of a view.
+
+        The hot queries name their index (INDEXED BY): a lazily created search index has
+        no statistics yet, and the planner would otherwise happily pick it and sort.
+        """
+        if view.subaccount_id is None:
+            return "user_id", "ord", view.user_id, "sms_user_ord", "sms_user_date"
+        return "subaccount_id", "sub_ord", view.subaccount_id, "sms_sub_ord", "sms_sub_date"
+
     def _ord_range(self, view: View, date_from: int | None, date_to: int | None) -> tuple[int, int]:
         """Inclusive ordinal range of the rows inside the date window (hi < lo: empty)."""
-        key_col, ord_col, key = (
-            ("user_id", "ord", view.user_id)
-            if view.subaccount_id is None
-            else ("subaccount_id", "sub_ord", view.subaccount_id)
-        )
+        key_col, ord_col, key, ord_idx, date_idx = self._ordinal(view)
         db = self.db
         if date_from is None:
             lo = 1
         else:
             got = db.execute(
-                f"SELECT {ord_col} FROM sms WHERE {key_col}=? AND date>=? ORDER BY date, id LIMIT 1",
+                f"SELECT {ord_col} FROM sms INDEXED BY {date_idx} WHERE {key_col}=? AND date>=? ORDER BY date, id LIMIT 1",
                 (key, date_from),
             ).fetchone()
             if got is None:
                 return 1, 0
             lo = got[0]
         if date_to is None:
-            hi = (
-                db.execute(f"SELECT max({ord_col}) FROM sms WHERE {key_col}=?", (key,)).fetchone()[
-                    0
-                ]
-                or 0
-            )
+            sql = f"SELECT max({ord_col}) FROM sms INDEXED BY {ord_idx} WHERE {key_col}=?"
+            hi = db.execute(sql, (key,)).fetchone()[0] or 0
         else:
             got = db.execute(
-                f"SELECT {ord_col} FROM sms WHERE {key_col}=? AND date<=? ORDER BY date DESC, id DESC LIMIT 1",
+                f"SELECT {ord_col} FROM sms INDEXED BY {date_idx} WHERE {key_col}=? AND date<=? ORDER BY date DESC, id DESC LIMIT 1",
                 (key, date_to),
             ).fetchone()
             hi = got[0] if got else 0
@@ -631,17 +641,13 @@ class Store:
         skip = (q.page - 1) * q.limit
         if skip >= total:
             return total, []
-        key_col, ord_col, key = (
-            ("user_id", "ord", view.user_id)
-            if view.subaccount_id is None
-            else ("subaccount_id", "sub_ord", view.subaccount_id)
-        )
+        key_col, ord_col, key, ord_idx, _ = self._ordinal(view)
         if q.order_dir == "asc":
             a, b, direction = lo + skip, min(hi, lo + skip + q.limit - 1), "ASC"
         else:
             a, b, direction = max(lo, hi - skip - q.limit + 1), hi - skip, "DESC"
         rows = self.db.execute(
-            f"SELECT json FROM sms WHERE {key_col}=? AND {ord_col} BETWEEN ? AND ? ORDER BY {ord_col} {direction}",
+            f"SELECT json FROM sms INDEXED BY {ord_idx} WHERE {key_col}=? AND {ord_col} BETWEEN ? AND ? ORDER BY {ord_col} {direction}",
             (key, a, b),
         ).fetchall()
         return total, [r[0] for r in rows]
@@ -677,10 +683,17 @@ class Store:
             clauses.append("(" + joiner.join(parts) + ")")
         return " AND ".join(clauses), args
 
+    def _index(self) -> None:
+        """Create the core indexes (the hot queries name them with INDEXED BY)."""
+        if not self._indexed:
+            self.db.executescript(INDEXES)
+            self._indexed = True
+
     def _ensure_index(self, search_field: str) -> None:
         ddl = LAZY_INDEXES.get(search_field)
         if ddl and search_field not in self._lazy_indexes:
             self.db.execute(ddl)
+            self.db.execute(f"ANALYZE {ddl.split()[5]}")  # give the planner its statistics
             self._lazy_indexes.add(search_field)
 
     def _order(self, q: HistoryQuery) -> str:
@@ -722,13 +735,16 @@ class Store:
         Computed from the same rows as history, so the two always agree.
         """
         clauses, args = ["m.user_id=?", "m.date>=?", "m.date<?"], [view.user_id, start, end]
+        index = "sms_user_date"
         if view.subaccount_id is not None:
             clauses.append("m.subaccount_id=?")
             args.append(view.subaccount_id)
+            index = "sms_sub_date"
         with self._lock:
+            self._index()
             return self.db.execute(
                 "SELECT m.subaccount_id, s.api_username, sum(m.message_parts), sum(m.price_micros) "
-                "FROM sms m JOIN subaccounts s USING (subaccount_id) "
+                f"FROM sms m INDEXED BY {index} JOIN subaccounts s USING (subaccount_id) "
                 f"WHERE {' AND '.join(clauses)} GROUP BY m.subaccount_id ORDER BY m.subaccount_id",
                 args,
             ).fetchall()
