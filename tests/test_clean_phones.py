@@ -182,7 +182,13 @@ def test_empty_input():
     assert len(out) == 0 and out["phone_valid"].dtype == "boolean"
 
 
-def test_fallback_pool_gives_same_answers(monkeypatch):
+@pytest.fixture
+def pool_cleanup():
+    yield
+    P.shutdown_pool()
+
+
+def test_fallback_pool_gives_same_answers(monkeypatch, pool_cleanup):
     # force the process pool on a small input: same results as the serial path
     monkeypatch.setattr(P, "POOL_THRESHOLD", 1)
     raw = pd.Series(["+54 9 11 1234 5678", "+81 3-1234-5678", "011 54 9 11 1234 5678"] * 3)
@@ -192,7 +198,7 @@ def test_fallback_pool_gives_same_answers(monkeypatch):
     pd.testing.assert_frame_equal(pooled, serial)
 
 
-def test_parallel_rows_give_same_answers(monkeypatch):
+def test_parallel_rows_give_same_answers(monkeypatch, pool_cleanup):
     raw = pd.Series(["0412 345 678", "+44 7400 123456", None, "12", "650 253 0000"] * 40)
     regions = pd.Series(["AU", "GB", None, "AU", "US"] * 40)
     serial = clean.phones(raw, default_region="AU", region_column=regions, workers=1)

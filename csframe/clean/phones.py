@@ -161,8 +161,15 @@ def _pool(n: int) -> ProcessPoolExecutor:
         ctx = get_context("forkserver")
         ctx.set_forkserver_preload(["csframe.clean.phones"])
         _POOL[n] = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
-        atexit.register(_POOL[n].shutdown, wait=False, cancel_futures=True)
+        atexit.register(shutdown_pool)
     return _POOL[n]
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes phones() keeps for the session (they restart on demand)."""
+    while _POOL:
+        _, pool = _POOL.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _phones_chunk(args) -> pd.DataFrame:
