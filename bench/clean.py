@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 import time
+import contextlib
 from contextlib import contextmanager
 
 import numpy as np
@@ -255,7 +256,7 @@ def generate(rows: int, dup_share: float = 0.30, seed: int = 7) -> pd.DataFrame:
 
 
 class PeakRSS:
-    """Peak resident set size while a block runs (sampled every 20 ms)."""
+    """Peak resident set size (with worker processes) while a block runs (20 ms samples)."""
 
     def __init__(self):
         try:
@@ -266,8 +267,13 @@ class PeakRSS:
             self._proc = None
 
     def rss(self) -> int:
+        """This process plus its worker processes."""
         if self._proc is not None:
-            return self._proc.memory_info().rss
+            total = self._proc.memory_info().rss
+            for child in self._proc.children(recursive=True):
+                with contextlib.suppress(Exception):  # a worker may exit while we look
+                    total += child.memory_info().rss
+            return total
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 

@@ -324,3 +324,11 @@ def test_csv_style_frame_with_aliases_and_mapping():
     )
     assert out2["phone_e164"].tolist()[:2] == ["+61412345678", "+61412345678"]
     assert clean.dedupe(out, default_region="AU")["merged_from"].tolist() == ["0,1", "2"]
+
+
+def test_bad_dates_are_named():
+    df = pd.DataFrame(
+        {"phone_number": ["0412 345 678", "+61412345678"], "date_updated": ["2026-01-01", "soon"]}
+    )
+    with pytest.raises(clean.CleanInputError, match=r"'date_updated'.*rows \[1\].*'soon'"):
+        clean.dedupe(df, keep="latest", default_region="AU")

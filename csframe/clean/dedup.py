@@ -326,6 +326,13 @@ def _timestamp(c: pd.DataFrame) -> np.ndarray:
     for col in ("date_updated", "date_added"):
         if col in c.columns:
             t = pd.to_datetime(c[col], errors="coerce", utc=True)
+            bad = t.isna() & c[col].notna()
+            if bad.any():
+                raise CleanInputError(
+                    f"column {col!r} has values that are not dates at rows "
+                    f"{list(c.index[bad.to_numpy(bool)][:10])} (e.g. "
+                    f"{c.loc[bad, col].iloc[0]!r}); fix or drop them to rank rows by date"
+                )
             vals = t.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
             out = vals.astype(np.int64).astype(np.float64)
             out[np.isnat(vals)] = -np.inf
