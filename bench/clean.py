@@ -19,12 +19,12 @@ and the phone normalisation alone (clean.phones() vs the naive apply).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
 import threading
 import time
-import contextlib
 from contextlib import contextmanager
 
 import numpy as np
