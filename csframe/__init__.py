@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "errors", "schema", "sandbox", "reports", "__version__"]
+__all__ = ["Client", "clean", "errors", "schema", "sandbox", "reports", "store", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from csframe import errors, reports, sandbox, schema
+    from csframe import clean, errors, reports, sandbox, schema, store
     from csframe.client import Client
 
 
@@ -29,6 +29,6 @@ def __getattr__(name: str):
         from csframe.client import Client
 
         return Client
-    if name in {"errors", "schema", "sandbox", "reports"}:
+    if name in {"clean", "errors", "schema", "sandbox", "reports", "store"}:
         return importlib.import_module(f"csframe.{name}")
     raise AttributeError(f"module 'csframe' has no attribute {name!r}")
