@@ -57,59 +57,80 @@ def iter_raw_pages(
     path: str,
     params: dict | None = None,
     *,
+    windows: list[dict] | None = None,
     limit: int = MAX_LIMIT,
     max_workers: int = 8,
     expire_after: Any = None,
     progress: bool | str = False,
     desc: str | None = None,
 ) -> Iterator[bytes]:
-    """Yield each page's whole response body, in page order, fetching pages concurrently.
+    """Yield every page's whole response body, window by window and page by page, in
+    order, with all windows' pages fetched concurrently by one pool.
 
-    Page 1 is read first for ``last_page``; the rest go out ``max_workers`` at a time,
-    with at most ``2 * max_workers`` bodies held. ``session`` is an
+    ``windows`` is a list of extra query parameters, one dict per window (e.g. one
+    ``date_from``/``date_to`` pair per month); ``expire_after`` may be a callable taking
+    that dict. The first page of every window goes out at once (it tells that window's
+    ``last_page``); the rest follow ``max_workers`` at a time, with at most
+    ``2 * max_workers`` bodies held. ``session`` is an
     :class:`csframe.session.ApiSession`.
     """
     check_limit(limit)
     base = dict(params or {})
     base["limit"] = limit
+    windows = windows or [{}]
 
-    def fetch(page: int) -> bytes:
-        return session.get_raw(path, {**base, "page": page}, expire_after=expire_after)
+    def fetch(window: dict, page: int) -> bytes:
+        expire = expire_after(window) if callable(expire_after) else expire_after
+        return session.get_raw(path, {**base, **window, "page": page}, expire_after=expire)
 
-    first = fetch(1)
-    block = (orjson.loads(first) or {}).get("data")
+    bar = None
+    workers = max(1, max_workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csframe-page") as pool:
+        firsts = [pool.submit(fetch, w, 1) for w in windows]
+        pending: deque = deque()
+        try:
+            for w_index, window in enumerate(windows):
+                first = firsts[w_index].result()
+                last_page = _last_page(first, path)
+                if (
+                    progress_enabled(progress)
+                    and bar is None
+                    and (last_page > 1 or len(windows) > 1)
+                ):
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(desc=desc or path, unit="page", leave=False, total=0)
+                if bar is not None:
+                    bar.total += last_page
+                    bar.refresh()
+                # Pages of earlier windows still pending come before this window's first.
+                while pending:
+                    yield _advance(pending.popleft().result(), bar)
+                yield _advance(first, bar)
+                for page in range(2, last_page + 1):
+                    pending.append(pool.submit(fetch, window, page))
+                    if len(pending) >= workers * 2:
+                        yield _advance(pending.popleft().result(), bar)
+            while pending:
+                yield _advance(pending.popleft().result(), bar)
+        finally:
+            for fut in [*pending, *firsts]:
+                fut.cancel()
+            if bar is not None:
+                bar.close()
+
+
+def _last_page(body: bytes, path: str) -> int:
+    block = (orjson.loads(body) or {}).get("data")
     if not isinstance(block, dict) or "data" not in block:
         raise ValueError(f"GET {path}: not a paginated response")
-    last_page = max(1, int(block.get("last_page") or 1))
-    bar = None
-    if progress_enabled(progress) and last_page > 1:
-        from tqdm.auto import tqdm
+    return max(1, int(block.get("last_page") or 1))
 
-        bar = tqdm(total=last_page, desc=desc or path, unit="page", leave=False)
-    try:
-        yield first
-        if bar is not None:
-            bar.update(1)
-        if last_page == 1:
-            return
-        workers = max(1, min(max_workers, last_page - 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csframe-page") as pool:
-            pending: deque = deque()
-            next_page = 2
-            try:
-                while next_page <= last_page or pending:
-                    while next_page <= last_page and len(pending) < workers * 2:
-                        pending.append(pool.submit(fetch, next_page))
-                        next_page += 1
-                    yield pending.popleft().result()
-                    if bar is not None:
-                        bar.update(1)
-            finally:
-                for fut in pending:
-                    fut.cancel()
-    finally:
-        if bar is not None:
-            bar.close()
+
+def _advance(body: bytes, bar) -> bytes:
+    if bar is not None:
+        bar.update(1)
+    return body
 
 
 def iter_pages(

@@ -73,13 +73,14 @@ def test_rows_inserted_mid_load_neither_duplicate_nor_shift(tmp_path):
             **sb.credentials, base_url=sb.base_url, cache=False, progress=False, max_workers=2
         )
         truth = sb.truth_sms_ids(date_to=int(time.time()))
-        time.sleep(1.1)  # inserted rows are strictly newer than the pinned date_to
         chunks = []
         inserted = []
         for i, part in enumerate(cs.iter_history("sms", limit=15, chunk_pages=1)):
             chunks.append(part)
             if i in (1, 3):
-                # new messages arrive while the load is running
+                # New messages arrive while the load runs, a second or more after it
+                # pinned date_to (timestamps are whole seconds).
+                time.sleep(1.1)
                 inserted += sb.insert_sms(40)
         df = pd.concat(chunks, ignore_index=True)
         assert inserted
@@ -106,3 +107,49 @@ def test_concurrent_loads_from_threads_share_one_client(client):
     whole = client.history("sms", start="2026-01-01", end="2026-05-01")
     joined = pd.concat([results[i] for i in range(1, 5)], ignore_index=True)
     assert joined["message_id"].tolist() == whole["message_id"].tolist()
+
+
+def test_closed_months_come_from_cache_and_only_the_open_window_is_refetched(tmp_path):
+    from csframe.loaders import plan_windows
+
+    with running(scale="small", seed=9) as sb:
+        cs = csframe.Client(
+            **sb.credentials, base_url=sb.base_url, cache_dir=tmp_path, progress=False
+        )
+        first = cs.history("sms", start="2025-12-01")
+        time.sleep(1.1)
+        new_ids = sb.insert_sms(30)
+        sent = cs.requests_sent
+        second = cs.history("sms", start="2025-12-01")
+        refetched = cs.requests_sent - sent
+        # Only windows that closed less than settle_days ago go back to the API
+        now = pd.Timestamp.now(tz="UTC")
+        windows = plan_windows(ts("2025-12-01"), int(now.timestamp()))
+        open_windows = [
+            w
+            for w in windows
+            if pd.Timestamp(w["date_to"] + 1, unit="s", tz="UTC") >= now - pd.Timedelta(days=7)
+        ]
+        rows = [
+            len(sb.truth_sms_ids(date_from=w["date_from"], date_to=int(time.time())))
+            for w in open_windows
+        ]
+        assert open_windows and len(open_windows) < len(windows)
+        assert refetched == sum(max(1, -(-n // 100)) for n in rows)
+        assert len(second) == len(first) + len(new_ids)
+        assert second["message_id"].tolist()[-30:] == new_ids
+
+
+def test_month_windows_lose_and_duplicate_nothing_at_boundaries():
+    with running(scale="tiny", seed=3) as sb:
+        on_edge = sb.insert_sms(2, date=ts("2026-03-01"))
+        before_edge = sb.insert_sms(2, date=ts("2026-03-01") - 1)
+        cs = csframe.Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+        df = cs.history("sms", start="2026-01-15", end="2026-04-15")
+        truth = sb.truth_sms_ids(date_from=ts("2026-01-15"), date_to=ts("2026-04-15") - 1)
+        assert df["message_id"].tolist() == truth
+        assert df["message_id"].is_unique
+        assert set(on_edge + before_edge) <= set(df["message_id"])
+        march = cs.history("sms", start="2026-03-01", end="2026-04-01")
+        assert set(on_edge) <= set(march["message_id"])
+        assert not set(before_edge) & set(march["message_id"])
