@@ -166,7 +166,454 @@ ACCOUNT = Resource(
     ),
 )
 
-REGISTRY: dict[str, Resource] = {r.name: r for r in (SMS_HISTORY, USAGE, ACCOUNT)}
+# --- History of the other channels ---------------------------------------------------------
+# Shared by SMS and MMS: the MMS history record is the SMS one plus subject and media.
+MMS_HISTORY = Resource(
+    name="mms_history",
+    path="/mms/history",
+    doc="MMS history, one row per message.",
+    primary_key="message_id",
+    time_field="date",
+    order_by="date:asc",
+    columns=SMS_HISTORY.columns
+    + _cols(
+        ("subject", "str", "MMS subject."),
+        ("_media_file_url", "str", "URL of the media file sent."),
+        ("date_added", "datetime", "When the message was submitted (UTC)."),
+    ),
+)
+
+VOICE_HISTORY = Resource(
+    name="voice_history",
+    path="/voice/history",
+    doc="Voice (text-to-speech) call history, one row per call.",
+    primary_key="message_id",
+    time_field="date_added",
+    order_by="date_added:asc",
+    columns=_cols(
+        ("date_added", "datetime", "When the call was submitted (UTC)."),
+        ("date", "datetime", "When the call was made (UTC), if it was."),
+        ("to", "str", "Number called (E.164)."),
+        ("to_type", "category", "mobile or landline."),
+        ("from", "str", "Caller id."),
+        ("body", "str", "Text read out."),
+        ("lang", "category", "Voice language, e.g. en-au."),
+        ("voice", "category", "female or male."),
+        ("status", "category", "Call status."),
+        ("status_code", "category", "Delivery status code."),
+        ("status_text", "str", "Delivery status text."),
+        ("schedule", "datetime", "Scheduled time (UTC), if any."),
+        ("message_id", "str", "Unique message id."),
+        ("message_parts", "int", "Billed units."),
+        ("message_price", "money", "Price charged, in the account currency."),
+        ("list_id", "int", "Contact list called, if any."),
+        ("custom_string", "str", "Caller's reference."),
+        ("user_id", "int", "Account user id."),
+        ("subaccount_id", "int", "Subaccount that placed the call."),
+        ("country", "category", "Destination country."),
+        ("carrier", "str", "Destination carrier."),
+        ("require_input", "int", "Whether a keypress was requested."),
+        ("machine_detection", "int", "Whether answering machines were detected."),
+        ("machine_detected", "int", "Whether an answering machine answered."),
+        ("digits", "str", "Digits pressed by the callee."),
+        ("_api_username", "str", "API username that placed the call."),
+    ),
+)
+
+EMAIL_HISTORY = Resource(
+    name="email_history",
+    path="/email/history",
+    doc="Transactional email history, one row per email (recipients flattened to text).",
+    primary_key="message_id",
+    time_field="date_added",
+    order_by="date_added:asc",
+    columns=_cols(
+        ("date_added", "datetime", "When the email was submitted (UTC)."),
+        ("message_id", "str", "Unique message id."),
+        ("user_id", "int", "Account user id."),
+        ("subaccount_id", "int", "Subaccount that sent it."),
+        ("from_email_address_id", "int", "Allowed sender address id."),
+        ("from_name", "str", "Sender name."),
+        ("to", "str", "Recipients, comma-separated addresses."),
+        ("cc", "str", "Cc recipients, comma-separated."),
+        ("bcc", "str", "Bcc recipients, comma-separated."),
+        ("subject", "str", "Subject."),
+        ("body", "str", "HTML body."),
+        ("body_plain_text", "str", "Plain-text body."),
+        ("schedule", "datetime", "Scheduled time (UTC), if any."),
+        ("status", "category", "Delivery status."),
+        ("status_text", "str", "Status text."),
+        ("soft_bounce_count", "int", "Soft bounces."),
+        ("hard_bounce_count", "int", "Hard bounces."),
+        ("price", "money", "Price charged, in the account currency."),
+        ("custom_string", "str", "Caller's reference."),
+    ),
+)
+
+FAX_HISTORY = Resource(
+    name="fax_history",
+    path="/fax/history",
+    doc="Fax history, one row per fax.",
+    primary_key="message_id",
+    time_field="date_added",
+    order_by="date_added:asc",
+    columns=_cols(
+        ("date_added", "datetime", "When the fax was submitted (UTC)."),
+        ("date", "datetime", "When the fax was delivered (UTC), if it was."),
+        ("message_id", "str", "Unique message id."),
+        ("to", "str", "Fax number (E.164)."),
+        ("from", "str", "Sender number."),
+        ("status", "category", "Delivery status."),
+        ("status_code", "category", "Delivery status code."),
+        ("status_text", "str", "Status text."),
+        ("message_pages", "int", "Pages billed."),
+        ("message_price", "money", "Price charged, in the account currency."),
+        ("schedule", "datetime", "Scheduled time (UTC), if any."),
+        ("list_id", "int", "Contact list, if any."),
+        ("custom_string", "str", "Caller's reference."),
+        ("user_id", "int", "Account user id."),
+        ("subaccount_id", "int", "Subaccount that sent it."),
+        ("country", "category", "Destination country."),
+        ("carrier", "str", "Destination carrier."),
+        ("from_email", "str", "Reply email, if any."),
+        ("_file_url", "str", "URL of the document sent."),
+        ("_api_username", "str", "API username that sent it."),
+    ),
+)
+
+_POST_COLUMNS = _cols(
+    ("date_added", "datetime", "When the item was submitted (UTC)."),
+    ("message_id", "str", "Unique message id."),
+    ("user_id", "int", "Account user id."),
+    ("subaccount_id", "int", "Subaccount that sent it."),
+    ("list_id", "int", "Contact list, if any."),
+    ("address_name", "str", "Recipient name."),
+    ("address_line_1", "str", "Address line 1."),
+    ("address_line_2", "str", "Address line 2."),
+    ("address_city", "str", "City."),
+    ("address_state", "str", "State."),
+    ("address_postal_code", "str", "Postal code."),
+    ("address_country", "category", "Country (ISO alpha-2)."),
+    ("return_address_id", "int", "Return address id."),
+    ("custom_string", "str", "Caller's reference."),
+    ("schedule", "datetime", "Scheduled time (UTC), if any."),
+    ("post_pages", "int", "Pages printed."),
+    ("post_price", "money", "Price charged, in the account currency."),
+    ("status", "category", "Delivery status."),
+    ("status_code", "category", "Status code."),
+    ("status_text", "str", "Status text."),
+    ("_api_username", "str", "API username that sent it."),
+)
+
+LETTER_HISTORY = Resource(
+    name="letter_history",
+    path="/post/letters/history",
+    doc="Letters sent by post, one row per letter.",
+    primary_key="message_id",
+    time_field="date_added",
+    order_by="date_added:asc",
+    columns=_POST_COLUMNS
+    + _cols(("colour", "int", "1 for colour."), ("duplex", "int", "1 for duplex.")),
+)
+
+POSTCARD_HISTORY = Resource(
+    name="postcard_history",
+    path="/post/postcards/history",
+    doc="Postcards sent, one row per postcard.",
+    primary_key="message_id",
+    time_field="date_added",
+    order_by="date_added:asc",
+    columns=_POST_COLUMNS,
+)
+
+# --- Receipts and inbound -------------------------------------------------------------------
+_RECEIPT_COLUMNS = _cols(
+    ("timestamp", "datetime", "When the receipt arrived (UTC)."),
+    ("timestamp_send", "datetime", "When the message was sent (UTC)."),
+    ("message_id", "str", "The message this receipt is for."),
+    ("status_code", "category", "Delivery status code, e.g. '201'."),
+    ("status_text", "str", "Delivery status text."),
+    ("error_code", "category", "Error code, if failed."),
+    ("error_text", "str", "Error text, if failed."),
+    ("custom_string", "str", "Caller's reference of the message."),
+    ("subaccount_id", "int", "Subaccount that sent the message."),
+)
+SMS_RECEIPTS = Resource(
+    name="sms_receipts",
+    path="/sms/receipts",
+    doc="SMS delivery receipts.",
+    primary_key="message_id",
+    time_field="timestamp",
+    columns=_RECEIPT_COLUMNS + _cols(("_message_type", "category", "sms.")),
+)
+VOICE_RECEIPTS = Resource(
+    name="voice_receipts",
+    path="/voice/receipts",
+    doc="Voice delivery receipts.",
+    primary_key="message_id",
+    time_field="timestamp",
+    columns=_RECEIPT_COLUMNS
+    + _cols(("message_type", "category", "voice."), ("digits", "str", "Digits pressed.")),
+)
+FAX_RECEIPTS = Resource(
+    name="fax_receipts",
+    path="/fax/receipts",
+    doc="Fax delivery receipts.",
+    primary_key="message_id",
+    time_field="timestamp",
+    columns=_RECEIPT_COLUMNS + _cols(("message_type", "category", "fax.")),
+)
+
+SMS_INBOUND = Resource(
+    name="sms_inbound",
+    path="/sms/inbound",
+    doc="Inbound SMS (replies and messages to your numbers).",
+    primary_key="message_id",
+    time_field="timestamp",
+    columns=_cols(
+        ("timestamp", "datetime", "When the message was received (UTC)."),
+        ("from", "str", "Sender number (E.164)."),
+        ("to", "str", "Your number it was sent to."),
+        ("body", "str", "Message text."),
+        ("original_body", "str", "Body of the message replied to, if a reply."),
+        ("original_message_id", "str", "Id of the message replied to, if a reply."),
+        ("custom_string", "str", "custom_string of the message replied to."),
+        ("message_id", "str", "Unique inbound message id."),
+        ("_keyword", "str", "First word, lower-cased (e.g. 'stop')."),
+    ),
+)
+
+# --- Statistics ------------------------------------------------------------------------------
+STATISTICS = Resource(
+    name="statistics",
+    path="/statistics/{channel}",
+    doc="Daily outbound / inbound / bounced counts and prices (one row per day).",
+    paginated=False,
+    time_field="date",
+    columns=_cols(
+        ("date", "datetime", "Day (UTC midnight)."),
+        ("outbound_count", "int", "Messages sent."),
+        ("outbound_price", "money", "Price of messages sent."),
+        ("inbound_count", "int", "Messages received."),
+        ("inbound_price", "money", "Price of messages received."),
+        ("bounced_count", "int", "Messages bounced."),
+        ("bounced_price", "money", "Price of bounced messages."),
+    ),
+)
+
+# --- Campaigns -------------------------------------------------------------------------------
+SMS_CAMPAIGNS = Resource(
+    name="sms_campaigns",
+    path="/sms-campaigns",
+    doc="SMS campaigns (one row per campaign).",
+    primary_key="sms_campaign_id",
+    time_field="date_added",
+    columns=_cols(
+        ("sms_campaign_id", "int", "Campaign id."),
+        ("name", "str", "Campaign name."),
+        ("user_id", "int", "Account user id."),
+        ("subaccount_id", "int", "Subaccount that sent it."),
+        ("list_id", "int", "Contact list sent to."),
+        ("from", "str", "Sender id."),
+        ("body", "str", "Message template."),
+        ("schedule", "datetime", "Scheduled time (UTC)."),
+        ("status", "category", "Campaign status."),
+        ("date_added", "datetime", "When the campaign was created (UTC)."),
+        ("custom_string", "str", "Caller's reference."),
+        ("source", "str", "Sending method."),
+        ("_total_count", "int", "Recipients."),
+    ),
+)
+MMS_CAMPAIGNS = Resource(
+    name="mms_campaigns",
+    path="/mms-campaigns",
+    doc="MMS campaigns (one row per campaign).",
+    primary_key="mms_campaign_id",
+    time_field="date_added",
+    columns=_cols(
+        ("mms_campaign_id", "int", "Campaign id."),
+        ("name", "str", "Campaign name."),
+        ("user_id", "int", "Account user id."),
+        ("subaccount_id", "int", "Subaccount that sent it."),
+        ("list_id", "int", "Contact list sent to."),
+        ("from", "str", "Sender id."),
+        ("subject", "str", "MMS subject."),
+        ("body", "str", "Message template."),
+        ("schedule", "datetime", "Scheduled time (UTC)."),
+        ("status", "category", "Campaign status."),
+        ("date_added", "datetime", "When the campaign was created (UTC)."),
+        ("custom_string", "str", "Caller's reference."),
+        ("_total_count", "int", "Recipients."),
+        ("_list_name", "str", "Name of the list."),
+        ("_media_file_url", "str", "Media URL."),
+    ),
+)
+EMAIL_CAMPAIGNS = Resource(
+    name="email_campaigns",
+    path="/email-campaigns",
+    doc="Email campaigns with their engagement counts (one row per campaign).",
+    primary_key="email_campaign_id",
+    time_field="date_added",
+    columns=_cols(
+        ("email_campaign_id", "int", "Campaign id."),
+        ("name", "str", "Campaign name."),
+        ("user_id", "int", "Account user id."),
+        ("subaccount_id", "int", "Subaccount that sent it."),
+        ("subject", "str", "Subject."),
+        ("list_id", "int", "Contact list sent to."),
+        ("from_email_address_id", "int", "Sender address id."),
+        ("from_name", "str", "Sender name."),
+        ("template_id", "int", "Template used."),
+        ("schedule", "datetime", "Scheduled time (UTC)."),
+        ("status", "category", "Campaign status."),
+        ("date_added", "datetime", "When the campaign was created (UTC)."),
+        ("custom_string", "str", "Caller's reference."),
+        ("send_count", "int", "Emails sent."),
+        ("open_count", "int", "Opens."),
+        ("click_count", "int", "Clicks."),
+        ("hard_bounce_count", "int", "Hard bounces."),
+        ("soft_bounce_count", "int", "Soft bounces."),
+        ("abuse_count", "int", "Abuse reports."),
+        ("unsubscribe_count", "int", "Unsubscribes."),
+    ),
+)
+EMAIL_CAMPAIGN_HISTORY = Resource(
+    name="email_campaign_history",
+    path="/email-campaigns/{email_campaign_id}/history",
+    doc="Per-recipient history of one email campaign.",
+    primary_key="message_id",
+    columns=_cols(
+        ("email_campaign_id", "int", "Campaign id."),
+        ("message_id", "str", "Email id."),
+        ("contact_id", "int", "Recipient contact id."),
+        ("to_name", "str", "Recipient name."),
+        ("to_address", "str", "Recipient address."),
+        ("from_name", "str", "Sender name."),
+        ("from_address", "str", "Sender address (id)."),
+        ("subject", "str", "Subject."),
+        ("processed_at", "datetime", "When it was processed (UTC)."),
+        ("status", "category", "Delivery status."),
+        ("open_count", "int", "Opens."),
+        ("click_count", "int", "Clicks."),
+        ("hard_bounce_count", "int", "Hard bounces."),
+        ("soft_bounce_count", "int", "Soft bounces."),
+    ),
+)
+
+# --- Contacts --------------------------------------------------------------------------------
+LISTS = Resource(
+    name="lists",
+    path="/lists",
+    doc="Contact lists.",
+    primary_key="list_id",
+    columns=_cols(
+        ("list_id", "int", "List id."),
+        ("list_name", "str", "List name."),
+        ("list_email_id", "str", "Address that adds contacts to the list by email."),
+        ("_contacts_count", "int", "Contacts in the list."),
+    ),
+)
+CONTACTS = Resource(
+    name="contacts",
+    path="/lists/{list_id}/contacts",
+    doc="Contacts of one or all lists.",
+    primary_key="contact_id",
+    time_field="date_updated",
+    columns=_cols(
+        ("contact_id", "int", "Contact id."),
+        ("list_id", "int", "List id."),
+        ("_list_name", "str", "List name."),
+        ("phone_number", "str", "Phone number as stored."),
+        ("email", "str", "Email address."),
+        ("fax_number", "str", "Fax number."),
+        ("first_name", "str", "First name."),
+        ("last_name", "str", "Last name."),
+        ("organization_name", "str", "Organisation."),
+        ("custom_1", "str", "Custom field 1."),
+        ("custom_2", "str", "Custom field 2."),
+        ("custom_3", "str", "Custom field 3."),
+        ("custom_4", "str", "Custom field 4."),
+        ("address_line_1", "str", "Address line 1."),
+        ("address_line_2", "str", "Address line 2."),
+        ("address_city", "str", "City."),
+        ("address_state", "str", "State."),
+        ("address_postal_code", "str", "Postal code."),
+        ("address_country", "str", "Country."),
+        ("date_added", "datetime", "When the contact was added (UTC)."),
+        ("date_updated", "datetime", "When the contact last changed (UTC)."),
+    ),
+)
+
+# --- Account ---------------------------------------------------------------------------------
+SUBACCOUNTS = Resource(
+    name="subaccounts",
+    path="/subaccounts",
+    doc="Subaccounts (API keys are never loaded).",
+    primary_key="subaccount_id",
+    columns=_cols(
+        ("subaccount_id", "int", "Subaccount id."),
+        ("api_username", "str", "API username."),
+        ("email", "str", "Email."),
+        ("phone_number", "str", "Phone number."),
+        ("first_name", "str", "First name."),
+        ("last_name", "str", "Last name."),
+        ("access_users", "bool", "May manage users."),
+        ("access_billing", "bool", "May see billing."),
+        ("access_reporting", "bool", "May see reports."),
+        ("access_contacts", "bool", "May manage contacts."),
+        ("access_settings", "bool", "May change settings."),
+        ("access_sms", "bool", "May send SMS."),
+        ("access_email", "bool", "May send email."),
+        ("access_voice", "bool", "May send voice."),
+        ("access_fax", "bool", "May send fax."),
+        ("access_post", "bool", "May send post."),
+        ("access_reseller", "bool", "Reseller access."),
+        ("access_mms", "bool", "May send MMS."),
+        ("share_campaigns", "bool", "Shares campaigns."),
+        ("notes", "str", "Notes."),
+    ),
+)
+RECHARGE_TRANSACTIONS = Resource(
+    name="recharge_transactions",
+    path="/recharge/transactions",
+    doc="Account recharges (credit purchases).",
+    primary_key="invoice_number",
+    time_field="date",
+    columns=_cols(
+        ("date", "datetime", "When the recharge was made (UTC)."),
+        ("invoice_number", "str", "Invoice number."),
+        ("amount", "money", "Amount recharged."),
+        ("currency", "category", "Currency of the amount."),
+    ),
+)
+
+REGISTRY: dict[str, Resource] = {
+    r.name: r
+    for r in (
+        SMS_HISTORY,
+        MMS_HISTORY,
+        VOICE_HISTORY,
+        EMAIL_HISTORY,
+        FAX_HISTORY,
+        LETTER_HISTORY,
+        POSTCARD_HISTORY,
+        SMS_RECEIPTS,
+        VOICE_RECEIPTS,
+        FAX_RECEIPTS,
+        SMS_INBOUND,
+        STATISTICS,
+        SMS_CAMPAIGNS,
+        MMS_CAMPAIGNS,
+        EMAIL_CAMPAIGNS,
+        EMAIL_CAMPAIGN_HISTORY,
+        LISTS,
+        CONTACTS,
+        SUBACCOUNTS,
+        RECHARGE_TRANSACTIONS,
+        USAGE,
+        ACCOUNT,
+    )
+}
 
 
 def get(name: str) -> Resource:
