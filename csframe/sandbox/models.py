@@ -311,6 +311,10 @@ class Store:
         self._renumbered = False
         self._lazy_indexes: set[str] = set()
         self._indexed = False  # core INDEXES exist (built after a bulk load, or on demand)
+        # Areas with their own tables (models_<area>.py) append callables taking the store:
+        # snapshot hooks run at the end of snapshot(), reset hooks at the end of reset().
+        self.snapshot_hooks: list[Any] = []
+        self.reset_hooks: list[Any] = []
 
     # ------------------------------------------------------------------ meta
 
@@ -388,6 +392,10 @@ class Store:
         p = Principal(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]), bool(row[6]))
         self._principals[username] = p
         return p
+
+    def forget_principals(self) -> None:
+        """Drop cached logins (after a login is changed or deleted)."""
+        self._principals.clear()
 
     def logins(self) -> list[dict[str, Any]]:
         """Every login with its account: for /_sandbox/accounts."""
@@ -475,6 +483,8 @@ class Store:
             self.seed_value = seed_value
             self._ids = random.Random(f"message-ids:{seed_value}")
             self._renumbered = False
+            for hook in self.snapshot_hooks:
+                hook(self)
 
     def reset(self) -> None:
         """Drop everything written since the seed (messages, charges)."""
@@ -489,6 +499,8 @@ class Store:
             self.db.execute("COMMIT")
             self._ids = random.Random(f"message-ids:{self.seed_value}")
             self._renumbered = False
+            for hook in self.reset_hooks:
+                hook(self)
 
     def insert_sms(self, rows: list[dict[str, Any]], charge: dict[int, int] | None = None) -> None:
         """Commit new message rows (and debit ``charge`` {user_id: micros}) atomically.

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import importlib
 import time
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +47,11 @@ from csframe.sandbox.pricing import COUNTRIES, CURRENCY, fmt_money
 SCALES: dict[str, int] = {"tiny": 300, "small": 5_000, "medium": 100_000, "large": 1_000_000}
 
 TEST_API_KEY = "D83DED51-9E35-4D42-9BB9-0E34B7CA85AE"  # the reference's Testing section
+
+# Seeders of the other areas, run after the SMS in this fixed order (messages, contacts,
+# campaigns) as ``fn(store, seed_value, n_sms, now_ts, rng)``; "module:function" strings,
+# imported lazily (the area modules import this one). Add yours in its place.
+AREA_SEEDERS: tuple[str, ...] = ("csframe.sandbox.seed_campaigns:seed_area",)
 
 MAIN_USER_ID = 48213
 # (name, subaccount_id, api_username, is_main, sender, first_name, last_name)
@@ -304,6 +311,7 @@ def seed(
     gc.disable()
     try:
         _seed_sms(store, seed, n_rows, now_ts)
+        _seed_areas(store, seed, n_rows, now_ts)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -320,6 +328,15 @@ def seed(
     store.set_meta("accounts", {name: acc["username"] for name, acc in accounts.items()})
     store.snapshot(seed)
     return accounts
+
+
+def _seed_areas(store: Store, seed_value: int, n_rows: int, now_ts: int) -> None:
+    for ref in AREA_SEEDERS:
+        module, _, name = ref.partition(":")
+        fn = getattr(importlib.import_module(module), name)
+        # Each area draws from its own stream: adding one never changes another's data.
+        rng = np.random.default_rng([seed_value, zlib.crc32(ref.encode())])
+        fn(store, seed_value, n_rows, now_ts, rng)
 
 
 def _user_info(
