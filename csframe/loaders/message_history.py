@@ -1,18 +1,13 @@
-"""Loaders: API resources to typed DataFrames (one function per resource family).
+"""Message history of every channel: windows, concurrent pages, columnar frames.
 
-Each loader validates its arguments before any request, fetches through the paging
-engine, and builds the frame once with :func:`csframe.frames.to_frame`. The cache policy
-follows the data: a window that closed more than ``settle`` ago (delivery receipts keep
-changing statuses for days) is cached for a long time; open windows expire in minutes.
-
-Loaders take an :class:`~csframe.session.ApiSession`; users call them through
-:class:`csframe.Client` (``cs.history(...)``, ``cs.usage(...)``).
+The cache policy follows the data: a window that closed more than ``settle`` ago
+(delivery receipts keep changing statuses for days) is cached for a long time; open
+windows expire in minutes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import numpy as np
@@ -20,26 +15,23 @@ import pandas as pd
 import pyarrow as pa
 
 from csframe import schema
-from csframe.frames import pages_table, table_to_frame, to_frame
+from csframe.frames import pages_table, table_to_frame
 from csframe.paging import check_limit, iter_raw_pages
-from csframe.timeutil import month_range, now_utc, parse_instant
+from csframe.timeutil import now_utc, parse_instant
 
 LONG_EXPIRE = timedelta(days=30)
 SHORT_EXPIRE = timedelta(minutes=5)
 
-# channel -> registered history resource. Later channels register here.
-HISTORY = {"sms": schema.SMS_HISTORY}
-
-USAGE_CHANNELS = (
-    "sms",
-    "mms",
-    "voice",
-    "fax",
-    "post",
-    "email",
-    "email_transactional",
-    "postcards",
-)
+# channel -> registered history resource
+HISTORY = {
+    "sms": schema.SMS_HISTORY,
+    "mms": schema.MMS_HISTORY,
+    "voice": schema.VOICE_HISTORY,
+    "email": schema.EMAIL_HISTORY,
+    "fax": schema.FAX_HISTORY,
+    "letter": schema.LETTER_HISTORY,
+    "postcard": schema.POSTCARD_HISTORY,
+}
 
 
 def expire_for(window_end: pd.Timestamp, settle: timedelta, now: pd.Timestamp | None = None):
@@ -228,56 +220,3 @@ class _Deduper:
         dup = pd.Series(hashes).duplicated().to_numpy() | np.isin(hashes, self.previous)
         self.previous = hashes
         return table.filter(pa.array(~dup)) if dup.any() else table
-
-
-def usage(
-    session,
-    start=None,
-    end=None,
-    *,
-    currency: str | None = None,
-    max_workers: int = 8,
-    settle: timedelta = timedelta(days=7),
-) -> pd.DataFrame:
-    """Usage per month x channel x subaccount, months ``start``..``end`` inclusive.
-
-    Months are fetched concurrently. ``count`` is what the API bills (SMS parts, emails,
-    pages); ``price`` is in the account currency (``df.attrs["currency"]``).
-    """
-    months = month_range(start, end)
-    now = now_utc()
-
-    def fetch(month: pd.Timestamp) -> list[dict]:
-        month_end = month + pd.DateOffset(months=1)
-        data = session.get(
-            f"/account/usage/{month.year}/{month.month}/subaccount",
-            expire_after=expire_for(month_end, settle, now),
-        )
-        rows = []
-        for channel in _usage_channels(data):
-            for item in data.get(channel) or []:
-                rows.append(
-                    {
-                        "month": int(month.timestamp()),
-                        "channel": channel,
-                        "subaccount_id": item.get("subaccount_id"),
-                        "username": item.get("username"),
-                        "count": item.get("total_count"),
-                        "price": item.get("total_price"),
-                    }
-                )
-        return rows
-
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(months)))) as pool:
-        parts = list(pool.map(fetch, months))
-    records = [row for part in parts for row in part]
-    df = to_frame(records, schema.USAGE, currency=currency)
-    # Every channel the API knows is a category, also when a month had no traffic on it.
-    channels = list(dict.fromkeys([*USAGE_CHANNELS, *df["channel"].dropna().unique()]))
-    df["channel"] = df["channel"].cat.set_categories(channels)
-    return df
-
-
-def _usage_channels(data: dict) -> list[str]:
-    # Channel lists are the keys holding lists; *_total and _currency are summaries.
-    return [k for k, v in (data or {}).items() if isinstance(v, list) and not k.startswith("_")]
