@@ -24,10 +24,11 @@ from typing import Any
 
 import pandas as pd
 
-from csframe import loaders
+from csframe import loaders, schema
 from csframe.config import cache_dir as default_cache_dir
 from csframe.config import resolve_base_url, resolve_credentials
 from csframe.errors import InsufficientCredit, ValidationError
+from csframe.loaders import export, generic, paged
 from csframe.session import ApiSession, RetryPolicy
 
 
@@ -223,6 +224,149 @@ class Client:
             settle=self.settle,
         )
 
+    def receipts(self, channel: str = "sms", start=None, end=None) -> pd.DataFrame:
+        """Delivery receipts of ``channel`` (sms, voice, fax), optionally in ``[start, end)``
+        of their ``timestamp`` (filtered after loading: the API has no time filter).
+
+        Example::
+
+            rc = cs.receipts("sms", start="2026-10-01")
+            rc["status_code"].value_counts()
+        """
+        resource = paged.choose(paged.RECEIPTS, channel, "channel")
+        df = paged.load(self.session, resource, **self._page_kw())
+        return paged.between(df, "timestamp", start, end)
+
+    def inbound(self, start=None, end=None) -> pd.DataFrame:
+        """Inbound SMS (replies, STOP opt-outs, messages to your numbers) in ``[start, end)``.
+
+        Example::
+
+            stops = cs.inbound()[lambda d: d["body"].str.upper().str.strip() == "STOP"]
+        """
+        df = paged.load(self.session, schema.SMS_INBOUND, **self._page_kw())
+        return paged.between(df, "timestamp", start, end)
+
+    def statistics(self, channel: str = "sms") -> pd.DataFrame:
+        """Daily outbound / inbound / bounced counts and prices for ``channel`` (sms, voice).
+
+        Example::
+
+            cs.statistics("sms").set_index("date")["outbound_price"].plot()
+        """
+        return paged.statistics(self.session, channel, currency=self.currency())
+
+    def campaigns(self, kind: str = "sms") -> pd.DataFrame:
+        """Campaigns of ``kind`` (sms, mms, email) with their counts.
+
+        Example::
+
+            cs.campaigns("email")[["name", "send_count", "open_count", "click_count"]]
+        """
+        resource = paged.choose(paged.CAMPAIGNS, kind, "kind")
+        return paged.load(self.session, resource, currency=self.currency(), **self._page_kw())
+
+    def campaign_history(self, email_campaign_id: int) -> pd.DataFrame:
+        """Per-recipient history of one email campaign (opens, clicks, bounces).
+
+        Example::
+
+            h = cs.campaign_history(64); h["open_count"].gt(0).mean()   # open rate
+        """
+        cid = paged._check_id(email_campaign_id, "email_campaign_id")
+        return paged.load(
+            self.session,
+            schema.EMAIL_CAMPAIGN_HISTORY,
+            path=f"/email-campaigns/{cid}/history",
+            **self._page_kw(),
+        )
+
+    def campaign_messages(self, sms_campaign_id: int) -> pd.DataFrame:
+        """The history rows of one SMS campaign joined with receipts and replies.
+
+        Example::
+
+            m = cs.campaign_messages(12); m["opted_out"].sum()
+        """
+        return paged.campaign_messages(
+            self.session, sms_campaign_id, currency=self.currency(), **self._load_kw({})
+        )
+
+    def lists(self) -> pd.DataFrame:
+        """Contact lists with their sizes.
+
+        Example::
+
+            cs.lists()[["list_id", "list_name", "_contacts_count"]]
+        """
+        return paged.load(self.session, schema.LISTS, **self._page_kw())
+
+    def contacts(self, list_id: int | None = None, updated_after=None) -> pd.DataFrame:
+        """Contacts of list ``list_id``, or of every list (fetched concurrently) when None;
+        ``updated_after`` (a date or datetime) keeps contacts changed since then.
+
+        Example::
+
+            ct = cs.contacts()          # every list; list_id and _list_name columns say which
+        """
+        return paged.contacts(
+            self.session,
+            list_id,
+            updated_after=updated_after,
+            max_workers=self.max_workers,
+            progress=self.progress,
+        )
+
+    def subaccounts(self) -> pd.DataFrame:
+        """Subaccounts and their permissions (API keys are never loaded).
+
+        Example::
+
+            cs.subaccounts()[["subaccount_id", "api_username", "access_sms"]]
+        """
+        return paged.load(self.session, schema.SUBACCOUNTS, **self._page_kw())
+
+    def recharge_transactions(self) -> pd.DataFrame:
+        """Credit purchases (recharges) of the account.
+
+        Example::
+
+            cs.recharge_transactions()["amount"].sum()
+        """
+        return paged.load(self.session, schema.RECHARGE_TRANSACTIONS, **self._page_kw())
+
+    def history_export(self, channel: str = "sms", start=None, end=None) -> pd.DataFrame:
+        """The API's CSV export of ``channel`` history in ``[start, end)``, typed like
+        :meth:`history`.
+
+        Example::
+
+            ex = cs.history_export("sms", start="2026-10-01", end="2026-11-01")
+        """
+        return export.history_export(self.session, channel, start, end, currency=self.currency())
+
+    def frame(self, path: str, **params) -> pd.DataFrame:
+        """Any paginated GET as a frame, dtypes inferred (timestamps, money, ids).
+
+        Example::
+
+            cs.frame("/automations/sms/inbound")
+        """
+        return generic.frame(self.session, _path(path), params or None, **self._page_kw())
+
+    def sync(self, channel: str, path, start=None):
+        """Incrementally sync ``channel`` history to a month-partitioned Parquet store at
+        ``path``; see :func:`csframe.sync.sync` and :func:`csframe.store.read`.
+
+        Example::
+
+            cs.sync("sms", "data/sms")
+            df = csframe.store.read("data/sms", start="2026-01-01")
+        """
+        from csframe.sync import sync
+
+        return sync(self, channel, path, start=start)
+
     # -- sending (thin; the journaled writers build on these) ----------------------------------
     def price_sms(self, messages: list[dict]) -> dict:
         """``POST /sms/price`` for up to 1000 messages; returns the API's ``data``.
@@ -260,6 +404,9 @@ class Client:
                 data=data,
             )
         return data
+
+    def _page_kw(self) -> dict:
+        return {"max_workers": self.max_workers, "progress": self.progress}
 
     def _load_kw(self, kw: dict) -> dict:
         allowed = {"max_workers", "progress", "limit"}

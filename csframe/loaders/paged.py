@@ -1,0 +1,209 @@
+"""Paginated resources other than history: receipts, inbound, campaigns, contacts, ...
+
+All go through one function, :func:`load`, which fetches every page concurrently and
+builds the typed frame in Arrow; resources that cannot be filtered by time on the server
+(receipts, inbound) are filtered on the client after loading.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pandas as pd
+import pyarrow as pa
+
+from csframe import schema
+from csframe.frames import pages_table, table_to_frame, to_frame
+from csframe.loaders.message_history import SHORT_EXPIRE, _Deduper
+from csframe.paging import check_limit, iter_raw_pages
+from csframe.session import SECRET_KEYS
+from csframe.timeutil import parse_instant
+
+RECEIPTS = {
+    "sms": schema.SMS_RECEIPTS,
+    "voice": schema.VOICE_RECEIPTS,
+    "fax": schema.FAX_RECEIPTS,
+}
+CAMPAIGNS = {
+    "sms": schema.SMS_CAMPAIGNS,
+    "mms": schema.MMS_CAMPAIGNS,
+    "email": schema.EMAIL_CAMPAIGNS,
+}
+STATISTICS_CHANNELS = ("sms", "voice")
+
+
+def choose(mapping: dict, value: str, name: str):
+    """``mapping[value]`` or a ValueError listing the allowed values of argument ``name``."""
+    key = value.lower() if isinstance(value, str) else value
+    if key not in mapping:
+        raise ValueError(f"{name} must be one of {', '.join(sorted(mapping))}; got {value!r}")
+    return mapping[key]
+
+
+def iter_tables(
+    session,
+    resource: schema.Resource,
+    *,
+    path: str | None = None,
+    params: dict | None = None,
+    max_workers: int = 8,
+    progress: bool | str = False,
+    limit: int = 100,
+    expire_after=SHORT_EXPIRE,
+    chunk_pages: int = 100,
+) -> Iterator[pa.Table]:
+    """Arrow tables of ``chunk_pages`` pages each, in page order, keys de-duplicated."""
+    check_limit(limit)
+    pages = iter_raw_pages(
+        session,
+        path or resource.path,
+        params,
+        limit=limit,
+        max_workers=max_workers,
+        expire_after=expire_after,
+        progress=progress,
+        desc=resource.name,
+    )
+    dedupe = _Deduper(resource.primary_key)
+    bodies: list[bytes] = []
+    for body in pages:
+        bodies.append(body)
+        if len(bodies) >= chunk_pages:
+            yield dedupe(pages_table(bodies, resource))
+            bodies = []
+    if bodies:
+        yield dedupe(pages_table(bodies, resource))
+
+
+def load(session, resource: schema.Resource, *, currency: str | None = None, **kw) -> pd.DataFrame:
+    """Every page of ``resource`` as one typed frame (secret columns never kept)."""
+    tables = list(iter_tables(session, resource, **kw))
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    secret = [c for c in table.column_names if c in SECRET_KEYS]
+    if secret:
+        table = table.drop_columns(secret)
+    return table_to_frame(table, resource, currency=currency)
+
+
+def between(df: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame:
+    """Rows with ``start <= df[column] < end`` (client-side window), index reset."""
+    t0 = parse_instant(start, "start") if start is not None else None
+    t1 = parse_instant(end, "end") if end is not None else None
+    if t0 is not None and t1 is not None and t0 >= t1:
+        raise ValueError(f"start ({t0}) must be before end ({t1}); the window is [start, end)")
+    mask = pd.Series(True, index=df.index)
+    if t0 is not None:
+        mask &= df[column] >= t0
+    if t1 is not None:
+        mask &= df[column] < t1
+    out = df[mask.fillna(False)].reset_index(drop=True)
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def statistics(session, channel: str, *, currency: str | None = None) -> pd.DataFrame:
+    """``/statistics/{channel}`` as one row per day (counts and prices per direction)."""
+    choose({c: c for c in STATISTICS_CHANNELS}, channel, "channel")
+    data = session.get(f"/statistics/{channel.lower()}", expire_after=timedelta(minutes=5))
+    days = (data or {}).get("stats") or (data or {}).get("stat") or []
+    rows = []
+    for day in days:
+        row = {"date": day.get("date")}
+        for direction in ("outbound", "inbound", "bounced"):
+            part = day.get(direction) or {}
+            row[f"{direction}_count"] = part.get("count")
+            row[f"{direction}_price"] = part.get("price")
+        rows.append(row)
+    cur = ((data or {}).get("_currency") or {}).get("currency_name_short") or currency
+    df = to_frame(rows, schema.STATISTICS, currency=cur)
+    return df.sort_values("date", ignore_index=True)
+
+
+def contacts(
+    session,
+    list_id: int | None = None,
+    *,
+    updated_after=None,
+    max_workers: int = 8,
+    progress: bool | str = False,
+) -> pd.DataFrame:
+    """Contacts of one list, or of every list (lists fetched concurrently)."""
+    params: dict = {}
+    if updated_after is not None:
+        params["updated_after"] = int(parse_instant(updated_after, "updated_after").timestamp())
+    if list_id is not None:
+        ids = [int(_check_id(list_id, "list_id"))]
+        names = {}
+    else:
+        lists = load(session, schema.LISTS, max_workers=max_workers)
+        ids = [int(i) for i in lists["list_id"].dropna()]
+        names = dict(zip(lists["list_id"].astype("int64"), lists["list_name"], strict=True))
+
+    def one(lid: int) -> pa.Table:
+        tables = list(
+            iter_tables(
+                session,
+                schema.CONTACTS,
+                path=f"/lists/{lid}/contacts",
+                params=params,
+                max_workers=max(1, max_workers // 2),
+            )
+        )
+        return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(ids), max_workers // 2 or 1))) as pool:
+        parts = list(pool.map(one, ids))
+    parts = [p for p in parts if p.num_rows]
+    table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
+    df = table_to_frame(table, schema.CONTACTS)
+    if names and df["_list_name"].isna().any():
+        df["_list_name"] = df["_list_name"].fillna(df["list_id"].map(names).astype("str"))
+    return df
+
+
+def _check_id(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def campaign_messages(session, sms_campaign_id: int, *, currency=None, **kw) -> pd.DataFrame:
+    """The history rows of one SMS campaign, with their receipt and replies.
+
+    A campaign's messages are the SMS sent to its list from its send time on (the
+    campaign's ``schedule``, else ``date_added``) within two days; each row gets
+    ``receipt_status_code``/``receipt_timestamp`` from the delivery receipts and
+    ``replies`` / ``opted_out`` from inbound SMS answering it.
+    """
+    from csframe.loaders.message_history import history
+
+    cid = _check_id(sms_campaign_id, "sms_campaign_id")
+    camp = session.get(f"/sms-campaigns/{cid}", expire_after=SHORT_EXPIRE) or {}
+    list_id = camp.get("list_id")
+    sent_at = camp.get("schedule") or camp.get("date_added")
+    try:
+        t0 = pd.Timestamp(int(float(sent_at)), unit="s", tz="UTC")
+    except (TypeError, ValueError):
+        raise ValueError(f"campaign {cid} has no send time (schedule/date_added)") from None
+    rows = history(session, "sms", t0 - pd.Timedelta(minutes=1), t0 + pd.Timedelta(days=2), **kw)
+    if list_id is not None:
+        rows = rows[rows["list_id"] == int(list_id)].reset_index(drop=True)
+    receipts = load(session, RECEIPTS["sms"], max_workers=kw.get("max_workers", 8))
+    rec = receipts.drop_duplicates("message_id", keep="last").set_index("message_id")
+    rows["receipt_status_code"] = rows["message_id"].map(rec["status_code"]).astype("category")
+    rows["receipt_timestamp"] = rows["message_id"].map(rec["timestamp"])
+    replies = load(session, schema.SMS_INBOUND, max_workers=kw.get("max_workers", 8))
+    by_original = replies.groupby("original_message_id", observed=True)
+    rows["replies"] = rows["message_id"].map(by_original.size()).fillna(0).astype("Int64")
+    stops = replies[replies["body"].str.strip().str.upper().str.rstrip(".!").isin(_STOP_WORDS)]
+    rows["opted_out"] = rows["message_id"].isin(stops["original_message_id"]).astype("boolean")
+    rows["sms_campaign_id"] = pd.array([cid] * len(rows), dtype="Int64")
+    if currency:
+        rows.attrs["currency"] = currency
+    return rows
+
+
+_STOP_WORDS = {"STOP", "STOP ALL", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPT OUT"}
