@@ -254,6 +254,7 @@ class Client:
 
             cs.statistics("sms").set_index("date")["outbound_price"].plot()
         """
+        paged.choose(dict.fromkeys(paged.STATISTICS_CHANNELS), channel, "channel")
         return paged.statistics(self.session, channel, currency=self.currency())
 
     def campaigns(self, kind: str = "sms") -> pd.DataFrame:

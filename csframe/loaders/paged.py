@@ -106,7 +106,7 @@ def between(df: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame
 
 def statistics(session, channel: str, *, currency: str | None = None) -> pd.DataFrame:
     """``/statistics/{channel}`` as one row per day (counts and prices per direction)."""
-    choose({c: c for c in STATISTICS_CHANNELS}, channel, "channel")
+    choose(dict.fromkeys(STATISTICS_CHANNELS), channel, "channel")
     data = session.get(f"/statistics/{channel.lower()}", expire_after=timedelta(minutes=5))
     days = (data or {}).get("stats") or (data or {}).get("stat") or []
     rows = []
