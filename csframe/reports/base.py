@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,22 @@ import pandas as pd
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
+
 #: How a column (or a summary value) is shown: the Excel number format and the text form.
-Kind = Literal["money", "int", "id", "float", "percent", "month", "date", "datetime", "text"]
+class OptionError(ValueError):
+    """A report option that cannot be used (a negative budget, an unknown ``by``
+    dimension, ...). The CLI exits with code 2 on it.
+
+    Example::
+
+        raise OptionError("budget for 'marketing' must be a finite amount >= 0")
+    """
+
+
+#: ``price`` is money per unit (per message), shown with 4 decimals: $0.0929, not $0.09.
+Kind = Literal[
+    "money", "price", "int", "id", "float", "percent", "month", "date", "datetime", "text"
+]
 
 # Symbols for the currencies ClickSend bills in, used when the account does not say.
 _SYMBOLS = {
@@ -132,7 +147,7 @@ class ReportMeta:
             return self.account.symbol
         return _SYMBOLS.get(self.currency or "")
 
-    def money(self, value: float | None) -> str:
+    def money(self, value: float | None, decimals: int = 2) -> str:
         """``1234.5`` as ``'$1,234.50 AUD'`` (symbol and code when known).
 
         Example::
@@ -143,7 +158,7 @@ class ReportMeta:
             return "-"
         sym = self.currency_symbol or ""
         sign = "-" if value < 0 else ""
-        text = f"{sign}{sym}{abs(value):,.2f}"
+        text = f"{sign}{sym}{abs(value):,.{decimals}f}"
         return f"{text} {self.currency}" if self.currency else text
 
 
@@ -170,6 +185,59 @@ class ChartSpec:
     cell: str = "D3"
 
 
+#: Comparison operators a :class:`Highlight` understands.
+Op = Literal[">", ">=", "<", "<=", "==", "!="]
+
+_OPS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A conditional format: cells of ``column`` where ``value <op> threshold`` holds are
+    shown in ``style`` ("bad": red, "warn": amber, "good": green); with ``row=True`` the
+    whole row is. Written as a native Excel conditional format (it follows the data when
+    someone edits a cell) and applied to the HTML rendering too.
+
+    Example::
+
+        Highlight("failed_rate", ">", 0.05)                 # high failure rates in red
+        Highlight("over_budget", "==", True, row=True)      # over-budget rows in red
+        >>> Highlight("x", ">", 1).mask(pd.Series([0.5, 2.0, None])).tolist()
+        [False, True, False]
+    """
+
+    column: str
+    op: Op
+    threshold: float | int | str | bool
+    style: Literal["bad", "warn", "good"] = "bad"
+    row: bool = False
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"op must be one of {', '.join(_OPS)}; got {self.op!r}")
+
+    def mask(self, series: pd.Series) -> pd.Series:
+        """Boolean Series: where the rule matches (missing values never match)."""
+        compare = _OPS[self.op]
+        values = series.astype(object)
+        out = [v is not None and not _isna(v) and bool(compare(v, self.threshold)) for v in values]
+        return pd.Series(out, index=series.index, dtype=bool)
+
+
+def _isna(value) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """How one table is presented.
@@ -177,7 +245,9 @@ class TableSpec:
     ``kinds`` overrides the kind inferred from the dtype (money must be declared: not
     every float is money); ``labels`` overrides header texts; ``totals`` lists the
     columns summed into a totals row (empty: no totals row), labelled ``total_label`` in
-    the first column; ``freeze_columns`` columns stay visible when scrolling right.
+    the first column; ``freeze_columns`` columns stay visible when scrolling right;
+    ``highlights`` are conditional formats; ``excel_table`` makes the sheet's data a
+    native Excel table (sortable, filterable, banded; on by default).
 
     Example::
 
@@ -190,6 +260,8 @@ class TableSpec:
     totals: tuple[str, ...] = ()
     total_label: str = "Total"
     freeze_columns: int = 1
+    highlights: tuple[Highlight, ...] = ()
+    excel_table: bool = True
 
 
 def infer_kind(series: pd.Series) -> Kind:
@@ -242,6 +314,8 @@ def format_value(value: Any, kind: Kind, meta: ReportMeta) -> str:
         return "-"
     if kind == "money":
         return meta.money(float(value))
+    if kind == "price":
+        return meta.money(float(value), 4)
     if kind == "int":
         return f"{int(value):,}"
     if kind == "id":
@@ -289,6 +363,18 @@ class Report:
     charts: list[ChartSpec] = field(default_factory=list)
     summary_kinds: dict[str, Kind] = field(default_factory=dict)
     summary_labels: dict[str, str] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def budget_exceeded(self) -> bool:
+        """True when a budget given to the report was exceeded (the CLI then exits 5).
+
+        Example::
+
+            if rep.budget_exceeded: notify(rep.alerts)
+        """
+        return bool(self.summary.get("budget_exceeded"))
 
     def spec(self, name: str) -> TableSpec:
         """The presentation spec of table ``name`` (a default one when none was given)."""
@@ -313,6 +399,8 @@ class Report:
             return None
         row: dict[str, Any] = {df.columns[0]: spec.total_label}
         for col in spec.totals:
+            if col not in df:  # a spec may declare optional columns (history, budgets)
+                continue
             total = df[col].sum()
             # Rounded like the amounts the API sends (6 decimals), which drops float noise.
             row[col] = int(total) if self.kinds(name)[col] == "int" else round(float(total), 6)
@@ -354,6 +442,47 @@ class Report:
 
         return write_excel(self, path)
 
+    def to_html(self, path: str | Path | None = None) -> str | Path:
+        """A self-contained HTML page (key figures, tables with totals and highlights,
+        charts as inline PNG). Without ``path`` returns the HTML text; with it, writes the
+        file atomically and returns the path.
+
+        Example::
+
+            rep.to_html("out/usage-cost.html")
+        """
+        from csframe.reports.output import render_html, write_html
+
+        return render_html(self) if path is None else write_html(self, path)
+
+    def to_csv(self, directory: str | Path) -> Path:
+        """One CSV per table plus ``summary.csv`` in ``directory`` (replaced atomically as
+        a whole). Data rows only: totals rows would be double-counted by whoever sums the
+        file; they are in ``summary.csv``. Formula-like text is neutralised as in Excel.
+
+        Example::
+
+            rep.to_csv("out/usage-cost-2026-10")
+        """
+        from csframe.reports.output import write_csv
+
+        return write_csv(self, directory)
+
+    def write(self, path: str | Path, format: str = "xlsx") -> Path:
+        """Write the report as ``xlsx``, ``html`` or ``csv`` (a directory).
+
+        Example::
+
+            rep.write("out/u.html", "html")
+        """
+        if format == "xlsx":
+            return self.to_excel(path)
+        if format == "html":
+            return self.to_html(path)
+        if format == "csv":
+            return self.to_csv(path)
+        raise ValueError(f"format must be xlsx, html or csv; got {format!r}")
+
     def summary_lines(self) -> list[tuple[str, str]]:
         """``[(label, text), ...]`` of the key figures, formatted for people.
 
@@ -374,7 +503,13 @@ class Report:
         m = self.meta
         lines = [m.title, "=" * len(m.title), f"Account    {m.account.label or '-'}"]
         lines += [f"Period     {m.period_label}", f"Currency   {m.currency or '-'}", ""]
-        lines += [f"{label:<24}{text}" for label, text in self.summary_lines()]
+        pairs = self.summary_lines()
+        width = max([24, *(len(label) + 2 for label, _ in pairs)])
+        lines += [f"{label:<{width}}{text}" for label, text in pairs]
+        if self.alerts:
+            lines += ["", "Alerts", *(f"  ! {a}" for a in self.alerts)]
+        if self.notes:
+            lines += ["", "Notes", *(f"  - {n}" for n in self.notes)]
         for name in self.tables:
             lines += ["", f"[{name}]", self.with_totals(name).to_string(index=False)]
         return "\n".join(lines)
@@ -413,7 +548,16 @@ class Report:
             f"<tr><th style='text-align:left'>{html.escape(a)}</th><td>{html.escape(b)}</td></tr>"
             for a, b in rows
         )
-        return f"<h3>{html.escape(m.title)}</h3><table>{body}</table>"
+        out = f"<h3>{html.escape(m.title)}</h3><table>{body}</table>"
+        if self.alerts:
+            items = "".join(f"<li>{html.escape(a)}</li>" for a in self.alerts)
+            out += (
+                f"<p style='color:#9C0006'><b>Alerts</b></p><ul style='color:#9C0006'>{items}</ul>"
+            )
+        if self.notes:
+            items = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+            out += f"<p><b>Notes</b></p><ul>{items}</ul>"
+        return out
 
     def _repr_html_(self) -> str:
         sheets = ", ".join(html.escape(n) for n in self.tables)

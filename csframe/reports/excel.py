@@ -1,16 +1,28 @@
 """The workbook writer shared by every report (openpyxl, write-only mode).
 
 Layout: a ``Summary`` sheet first (title, account, period, currency, generation time,
-key figures, an index of the sheets, and the report's native Excel charts), then one sheet
-per table: styled header, frozen header row and key column, auto-filter over the data,
-widths fitted to the content, number formats by column kind (money in the account's
-currency), and a bold totals row *below* the filter range, so sorting or filtering never
-moves it.
+key figures, alerts and notes, an index of the sheets, and the report's native Excel
+charts), then one sheet per table: styled header, frozen header row and key column, the
+data as a native Excel table (sort and filter buttons, banded rows), widths fitted to the
+content, number formats by column kind (money in the account's currency), conditional
+formats (over budget, high failure rates, reconciliation differences), and a bold totals
+row *below* the table, so sorting or filtering never moves it.
 
 Decisions, and why:
 
 - **Write-only mode everywhere.** Rows stream to disk, so a 100,000-row detail sheet
-  costs little memory, and there is one code path for small and large tables.
+  costs little memory, and there is one code path for small and large tables. What
+  write-only sheets cannot do was checked item by item: column widths, frozen panes and
+  charts must be set before the first row (they are); auto-filters, conditional formats
+  and tables are written after the rows, so they work -- except that openpyxl names a
+  table's columns by reading the header cells back, which a write-only sheet has already
+  streamed away (it then warns and writes ``Column1..n``, which Excel "repairs" by
+  dropping the table). So the table columns are named explicitly from the headers.
+- **Excel tables on every sheet with data** (of any size: Excel handles a 1,000,000-row
+  table fine, and "Format as table" is what finance does by hand anyway). A table carries
+  its own filter, so such a sheet has no sheet-level auto-filter (Excel rejects both on one
+  range). A sheet without data rows (a table needs one) gets a plain auto-filter on the
+  header. Header labels are made unique, as tables require.
 - **Totals are values, not formulas.** openpyxl cannot store a formula's cached result, so
   ``=SUM(...)`` would show blank in previews, in pandas and in openpyxl itself until Excel
   recalculates. Values computed by pandas read the same everywhere.
@@ -43,6 +55,7 @@ import datetime as dt
 import os
 import re
 import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,10 +65,20 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from csframe.reports.base import ChartSpec, Kind, ReportMeta, default_label, format_value
+from csframe.reports.base import (
+    ChartSpec,
+    Highlight,
+    Kind,
+    ReportMeta,
+    default_label,
+    format_value,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from csframe.reports.base import Report
@@ -84,6 +107,20 @@ TITLE_FONT = Font(name="Calibri", size=14, bold=True)
 SECTION_FONT = Font(name="Calibri", size=12, bold=True, color="1F4E78")
 LABEL_FONT = Font(**_FONT, bold=True)
 
+WRAP_ALIGN = Alignment(wrap_text=True, vertical="top")
+TOP_ALIGN = Alignment(vertical="top")
+ALERT_FONT = Font(**_FONT, bold=True, color="9C0006")
+TABLE_STYLE = "TableStyleLight9"
+
+#: Conditional-format styles (Excel's own "light red fill with dark red text", ...).
+HIGHLIGHT_STYLES = {
+    "bad": (Font(color="9C0006"), PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")),
+    "warn": (Font(color="9C5700"), PatternFill("solid", start_color="FFEB9C", end_color="FFEB9C")),
+    "good": (Font(color="006100"), PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE")),
+}
+
+_NUMERIC_KINDS = ("money", "price", "int", "id", "float", "percent")
+
 NUMBER_FORMATS: dict[str, str] = {
     "int": "#,##0",
     "id": "0",
@@ -95,7 +132,7 @@ NUMBER_FORMATS: dict[str, str] = {
 }
 
 
-def money_format(currency: str | None, symbol: str | None = None) -> str:
+def money_format(currency: str | None, symbol: str | None = None, decimals: int = 2) -> str:
     """The Excel number format for amounts in ``currency``.
 
     The symbol goes in front when known (account's ``currency_prefix_d``, else the usual
@@ -109,12 +146,13 @@ def money_format(currency: str | None, symbol: str | None = None) -> str:
         >>> money_format("XYZ")
         '#,##0.00 "XYZ"'
     """
+    number = "#,##0." + "0" * decimals
     sym = (symbol or "").replace('"', "")
     if sym:
-        return f'"{sym}"#,##0.00'
+        return f'"{sym}"{number}'
     if currency:
-        return '#,##0.00 "{}"'.format(currency.replace('"', ""))
-    return "#,##0.00"
+        return '{} "{}"'.format(number, currency.replace('"', ""))
+    return number
 
 
 def neutralise(text: str) -> str:
@@ -264,7 +302,11 @@ def _build(wb: Workbook, report: Report) -> None:
     wb.properties.creator = "csframe"
     created = meta.generated_at.astimezone(dt.UTC).replace(tzinfo=None)
     wb.properties.created = wb.properties.modified = created
-    formats = dict(NUMBER_FORMATS, money=money_format(meta.currency, meta.currency_symbol))
+    formats = dict(
+        NUMBER_FORMATS,
+        money=money_format(meta.currency, meta.currency_symbol),
+        price=money_format(meta.currency, meta.currency_symbol, 4),
+    )
 
     names = sheet_names(report.tables)
     # Every sheet is created first so that charts may refer to any of them.
@@ -318,7 +360,7 @@ def header_label(report: Report, key: str, column: str) -> str:
     """
     spec = report.spec(key)
     label = spec.labels.get(column) or default_label(column)
-    if report.kinds(key)[column] == "money" and report.meta.currency:
+    if report.kinds(key)[column] in ("money", "price") and report.meta.currency:
         label = f"{label} ({report.meta.currency})"
     return label
 
@@ -354,8 +396,9 @@ def _text(value: Any) -> str:
 
 def _write_summary(ws, report: Report, names, formats, charts) -> None:
     meta = report.meta
-    ws.column_dimensions["A"].width = 26
-    ws.column_dimensions["B"].width = 44
+    labels = [label for label, _ in report.summary_lines()] + list(names.values())
+    ws.column_dimensions["A"].width = min(max([26, *(len(x) + 2 for x in labels)]), 45)
+    ws.column_dimensions["B"].width = 60
     ws.sheet_view.showGridLines = False
     _page_setup(ws, header_row=False)
     for chart, cell in charts:
@@ -383,17 +426,37 @@ def _write_summary(ws, report: Report, names, formats, charts) -> None:
                 _summary_cell(ws, value, kind, meta, formats),
             ]
         )
+    if report.alerts:
+        ws.append([])
+        ws.append([_cell(ws, "Alerts", font=SECTION_FONT)])
+        for alert in report.alerts:
+            ws.append(
+                [
+                    _cell(ws, "!", font=ALERT_FONT),
+                    _cell(ws, _text(alert), font=ALERT_FONT, align=WRAP_ALIGN),
+                ]
+            )
+    if report.notes:
+        ws.append([])
+        ws.append([_cell(ws, "Notes", font=SECTION_FONT)])
+        for note in report.notes:
+            ws.append([_cell(ws, "-"), _cell(ws, _text(note), align=WRAP_ALIGN)])
     ws.append([])
     ws.append([_cell(ws, "Sheets", font=SECTION_FONT)])
     for key in report.tables:
         desc = report.spec(key).description
-        ws.append([_cell(ws, _text(names[key]), font=LABEL_FONT), _cell(ws, _text(desc))])
+        ws.append(
+            [
+                _cell(ws, _text(names[key]), font=LABEL_FONT, align=TOP_ALIGN),
+                _cell(ws, _text(desc), align=WRAP_ALIGN),
+            ]
+        )
 
 
 def _summary_cell(ws, value, kind: Kind, meta: ReportMeta, formats):
     # Numbers stay numbers (finance copies them); lists and the rest become text.
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    if kind in ("money", "int", "float", "percent") and numeric and not pd.isna(value):
+    if kind in ("money", "price", "int", "float", "percent") and numeric and not pd.isna(value):
         return _cell(ws, value, fmt=formats[kind], align=Alignment(horizontal="left"))
     return _cell(ws, _text(format_value(value, kind, meta)))
 
@@ -407,7 +470,7 @@ def _column_values(series: pd.Series, kind: Kind) -> np.ndarray:
             return np.array(
                 [None if pd.isna(v) else v.to_pydatetime() for v in series], dtype=object
             )
-    if kind in ("money", "int", "id", "float", "percent") and pd.api.types.is_numeric_dtype(series):
+    if kind in _NUMERIC_KINDS and pd.api.types.is_numeric_dtype(series):
         if pd.api.types.is_bool_dtype(series):
             return series.astype(object).where(series.notna(), None).to_numpy()
         if pd.api.types.is_integer_dtype(series):
@@ -426,9 +489,11 @@ def _fitted_width(header: str, values: np.ndarray, kind: Kind, meta: ReportMeta)
     longest = len(header) + 3  # room for the filter button
     present = [v for v in values if v is not None]
     if present:
-        if kind in ("money", "float", "int", "id", "percent"):
+        if kind in _NUMERIC_KINDS:
             big = max(abs(float(v)) for v in present)
-            text = {"int": f"{big:,.0f}", "id": f"{big:.0f}"}.get(kind, f"{big:,.2f}")
+            text = {"int": f"{big:,.0f}", "id": f"{big:.0f}", "price": f"{big:,.4f}"}.get(
+                kind, f"{big:,.2f}"
+            )
             extra = len(meta.currency_symbol or "") + 2
             longest = max(longest, len(text) + extra)
         elif kind in NUMBER_FORMATS:
@@ -442,7 +507,7 @@ def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts
     meta, spec = report.meta, report.spec(key)
     kinds = report.kinds(key)
     columns = list(df.columns)
-    headers = [neutralise(header_label(report, key, c)) for c in columns]
+    headers = unique_headers([neutralise(header_label(report, key, c)) for c in columns])
     values = [_column_values(df[c], kinds[c]) for c in columns]
     totals = report.totals(key)
 
@@ -455,7 +520,16 @@ def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts
     if columns:
         freeze = min(max(spec.freeze_columns, 0), len(columns) - 1)
         ws.freeze_panes = f"{get_column_letter(freeze + 1)}2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(df) + 1}"
+        ref = f"A1:{get_column_letter(len(columns))}{len(df) + 1}"
+        if spec.excel_table and len(df):
+            with warnings.catch_warnings():
+                # openpyxl warns on every write-only add_table; the columns are named below.
+                warnings.filterwarnings("ignore", "In write-only mode", UserWarning)
+                ws.add_table(_table(ws.title, ref, headers))
+        else:
+            ws.auto_filter.ref = ref
+        for rule_range, rule in _highlight_rules(spec.highlights, columns, kinds, len(df)):
+            ws.conditional_formatting.add(rule_range, rule)
     _page_setup(ws, header_row=bool(columns))
     for chart, cell in charts:
         ws.add_chart(chart, cell)
@@ -492,6 +566,79 @@ def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts
         append(cells)
 
 
+def unique_headers(headers: list[str]) -> list[str]:
+    """Header labels made unique (case-insensitively, as Excel tables require) and
+    non-empty.
+
+    Example::
+
+        >>> unique_headers(["Spend", "spend", ""])
+        ['Spend', 'spend (2)', 'Column 3']
+    """
+    seen: set[str] = set()
+    out = []
+    for i, header in enumerate(headers, 1):
+        base = header.strip() or f"Column {i}"
+        name, n = base, 2
+        while name.lower() in seen:
+            name, n = f"{base} ({n})", n + 1
+        seen.add(name.lower())
+        out.append(name)
+    return out
+
+
+def table_name(sheet_title: str) -> str:
+    """A valid, workbook-unique Excel table name for a sheet (letters, digits, ``_``; not
+    a cell reference).
+
+    Example::
+
+        >>> table_name("monthly spend (2)")
+        'T_monthly_spend__2_'
+    """
+    return "T_" + re.sub(r"[^A-Za-z0-9_]", "_", sheet_title)
+
+
+def _table(sheet_title: str, ref: str, headers: list[str]) -> Table:
+    # Columns named explicitly: a write-only sheet cannot be read back (module docstring).
+    table = Table(displayName=table_name(sheet_title), ref=ref)
+    table.tableColumns = [TableColumn(id=i, name=h) for i, h in enumerate(headers, 1)]
+    table.autoFilter = AutoFilter(ref=ref)
+    table.tableStyleInfo = TableStyleInfo(
+        name=TABLE_STYLE, showRowStripes=True, showColumnStripes=False
+    )
+    return table
+
+
+def _excel_literal(value) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def _highlight_rules(highlights: tuple[Highlight, ...], columns, kinds, rows: int):
+    """``(range, FormulaRule)`` per highlight whose column is on the sheet. Formula rules
+    (not "cell is" rules) so that a rule can colour the whole row; blanks never match."""
+    if not rows or not columns:
+        return
+    last = get_column_letter(len(columns))
+    for h in highlights:
+        if h.column not in columns:
+            continue
+        letter = get_column_letter(columns.index(h.column) + 1)
+        cell = f"${letter}2"
+        op = "=" if h.op == "==" else ("<>" if h.op == "!=" else h.op)
+        threshold = h.threshold
+        if kinds.get(h.column) == "text" and not isinstance(threshold, bool):
+            threshold = neutralise(str(threshold))
+        formula = f"AND(NOT(ISBLANK({cell})),{cell}{op}{_excel_literal(threshold)})"
+        font, fill = HIGHLIGHT_STYLES[h.style]
+        target = f"A2:{last}{rows + 1}" if h.row else f"{letter}2:{letter}{rows + 1}"
+        yield target, FormulaRule(formula=[formula], font=font, fill=fill, stopIfTrue=False)
+
+
 def _chart(spec: ChartSpec, layouts: dict[str, _Layout], meta: ReportMeta, formats):
     layout = layouts.get(spec.table)
     y = [c for c in spec.y if layout is not None and c in layout.columns]
@@ -523,5 +670,9 @@ def _chart(spec: ChartSpec, layouts: dict[str, _Layout], meta: ReportMeta, forma
     if isinstance(chart, LineChart):
         for series in chart.series:
             series.smooth = False
-            series.marker.symbol = "circle"
+            series.marker.symbol = "circle" if layout.rows <= 40 else "none"
+    else:
+        chart.gapWidth = 60
+    if len(y) == 1:
+        chart.legend = None  # the title says what the one series is
     return chart
