@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from csframe.sandbox.responses import account, admin, sms
+from csframe.sandbox.responses import account, account_extras, admin, sms
 
-AREAS = (account, sms)
+AREAS = (account, sms, account_extras)
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes] + list(admin.routes)
