@@ -20,7 +20,7 @@ import os
 import sys
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -63,6 +63,7 @@ def iter_raw_pages(
     expire_after: Any = None,
     progress: bool | str = False,
     desc: str | None = None,
+    first_body: bytes | None = None,
 ) -> Iterator[bytes]:
     """Yield every page's whole response body, window by window and page by page, in
     order, with all windows' pages fetched concurrently by one pool.
@@ -71,7 +72,8 @@ def iter_raw_pages(
     ``date_from``/``date_to`` pair per month); ``expire_after`` may be a callable taking
     that dict. The first page of every window goes out at once (it tells that window's
     ``last_page``); the rest follow ``max_workers`` at a time, with at most
-    ``2 * max_workers`` bodies held. ``session`` is an
+    ``2 * max_workers`` bodies held. ``first_body``, when given, is page 1 of the first
+    window, already fetched (e.g. by a count probe). ``session`` is an
     :class:`csframe.session.ApiSession`.
     """
     check_limit(limit)
@@ -86,7 +88,11 @@ def iter_raw_pages(
     bar = None
     workers = max(1, max_workers)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csframe-page") as pool:
-        firsts = [pool.submit(fetch, w, 1) for w in windows]
+        firsts = [pool.submit(fetch, w, 1) for w in windows[1 if first_body else 0 :]]
+        if first_body is not None:
+            done: Future = Future()
+            done.set_result(first_body)
+            firsts.insert(0, done)
         pending: deque = deque()
         try:
             for w_index, window in enumerate(windows):

@@ -77,7 +77,9 @@ def sync(client, channel: str, path: str | os.PathLike, start=None) -> SyncResul
         if info and info.get("closed"):
             result.months_skipped.append(key)
             continue
-        frame = client.history(channel, start=month, end=min(month_end, now))
+        # The current month runs to "now" (the loader pins it); an explicit end would drop
+        # the rows of the last second.
+        frame = client.history(channel, start=month, end=month_end if month_end <= now else None)
         store.write_month(root, month, frame)
         state.months[key] = {
             "rows": len(frame),

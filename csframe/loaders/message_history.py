@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 
@@ -97,13 +98,22 @@ def history(session, channel: str, start=None, end=None, **kw) -> pd.DataFrame:
     return table_to_frame(table, resource, currency=currency)
 
 
-def plan_windows(date_from: int | None, date_to: int, first: int | None = None) -> list[dict]:
+def plan_windows(
+    date_from: int | None,
+    date_to: int,
+    first: int | None = None,
+    *,
+    total: int | None = None,
+    limit: int = 100,
+) -> list[dict]:
     """Split ``[date_from, date_to]`` (inclusive Unix seconds) into calendar-aligned windows.
 
     Aligned windows give stable request URLs: a month that has closed is requested with the
     same ``date_from``/``date_to`` every time, so it comes from the cache on every later
-    load, and only the open window goes back to the API. Ranges of two months or more are
-    split by month, shorter ones of two days or more by day; ``first`` (the oldest record's
+    load, and only the open window goes back to the API. Ranges spanning two months or more
+    are split by month. Shorter ranges are split by day only when ``total`` (a count probe)
+    says the days are dense enough (4+ pages a day on average) for the extra first page of
+    each window to be worth it; otherwise they stay whole. ``first`` (the oldest record's
     time) bounds an open start.
 
     Example::
@@ -116,9 +126,10 @@ def plan_windows(date_from: int | None, date_to: int, first: int | None = None) 
         return [_window(date_from, date_to)]
     t0 = pd.Timestamp(lo, unit="s", tz="UTC")
     t1 = pd.Timestamp(date_to, unit="s", tz="UTC")
+    days = (t1.normalize() - t0.normalize()).days + 1
     if (t1.year - t0.year) * 12 + t1.month - t0.month >= 1:
         edges = pd.date_range(t0.normalize().replace(day=1), t1, freq="MS")
-    elif (t1.normalize() - t0.normalize()).days >= 1:
+    elif days >= 2 and total is not None and total / limit / days >= 4:
         edges = pd.date_range(t0.normalize(), t1, freq="D")
     else:
         return [_window(date_from, date_to)]
@@ -126,6 +137,16 @@ def plan_windows(date_from: int | None, date_to: int, first: int | None = None) 
     starts = [date_from, *bounds]
     ends = [b - 1 for b in bounds] + [date_to]
     return [_window(a, b) for a, b in zip(starts, ends, strict=True)]
+
+
+def _spans_one_month(params: dict) -> bool:
+    t0 = pd.Timestamp(params["date_from"], unit="s", tz="UTC")
+    t1 = pd.Timestamp(params["date_to"], unit="s", tz="UTC")
+    return (t1.year - t0.year) * 12 + t1.month - t0.month == 0 and t1 - t0 >= pd.Timedelta(days=1)
+
+
+def _total(body: bytes) -> int:
+    return int((orjson.loads(body).get("data") or {}).get("total") or 0)
 
 
 def _window(date_from: int | None, date_to: int) -> dict:
@@ -171,10 +192,17 @@ def _iter_tables(
         raise ValueError(f"chunk_pages must be a positive integer, got {chunk_pages!r}")
     now = now_utc()
     params = history_params(start, end, now=now)
-    first = None
+    first = probe = None
     if "date_from" not in params:
         first = _first_time(session, resource, params["date_to"])
-    windows = plan_windows(params.get("date_from"), params["date_to"], first)
+    elif _spans_one_month(params):
+        # Count probe: page 1 of the whole range tells whether days are worth splitting;
+        # when they are not, it is the first page of the single window and is not wasted.
+        probe = session.get_raw(resource.path, {**params, "page": 1, "limit": limit})
+    total = _total(probe) if probe is not None else None
+    windows = plan_windows(
+        params.get("date_from"), params["date_to"], first, total=total, limit=limit
+    )
 
     def expire(window: dict):
         return expire_for(pd.Timestamp(window["date_to"] + 1, unit="s", tz="UTC"), settle, now)
@@ -188,6 +216,7 @@ def _iter_tables(
         expire_after=expire,
         progress=progress,
         desc=f"{channel} history",
+        first_body=probe if len(windows) == 1 else None,
     )
     dedupe = _Deduper(resource.primary_key)
     bodies: list[bytes] = []
