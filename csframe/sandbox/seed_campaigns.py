@@ -20,7 +20,7 @@ import numpy as np
 
 from csframe.sandbox import models_account, models_collections
 from csframe.sandbox.models import Store, format_uuid
-from csframe.sandbox.responses import account_extras
+from csframe.sandbox.responses import account_extras, collections
 from csframe.sandbox.seed import DAYS, DEST_WEIGHTS, MAIN_USER_ID
 
 # Round top-up amounts (dollars) a business would pick.
@@ -35,6 +35,7 @@ def seed_area(store: Store, seed_value: int, n_sms: int, now_ts: int, rng: Any) 
     account_extras.seed_user_countries(
         store, MAIN_USER_ID, list(DEST_WEIGHTS), now_ts - 300 * 86400
     )
+    collections.seed(store, seed_value, now_ts, rng)
 
 
 def _nice(dollars: float, rng: np.random.Generator) -> int:

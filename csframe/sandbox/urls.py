@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from csframe.sandbox.responses import account, account_extras, admin, sms
+from csframe.sandbox.responses import account, account_extras, admin, collections, sms
 
-AREAS = (account, sms, account_extras)
+AREAS = (account, sms, account_extras, collections)
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes] + list(admin.routes)
+# Generic collections give way to any area that serves the same path itself.
+routes = collections.unshadowed(routes)
