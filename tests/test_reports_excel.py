@@ -202,22 +202,32 @@ def test_usage_cost_workbook_from_sandbox(client, sandbox, tmp_path):
 
     from csframe.reports import usage_cost
 
-    report = usage_cost(client)
+    report = usage_cost(client, budget={"total": 25, "csframe_marketing": 5})
     path = report.to_excel(tmp_path / "usage-cost.xlsx")
     wb = load_workbook(path)
-    assert wb.sheetnames == [
-        "Summary",
+    sheets = [
         "monthly_spend",
+        "subaccounts",
         "monthly_by_channel",
         "monthly_by_subaccount",
+        "breakdown",
+        "cost_per_delivered",
+        "reconciliation",
+        "budget",
         "detail",
     ]
-    assert len(wb["Summary"]._charts) == 1
+    assert wb.sheetnames == ["Summary", *sheets]
+    charts = wb["Summary"]._charts
+    assert [c.tagname for c in charts] == ["lineChart", "barChart"]
     money = money_format(report.meta.currency, report.meta.currency_symbol)
-    for name in ("monthly_spend", "monthly_by_channel", "monthly_by_subaccount", "detail"):
+    for name in sheets:
         ws = wb[name]
-        assert ws.freeze_panes is not None and ws.freeze_panes.endswith("2")
-        assert filter_ref(ws).startswith("A1:")
+        rows = len(report.tables[name])
+        assert ws.freeze_panes is not None and ws.freeze_panes.endswith("2"), name
+        (table,) = ws.tables.values()  # every data sheet is an Excel table
+        assert table.ref == f"A1:{ws.cell(row=1, column=ws.max_column).column_letter}{rows + 1}"
+        assert filter_ref(ws) == table.ref
+        assert [c.name for c in table.tableColumns] == [c.value for c in ws[1]], name
         assert any(c.number_format == money for c in ws[2]), name
     subs = wb["monthly_by_subaccount"]
     assert subs["B1"].value == "Subaccount" and subs["B2"].number_format == "0"  # ids: no 60,311
@@ -225,9 +235,175 @@ def test_usage_cost_workbook_from_sandbox(client, sandbox, tmp_path):
     ws = wb["monthly_spend"]
     last = [c.value for c in ws[ws.max_row]]
     assert last[0] == "Total"
-    assert last[-1] == pytest.approx(report.summary["total_spend"])
+    assert last[list(report.tables["monthly_spend"].columns).index("total")] == pytest.approx(
+        report.summary["total_spend"]
+    )
     assert ws.max_row == 1 + 12 + 1  # header, 12 months, totals
+    # Percentages and per-message prices have their own formats.
+    cpd = wb["cost_per_delivered"]
+    header = [c.value for c in cpd[1]]
+    assert cpd.cell(row=2, column=header.index("Delivery rate") + 1).number_format == "0.0%"
+    per = cpd.cell(row=2, column=header.index("Cost per delivered (AUD)") + 1)
+    assert per.number_format == money_format("AUD", "$", 4)
+    # Conditional formats: over-budget rows, totals over the account budget, differences.
+    assert _cf(wb["budget"]) and "TRUE" in _cf(wb["budget"])[0][1]
+    assert any(">25" in f for _, f in _cf(wb["monthly_spend"]))
+    assert any('"difference"' in f for _, f in _cf(wb["reconciliation"]))
+    summary = {r[0].value: r[1].value for r in wb["Summary"].iter_rows(min_row=3) if r[0].value}
+    assert summary["Budget exceeded"] == "True" and summary["!"]  # an alert line
     # The account record carries the subaccount's API key; none of it reaches the file.
     with zipfile.ZipFile(path) as zf:
         blob = b"".join(zf.read(name) for name in zf.namelist())
     assert sandbox.credentials["api_key"].encode() not in blob
+
+
+def _cf(ws) -> list[tuple[str, str]]:
+    """``[(range, formula), ...]`` of a sheet's conditional formats."""
+    return [
+        (str(cf.sqref), rule.formula[0]) for cf in ws.conditional_formatting for rule in cf.rules
+    ]
+
+
+def highlighted_report() -> Report:
+    from csframe.reports import Highlight
+
+    report = small_report(["ok", "=bad", "fine"])
+    table = report.tables["data"]
+    table["rate"] = [0.01, 0.2, None]
+    table["over"] = [False, True, False]
+    report.specs["data"] = TableSpec(
+        "Rows.",
+        kinds={"month": "month", "spend": "money", "rate": "percent"},
+        totals=("count", "spend"),
+        highlights=(
+            Highlight("rate", ">", 0.05),
+            Highlight("over", "==", True, row=True, style="warn"),
+            Highlight("name", "==", "=bad", style="good"),
+            Highlight("missing_column", ">", 1),
+        ),
+    )
+    return report
+
+
+def test_conditional_formats_are_native_rules(tmp_path):
+    ws = load_workbook(write_excel(highlighted_report(), tmp_path / "r.xlsx"))["data"]
+    rules = _cf(ws)
+    assert ("E2:E4", "AND(NOT(ISBLANK($E2)),$E2>0.05)") in rules
+    assert ("A2:F4", "AND(NOT(ISBLANK($F2)),$F2=TRUE)") in rules  # the whole row
+    # Text thresholds are compared with the neutralised text that is in the cells.
+    assert ("B2:B4", "AND(NOT(ISBLANK($B2)),$B2=\"'=bad\")") in rules
+    assert len(rules) == 3  # a highlight of a column the table lacks is skipped
+    fills = {
+        str(cf.sqref): rule.dxf.fill.fgColor.rgb
+        for cf in ws.conditional_formatting
+        for rule in cf.rules
+    }
+    assert fills["E2:E4"].endswith("FFC7CE") and fills["A2:F4"].endswith("FFEB9C")
+
+
+def test_highlight_mask_matches_the_rule():
+    from csframe.reports import Highlight
+
+    s = pd.Series([0.01, 0.2, None, float("nan")])
+    assert Highlight("x", ">", 0.05).mask(s).tolist() == [False, True, False, False]
+    assert Highlight("x", "<=", 0.01).mask(s).tolist() == [True, False, False, False]
+    with pytest.raises(ValueError):
+        Highlight("x", "~", 1)
+
+
+def test_table_headers_are_unique_and_names_valid(tmp_path):
+    report = small_report()
+    report.specs["data"] = TableSpec(labels={"name": "Month", "count": "month"})
+    ws = load_workbook(write_excel(report, tmp_path / "r.xlsx"))["data"]
+    names = [c.value for c in ws[1]]
+    assert names == ["Month", "Month (2)", "month (3)", "Spend"]
+    (table,) = ws.tables.values()
+    assert [c.name for c in table.tableColumns] == names
+    assert table.displayName == "T_data"
+    assert excel_mod.table_name("a b-(c)") == "T_a_b__c_"
+
+
+def test_sheet_without_rows_gets_a_plain_filter(tmp_path):
+    report = small_report()
+    report.tables["data"] = report.tables["data"].iloc[0:0]
+    ws = load_workbook(write_excel(report, tmp_path / "r.xlsx"))["data"]
+    assert not ws.tables  # Excel tables need a data row
+    assert ws.auto_filter.ref == "A1:D1"
+
+
+def test_tables_in_write_only_mode_raise_no_warning(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_excel(highlighted_report(), tmp_path / "r.xlsx")
+
+
+def test_large_detail_sheet_streams_in_write_only_mode(tmp_path):
+    n = 100_000
+    report = small_report()
+    report.tables["detail"] = pd.DataFrame(
+        {
+            "date": pd.date_range("2026-01-01", periods=n, freq="min", tz="UTC").as_unit("s"),
+            "body": pd.array(["=HYPERLINK(x)" if i % 1000 == 0 else f"msg {i}" for i in range(n)]),
+            "price": [0.077] * n,
+        }
+    )
+    report.specs["detail"] = TableSpec(kinds={"price": "money"})
+    wb = excel_mod.build_workbook(report)
+    assert all(ws.__class__.__name__ == "WriteOnlyWorksheet" for ws in wb.worksheets)
+    path = save_atomic(wb, tmp_path / "big.xlsx")
+    ws = load_workbook(path, read_only=True)["detail"]
+    rows = ws.iter_rows(min_row=1, values_only=True)
+    assert next(rows) == ("Date", "Body", "Spend (AUD)"[:0] + "Price (AUD)")
+    first = next(rows)
+    assert first[1] == "'=HYPERLINK(x)" and first[2] == 0.077
+    assert sum(1 for _ in rows) == n - 1
+
+
+def test_html_rendering(tmp_path):
+    report = highlighted_report()
+    report.alerts.append("<script>alert(1)</script> over budget")
+    path = report.to_html(tmp_path / "r.html")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "<h1>Test report</h1>" in text
+    assert "<script>" not in text and "&lt;script&gt;" in text  # everything escaped
+    assert "$1.25" in text and "20.0%" in text  # money and percentages formatted
+    assert 'class="n bad"' in text  # the rate over 5%
+    assert '<tr class="total">' in text
+    assert "data:image/png;base64," not in text  # small_report has no figures
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+    assert report.to_html() == text  # no path: the text itself
+
+
+def test_csv_output_is_a_directory_of_tables(tmp_path):
+    report = highlighted_report()
+    out = report.to_csv(tmp_path / "r")
+    assert sorted(p.name for p in out.iterdir()) == ["data.csv", "summary.csv"]
+    data = pd.read_csv(out / "data.csv", keep_default_na=False)
+    assert list(data["name"]) == ["ok", "'=bad", "fine"]  # neutralised, as in Excel
+    assert list(data["month"]) == ["2026-01", "2026-02", "2026-03"]
+    assert len(data) == 3  # no totals row
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.set_index("key").loc["total_spend", "value"] == "7.5"
+    assert summary.set_index("key").loc["account", "value"] == "'=ACME (acme)"
+
+
+def test_csv_output_replaces_the_directory_atomically(tmp_path, monkeypatch):
+    from csframe.reports import output
+
+    target = tmp_path / "r"
+    small_report().to_csv(target)
+    (target / "stale.csv").write_text("old")
+    small_report().to_csv(target)
+    assert not (target / "stale.csv").exists()  # replaced as a whole
+    before = (target / "data.csv").read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output, "csv_frame", boom)
+    with pytest.raises(OSError):
+        small_report(["x"]).to_csv(target)
+    assert (target / "data.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no temporary left

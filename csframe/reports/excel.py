@@ -52,6 +52,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import html
+import io
+import math
 import os
 import re
 import secrets
@@ -62,6 +65,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
@@ -79,11 +84,14 @@ from csframe.reports.base import (
     default_label,
     format_value,
 )
+from csframe.reports.sheetxml import column_cells, render_rows, series_values, splice
 
 if TYPE_CHECKING:  # pragma: no cover
     from csframe.reports.base import Report
 
 SUMMARY_SHEET = "Summary"
+#: Workbook attribute holding ``{worksheet: render()}`` of rows to splice in on save.
+PENDING_ROWS = "_csframe_pending_rows"
 
 #: Leading characters that make Excel, LibreOffice or Sheets treat text as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -107,6 +115,7 @@ TITLE_FONT = Font(name="Calibri", size=14, bold=True)
 SECTION_FONT = Font(name="Calibri", size=12, bold=True, color="1F4E78")
 LABEL_FONT = Font(**_FONT, bold=True)
 
+SUMMARY_TEXT_WIDTH = 60
 WRAP_ALIGN = Alignment(wrap_text=True, vertical="top")
 TOP_ALIGN = Alignment(vertical="top")
 ALERT_FONT = Font(**_FONT, bold=True, color="9C0006")
@@ -172,20 +181,44 @@ def neutralise(text: str) -> str:
 
 def neutralise_series(series: pd.Series) -> np.ndarray:
     """Vectorised :func:`neutralise` over a column; returns an object array with None
-    for missing values (what the sheet writer expects).
+    for missing values.
 
     Example::
 
         neutralise_series(pd.Series(["=1+1", None, "ok"]))   # ["'=1+1", None, 'ok']
     """
-    text = series.astype(object).where(series.notna(), None)
-    text = pd.Series([v if v is None or isinstance(v, str) else str(v) for v in text], dtype="str")
-    text = text.str.replace(_ILLEGAL_RE, "", regex=True)
-    risky = text.str.match(_FORMULA_RE).fillna(False).astype(bool)
-    text = text.where(~risky, "'" + text)
-    if len(text) and text.str.len().max() > _MAX_TEXT:
-        text = text.str.slice(0, _MAX_TEXT)
-    return text.to_numpy(dtype=object, na_value=None)
+    return neutralise_array(_as_text(series)).to_numpy(zero_copy_only=False)
+
+
+# The same rules as _FORMULA_RE / _ILLEGAL_RE, in RE2 syntax for pyarrow.
+_FORMULA_RE2 = r"^[=+\-@\t\r\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}]"
+_ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def neutralise_array(values: pa.Array) -> pa.Array:
+    """:func:`neutralise` over a pyarrow string array (nulls stay null), at C speed.
+
+    Example::
+
+        >>> neutralise_array(pa.array(["=1", "ok", None])).to_pylist()
+        ["'=1", 'ok', None]
+    """
+    values = pc.replace_substring_regex(values, _ILLEGAL_RE2, "")
+    risky = pc.fill_null(pc.match_substring_regex(values, _FORMULA_RE2), False)
+    values = pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+    return pc.utf8_slice_codeunits(values, 0, _MAX_TEXT)
+
+
+def _as_text(series: pd.Series) -> pa.Array:
+    """Any column as a pyarrow string array (str() of non-text values; nulls kept)."""
+    if not pd.api.types.is_string_dtype(series.dtype) or isinstance(
+        series.dtype, pd.CategoricalDtype
+    ):
+        series = series.astype("str")
+    arr = pa.array(series, from_pandas=True)
+    if not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
 
 
 def write_excel(report: Report, path: str | os.PathLike) -> Path:
@@ -242,7 +275,16 @@ def save_atomic(wb: Workbook, path: str | os.PathLike) -> Path:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "xb") as fh:
-            wb.save(fh)
+            pending = getattr(wb, PENDING_ROWS, None)
+            if pending:
+                # The sheets' data rows were rendered column-wise (csframe.reports.sheetxml):
+                # openpyxl writes the structure, the rows are spliced in on the way to disk.
+                buf = io.BytesIO()
+                wb.save(buf)
+                rows = {ws.path.lstrip("/"): render() for ws, render in pending.items()}
+                splice(buf, fh, rows)
+            else:
+                wb.save(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -323,8 +365,10 @@ def _build(wb: Workbook, report: Report) -> None:
             charts.setdefault(spec.anchor, []).append((chart, spec.cell))
 
     _write_summary(summary_ws, report, names, formats, charts.get(SUMMARY_SHEET, []))
+    pending = {}
+    setattr(wb, PENDING_ROWS, pending)
     for key, df in report.tables.items():
-        _write_table(sheets[key], report, key, df, formats, charts.get(key, []))
+        _write_table(sheets[key], report, key, df, formats, charts.get(key, []), pending)
 
 
 def sheet_names(tables) -> dict[str, str]:
@@ -398,14 +442,28 @@ def _write_summary(ws, report: Report, names, formats, charts) -> None:
     meta = report.meta
     labels = [label for label, _ in report.summary_lines()] + list(names.values())
     ws.column_dimensions["A"].width = min(max([26, *(len(x) + 2 for x in labels)]), 45)
-    ws.column_dimensions["B"].width = 60
+    ws.column_dimensions["B"].width = SUMMARY_TEXT_WIDTH
     ws.sheet_view.showGridLines = False
     _page_setup(ws, header_row=False)
     for chart, cell in charts:
         ws.add_chart(chart, cell)
+    rows = [0]
 
-    ws.append([_cell(ws, _text(meta.title), font=TITLE_FONT)])
-    ws.append([])
+    def append(cells) -> None:
+        rows[0] += 1
+        ws.append(cells)
+
+    def wrapped(cells, text: str) -> None:
+        # Neither Excel (for files it did not write) nor LibreOffice grows a row for
+        # wrapped text on its own; a write-only row's height must be set before it is.
+        per_line = SUMMARY_TEXT_WIDTH * 1.25  # proportional text: more than width chars
+        lines = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+        if lines > 1:
+            ws.row_dimensions[rows[0] + 1].height = 15 * lines
+        append(cells)
+
+    append([_cell(ws, _text(meta.title), font=TITLE_FONT)])
+    append([])
     info = [
         ("Account", meta.account.label or "-"),
         ("Period", meta.period_label),
@@ -414,42 +472,44 @@ def _write_summary(ws, report: Report, names, formats, charts) -> None:
         ("Times", "UTC (Excel cells carry no time zone)"),
     ]
     for label, value in info:
-        ws.append([_cell(ws, label, font=LABEL_FONT), _cell(ws, _text(value))])
-    ws.append([])
-    ws.append([_cell(ws, "Key figures", font=SECTION_FONT)])
+        append([_cell(ws, label, font=LABEL_FONT), _cell(ws, _text(value))])
+    append([])
+    append([_cell(ws, "Key figures", font=SECTION_FONT)])
     for key, value in report.summary.items():
         kind = report.summary_kinds.get(key, "text")
         label = report.summary_labels.get(key) or default_label(key)
-        ws.append(
+        append(
             [
                 _cell(ws, _text(label), font=LABEL_FONT),
                 _summary_cell(ws, value, kind, meta, formats),
             ]
         )
     if report.alerts:
-        ws.append([])
-        ws.append([_cell(ws, "Alerts", font=SECTION_FONT)])
+        append([])
+        append([_cell(ws, "Alerts", font=SECTION_FONT)])
         for alert in report.alerts:
-            ws.append(
+            wrapped(
                 [
                     _cell(ws, "!", font=ALERT_FONT),
                     _cell(ws, _text(alert), font=ALERT_FONT, align=WRAP_ALIGN),
-                ]
+                ],
+                alert,
             )
     if report.notes:
-        ws.append([])
-        ws.append([_cell(ws, "Notes", font=SECTION_FONT)])
+        append([])
+        append([_cell(ws, "Notes", font=SECTION_FONT)])
         for note in report.notes:
-            ws.append([_cell(ws, "-"), _cell(ws, _text(note), align=WRAP_ALIGN)])
-    ws.append([])
-    ws.append([_cell(ws, "Sheets", font=SECTION_FONT)])
+            wrapped([_cell(ws, "-"), _cell(ws, _text(note), align=WRAP_ALIGN)], note)
+    append([])
+    append([_cell(ws, "Sheets", font=SECTION_FONT)])
     for key in report.tables:
         desc = report.spec(key).description
-        ws.append(
+        wrapped(
             [
                 _cell(ws, _text(names[key]), font=LABEL_FONT, align=TOP_ALIGN),
                 _cell(ws, _text(desc), align=WRAP_ALIGN),
-            ]
+            ],
+            desc,
         )
 
 
@@ -461,62 +521,64 @@ def _summary_cell(ws, value, kind: Kind, meta: ReportMeta, formats):
     return _cell(ws, _text(format_value(value, kind, meta)))
 
 
-def _column_values(series: pd.Series, kind: Kind) -> np.ndarray:
-    """A column as an object array of Excel-ready values (None for missing)."""
-    if kind in ("month", "date", "datetime") or pd.api.types.is_datetime64_any_dtype(series):
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        if pd.api.types.is_datetime64_any_dtype(series):
-            return np.array(
-                [None if pd.isna(v) else v.to_pydatetime() for v in series], dtype=object
-            )
-    if kind in _NUMERIC_KINDS and pd.api.types.is_numeric_dtype(series):
-        if pd.api.types.is_bool_dtype(series):
-            return series.astype(object).where(series.notna(), None).to_numpy()
-        if pd.api.types.is_integer_dtype(series):
-            return series.to_numpy(dtype=object, na_value=None)
-        values = series.to_numpy(dtype="float64", na_value=np.nan)
-        out = values.astype(object)
-        out[~np.isfinite(values)] = None  # NaN and inf have no Excel representation
-        return out
-    if pd.api.types.is_bool_dtype(series):
-        return series.astype(object).where(series.notna(), None).to_numpy()
-    return neutralise_series(series)
+def _column_text(values: pa.Array, ctype: str, series: pd.Series, kind: Kind, meta) -> int:
+    """The widest rendering of a column, in characters (roughly)."""
+    if ctype == "s":
+        lengths = pc.utf8_length(values)
+        widest = pc.max(lengths).as_py()
+        return int(widest or 0)
+    if ctype == "b":
+        return 5
+    if kind in _NUMERIC_KINDS and pd.api.types.is_numeric_dtype(series.dtype):
+        numbers = series.to_numpy(dtype="float64", na_value=np.nan)
+        numbers = numbers[np.isfinite(numbers)]
+        if not len(numbers):
+            return 0
+        big = float(np.abs(numbers).max())
+        text = {"int": f"{big:,.0f}", "id": f"{big:.0f}", "price": f"{big:,.4f}"}.get(
+            kind, f"{big:,.2f}"
+        )
+        return len(text) + len(meta.currency_symbol or "") + 2
+    if series.notna().any():
+        return len(NUMBER_FORMATS.get(kind, "yyyy-mm-dd hh:mm:ss"))
+    return 0
+
+
+def _width(header: str, content: int) -> float:
+    return float(min(max(len(header) + 3, content) + 1, 60) if content or header else 8)
 
 
 def _fitted_width(header: str, values: np.ndarray, kind: Kind, meta: ReportMeta) -> float:
     """A column width from the longest rendered value (characters, roughly)."""
-    longest = len(header) + 3  # room for the filter button
-    present = [v for v in values if v is not None]
-    if present:
-        if kind in _NUMERIC_KINDS:
-            big = max(abs(float(v)) for v in present)
-            text = {"int": f"{big:,.0f}", "id": f"{big:.0f}", "price": f"{big:,.4f}"}.get(
-                kind, f"{big:,.2f}"
-            )
-            extra = len(meta.currency_symbol or "") + 2
-            longest = max(longest, len(text) + extra)
-        elif kind in NUMBER_FORMATS:
-            longest = max(longest, len(NUMBER_FORMATS[kind]))
-        else:
-            longest = max(longest, max(len(str(v)) for v in present))
-    return float(min(max(longest + 1, 8), 60))
+    series = pd.Series(values)
+    if kind in _NUMERIC_KINDS:
+        series = pd.to_numeric(series, errors="coerce")
+        arr, ctype = series_values(series, kind)
+    else:
+        arr, ctype = _as_text(series), "s"
+    return max(_width(header, _column_text(arr, ctype, series, kind, meta)), 8.0)
 
 
-def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts) -> None:
+def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts, pending) -> None:
     meta, spec = report.meta, report.spec(key)
     kinds = report.kinds(key)
     columns = list(df.columns)
     headers = unique_headers([neutralise(header_label(report, key, c)) for c in columns])
-    values = [_column_values(df[c], kinds[c]) for c in columns]
+    values = []
+    for col in columns:
+        arr, ctype = series_values(df[col], kinds[col])
+        if ctype == "s":
+            arr = neutralise_array(_as_text(df[col]))
+        values.append((arr, ctype))
     totals = report.totals(key)
 
     # Column widths, frozen panes and charts must be set before the first row streams out.
     for i, (col, header) in enumerate(zip(columns, headers, strict=True), 1):
-        width = _fitted_width(header, values[i - 1], kinds[col], meta)
+        arr, ctype = values[i - 1]
+        width = _width(header, _column_text(arr, ctype, df[col], kinds[col], meta))
         if totals is not None and col in totals and i > 1:
             width = max(width, _fitted_width(header, np.array([totals[col]]), kinds[col], meta))
-        ws.column_dimensions[get_column_letter(i)].width = width
+        ws.column_dimensions[get_column_letter(i)].width = max(width, 8.0)
     if columns:
         freeze = min(max(spec.freeze_columns, 0), len(columns) - 1)
         ws.freeze_panes = f"{get_column_letter(freeze + 1)}2"
@@ -537,33 +599,52 @@ def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts
     ws.append(
         [_cell(ws, h, font=HEADER_FONT, fill=HEADER_FILL, align=HEADER_ALIGN) for h in headers]
     )
-    # One styled template cell per column, re-used for every row: write-only sheets
-    # serialise a row as soon as it is appended, and creating and styling a cell object
-    # per value would dominate the time of a 100,000-row sheet.
-    templates = []
-    for col in columns:
+    # Data rows: rendered column-wise (csframe.reports.sheetxml) and spliced in on save.
+    # Style ids are registered here, through openpyxl, so styles.xml has them.
+    cells = []
+    for i, col in enumerate(columns):
         fmt = formats.get(kinds[col])
-        templates.append(_cell(ws, None, fmt=fmt) if fmt else None)
-    append = ws.append
-    for row in zip(*values, strict=True):
-        out = []
-        for template, value in zip(templates, row, strict=True):
-            if template is None or value is None:
-                out.append(value)
-            else:
-                template.value = value
-                out.append(template)
-        append(out)
+        style_id = _cell(ws, None, fmt=fmt).style_id if fmt else None
+        arr, ctype = values[i]
+        cells.append(column_cells(get_column_letter(i + 1), arr, ctype, style_id))
+    tail = _totals_xml(ws, columns, kinds, totals, formats, row=len(df) + 2)
+    n = len(df)
 
-    if totals is not None:
-        cells = []
-        for i, col in enumerate(columns):
-            value = totals.get(col)
-            if i == 0:
-                value = _text(value)
-            fmt = formats.get(kinds[col]) if i > 0 else None
-            cells.append(_cell(ws, value, font=TOTAL_FONT, border=TOTAL_BORDER, fmt=fmt))
-        append(cells)
+    def render():
+        yield from render_rows(cells, first_row=2, n=n)
+        if tail:
+            yield tail
+
+    pending[ws] = render
+
+
+def _totals_xml(ws, columns, kinds, totals, formats, *, row: int) -> bytes:
+    """The bold totals row below the data, as XML (values, not formulas)."""
+    if totals is None:
+        return b""
+    parts = [f'<row r="{row}">']
+    for i, col in enumerate(columns):
+        value = totals.get(col)
+        fmt = formats.get(kinds[col]) if i > 0 else None
+        sid = _cell(ws, None, font=TOTAL_FONT, border=TOTAL_BORDER, fmt=fmt).style_id
+        ref = f"{get_column_letter(i + 1)}{row}"
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            parts.append(f'<c r="{ref}" s="{sid}"/>')
+        elif isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool
+        ):
+            parts.append(f'<c r="{ref}" s="{sid}"><v>{_number_text(value)}</v></c>')
+        else:
+            text = html.escape(_text(value), quote=False).replace("\r", "&#13;")
+            parts.append(f'<c r="{ref}" s="{sid}" t="inlineStr"><is><t>{text}</t></is></c>')
+    parts.append("</row>")
+    return "".join(parts).encode("utf-8")
+
+
+def _number_text(value) -> str:
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return repr(float(value))
 
 
 def unique_headers(headers: list[str]) -> list[str]:
@@ -667,6 +748,12 @@ def _chart(spec: ChartSpec, layouts: dict[str, _Layout], meta: ReportMeta, forma
         chart.add_data(data, titles_from_data=True)
     x = layout.col(spec.x)
     chart.set_categories(Reference(ref_ws, min_col=x, min_row=2, max_row=layout.rows + 1))
+    if layout.kinds[y[0]] == "percent":
+        chart.y_axis.scaling.min = 0
+        chart.y_axis.scaling.max = 1
+    if layout.rows > 24:  # about a dozen category labels, whatever the length
+        chart.x_axis.tickLblSkip = math.ceil(layout.rows / 12)
+        chart.x_axis.tickMarkSkip = chart.x_axis.tickLblSkip
     if isinstance(chart, LineChart):
         for series in chart.series:
             series.smooth = False

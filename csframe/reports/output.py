@@ -214,7 +214,8 @@ def _table_html(report: Report, name: str) -> str:
     spec, kinds, meta = report.spec(name), report.kinds(name), report.meta
     columns = list(df.columns)
     cls = pd.DataFrame("", index=df.index, columns=columns)
-    for h in spec.highlights:
+    # In Excel the first rule has priority where rules overlap: apply it last here.
+    for h in reversed(spec.highlights):
         if h.column not in df:
             continue
         mask = h.mask(df[h.column]).to_numpy()
