@@ -75,13 +75,17 @@ def report(usage) -> Report:
 
 def test_report_shape_and_meta(report):
     assert isinstance(report, Report)
+    # Without history or budget: no cost_per_delivered / reconciliation / budget sheets.
     assert list(report.tables) == [
         "monthly_spend",
+        "subaccounts",
         "monthly_by_channel",
         "monthly_by_subaccount",
+        "breakdown",
         "detail",
     ]
-    assert list(report.figures) == ["monthly_spend"]
+    assert list(report.figures) == ["monthly_spend", "subaccount_spend"]
+    assert not report.budget_exceeded and not report.alerts
     assert report.meta.period == ("2026-01", "2026-10")
     assert report.meta.months == 10
     assert report.meta.currency == "AUD"
@@ -131,7 +135,7 @@ def test_monthly_spend_is_the_channel_pivot(report, usage):
     expected = usage.pivot_table(
         index="month", columns="channel", values="price", aggfunc="sum", observed=True
     )
-    assert list(wide.columns) == ["month", "sms", "voice", "email", "total"]
+    assert list(wide.columns) == ["month", "sms", "voice", "email", "total", "change", "change_pct"]
     assert len(wide) == 10
     by_month = wide.set_index("month")
     for channel in ("sms", "voice", "email"):
@@ -187,7 +191,12 @@ def test_figure_has_one_line_per_channel(report):
 def test_empty_usage_still_gives_every_month_with_zeros(tmp_path):
     report = build(synthetic_usage([]), "2026-01", "2026-03", account=ACME)
     assert len(report.tables["monthly_spend"]) == 3
-    assert list(report.tables["monthly_spend"].columns) == ["month", "total"]
+    assert list(report.tables["monthly_spend"].columns) == [
+        "month",
+        "total",
+        "change",
+        "change_pct",
+    ]
     assert (report.tables["monthly_spend"]["total"] == 0).all()
     assert report.tables["monthly_by_channel"].empty
     assert report.tables["detail"].empty
@@ -307,6 +316,6 @@ def test_show_in_a_notebook_displays_html_tables_and_charts(report, monkeypatch)
     assert kinds[0] == "HTML" and "Total spend" in shown[0].data
     frames = [obj for obj in shown if isinstance(obj, pd.DataFrame)]
     assert len(frames) == len(report.tables)
-    assert frames[1].iloc[-1]["month"] == "Total"
+    assert frames[0].iloc[-1]["month"] == "Total"
     pngs = [obj for obj in shown if type(obj).__name__ == "Image"]
-    assert len(pngs) == 1 and pngs[0].data[:4] == b"\x89PNG"
+    assert len(pngs) == len(report.figures) == 2 and pngs[0].data[:4] == b"\x89PNG"

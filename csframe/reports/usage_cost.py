@@ -1,47 +1,86 @@
-"""Usage and cost: monthly spend and volume per channel and per subaccount.
+"""Usage and cost: spend and volume per month, channel and subaccount, checked against the
+message history and against budgets.
 
-Built from one ``client.usage(start, end)`` frame (the usage endpoint, month x channel x
-subaccount) plus the account's name and currency. Every month of the period appears in
-the monthly tables, with zeros where nothing was billed, so charts and month-over-month
-comparisons have no gaps.
+Loads (in this order, so a wrong key fails before the concurrent loads): the account's
+name and currency; ``client.usage`` for the period plus the month before it (the baseline
+of the first month's month-over-month change); and, unless ``history=False``, the outbound
+message history of the period (``client.iter_history``, streamed, only the columns needed).
+Every month of the period appears in the monthly tables, with zeros where nothing was
+billed, so charts and month-over-month comparisons have no gaps.
 
 Tables (sheet order):
 
 ``monthly_spend``
-    One row per month, one spend column per channel, and ``total``. The chart and the
-    ``monthly_spend`` figure are drawn from it.
-``monthly_by_channel``
-    Long: month, channel, count (units billed: SMS parts, emails, pages), spend.
-``monthly_by_subaccount``
-    Long: month, subaccount_id, username, count, spend.
+    One row per month: spend per channel, ``total``, ``change`` and ``change_pct`` against
+    the previous month. The line chart is drawn from it.
+``subaccounts``
+    One row per subaccount over the period: units, spend, ``share`` of the total, SMS
+    delivered and cost per delivered (with history), monthly budget and months over it
+    (with subaccount budgets). Sorted by spend; the bar chart is drawn from it.
+``monthly_by_channel``, ``monthly_by_subaccount``
+    Long: month x channel (x subaccount), units, spend, share of the month, change.
+``breakdown``
+    Spend and units grouped by ``by`` (default month x channel x subaccount), with the
+    share of the month (or of the period when ``by`` has no month) and, when ``by`` has
+    month, the change against the previous month. Rows where nothing was billed in the
+    month nor in the one before are left out.
+``cost_per_delivered`` (with history)
+    Per month and history channel: messages by outcome (see
+    :mod:`csframe.reports.history`), delivery rate, billed spend (usage), spend on failed
+    messages and spend per delivered message.
+``reconciliation`` (with history)
+    Per month x channel x subaccount: units and spend from usage against the sum of
+    ``message_parts`` and ``message_price`` in the history; ``status`` is ``difference``
+    when spend differs by more than ``tolerance`` or units differ at all.
+``budget`` (with ``budget=``)
+    Per month and budget line (the account, each budgeted subaccount): budget, spend,
+    remaining, share used, ``over_budget``.
 ``detail``
     The usage frame as loaded (month, channel, subaccount_id, username, count, price).
 
-The first three have a totals row. Extension points for later reports (``by=``,
-budgets, reconciliation against history) are the separate steps below:
-:func:`usage_cost` loads, :func:`build` shapes, so a new option adds a step without
-touching the loading or the workbook writer.
+Budgets are monthly amounts in the account's currency: a number is the account's
+monthly budget; a mapping budgets subaccounts by username or id, with the key ``total``
+(or ``account``, ``*``) for the whole account.
 
 Example::
 
-    rep = usage_cost(cs, start="2026-01", end="2026-10")
+    rep = usage_cost(cs, start="2026-01", end="2026-10", budget={"total": 500, "marketing": 150})
     rep.tables["monthly_spend"]
-    rep.summary["total_spend"]
+    rep.summary["total_spend"], rep.budget_exceeded
     rep.to_excel("usage-cost.xlsx")
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-from csframe.reports.base import AccountInfo, ChartSpec, Report, ReportMeta, TableSpec, account_info
+from csframe.reports import history as hist
+from csframe.reports.base import (
+    AccountInfo,
+    ChartSpec,
+    Highlight,
+    OptionError,
+    Report,
+    ReportMeta,
+    TableSpec,
+    account_info,
+)
 from csframe.timeutil import month_range
 
 NAME = "usage-cost"
 MONEY_DECIMALS = 6
 TITLE = "Usage and cost"
+DEFAULT_BY = ("month", "channel", "subaccount")
+#: Spend differences up to half a cent are rounding, not a discrepancy.
+DEFAULT_TOLERANCE = 0.005
+#: History channels reconciled and used for cost per delivered by default.
+HISTORY_CHANNELS = ("sms",)
 
 #: Channels in the order the usage endpoint lists them; unknown ones follow, sorted.
 CHANNELS = ("sms", "mms", "voice", "fax", "post", "email", "email_transactional", "postcards")
@@ -56,6 +95,15 @@ CHANNEL_LABELS = {
     "postcards": "Postcards",
     "total": "Total",
 }
+_BY_ALIASES = {
+    "month": "month",
+    "channel": "channel",
+    "subaccount": "subaccount",
+    "subaccount_id": "subaccount",
+    "username": "subaccount",
+}
+_ACCOUNT_KEYS = {"total", "account", "*"}
+_HISTORY_COLUMNS = ("date", "subaccount_id", "message_parts", "message_price")
 
 
 def period(start=None, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -72,22 +120,151 @@ def period(start=None, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
     return months[0], months[-1]
 
 
-def usage_cost(client, start=None, end=None) -> Report:
-    """The usage-and-cost report for months ``start``..``end`` (inclusive, 'YYYY-MM').
+# --- budgets -------------------------------------------------------------------------------
 
-    Without ``start``/``end``: the 12 months up to the current one. Uses
-    ``client.account()`` (name, currency) and ``client.usage()``.
+
+@dataclass(frozen=True)
+class Budget:
+    """Monthly budgets: ``account`` for the whole account, ``subaccounts`` by username or
+    id (as text).
 
     Example::
 
-        rep = usage_cost(cs, "2026-01", "2026-10")
-        rep.summary["total_spend"], rep.figures["monthly_spend"]
+        >>> parse_budget({"total": 500, "marketing": 150})
+        Budget(account=500.0, subaccounts={'marketing': 150.0})
+    """
+
+    account: float | None = None
+    subaccounts: dict[str, float] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.account is not None or bool(self.subaccounts)
+
+
+def parse_budget(budget) -> Budget | None:
+    """A :class:`Budget` from a number (the account's monthly budget), a mapping (keys:
+    ``total``/``account``/``*`` or a subaccount's username or id) or None. Amounts must be
+    finite and not negative.
+
+    Example::
+
+        >>> parse_budget(250).account
+        250.0
+        >>> parse_budget(None) is None
+        True
+    """
+    if budget is None or isinstance(budget, Budget):
+        return budget or None
+    if isinstance(budget, Mapping):
+        items = list(budget.items())
+    elif isinstance(budget, int | float) and not isinstance(budget, bool):
+        items = [("total", budget)]
+    else:
+        raise OptionError(f"budget must be a number or a mapping; got {budget!r}")
+    account, subs = None, {}
+    for key, value in items:
+        amount = _amount(value, key)
+        name = str(key).strip()
+        if name.lower() in _ACCOUNT_KEYS:
+            account = amount
+        elif not name:
+            raise OptionError("budget: empty subaccount name")
+        else:
+            subs[name] = amount
+    return Budget(account, subs) or None
+
+
+def _amount(value, key) -> float:
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"budget for {key!r} must be a number; got {value!r}") from None
+    if not math.isfinite(amount) or amount < 0:
+        raise OptionError(f"budget for {key!r} must be a finite amount >= 0; got {value!r}")
+    return amount
+
+
+def parse_by(by) -> tuple[str, ...]:
+    """The ``by`` dimensions, validated: any of month, channel, subaccount (aliases
+    subaccount_id, username), each once, at least one.
+
+    Example::
+
+        >>> parse_by(("month", "username"))
+        ('month', 'subaccount')
+    """
+    if isinstance(by, str):
+        by = (by,)
+    out = []
+    for item in by or ():
+        dim = _BY_ALIASES.get(str(item).strip().lower())
+        if dim is None:
+            raise OptionError(f"by: unknown dimension {item!r}; use month, channel, subaccount")
+        if dim in out:
+            raise OptionError(f"by: {item!r} given twice")
+        out.append(dim)
+    if not out:
+        raise OptionError("by: give at least one of month, channel, subaccount")
+    return tuple(out)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def usage_cost(
+    client,
+    start=None,
+    end=None,
+    *,
+    by: Sequence[str] = DEFAULT_BY,
+    budget=None,
+    history: bool = True,
+    history_channels: Sequence[str] = HISTORY_CHANNELS,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> Report:
+    """The usage-and-cost report for months ``start``..``end`` (inclusive, 'YYYY-MM').
+
+    Without ``start``/``end``: the 12 months up to the current one. ``history=False``
+    skips the history (no cost per delivered, no reconciliation): one request per month.
+
+    Example::
+
+        rep = usage_cost(cs, "2026-01", "2026-10", budget=500)
+        rep.summary["total_spend"], rep.figures["monthly_spend"], rep.budget_exceeded
     """
     first, last = period(start, end)
+    by = parse_by(by)
+    budget = parse_budget(budget)
     # The account first: a wrong key fails here, before the concurrent month loads.
     account = account_info(client)
-    usage = client.usage(start=f"{first:%Y-%m}", end=f"{last:%Y-%m}")
-    return build(usage, first, last, account=account)
+    baseline = first - pd.offsets.MonthBegin(1)
+    usage = client.usage(start=f"{baseline:%Y-%m}", end=f"{last:%Y-%m}")
+    histories: dict[str, pd.DataFrame] = {}
+    notes: list[str] = []
+    if history:
+        for channel in history_channels:
+            try:
+                frame, _ = hist.load(client, channel, first, last, columns=_HISTORY_COLUMNS)
+            except ValueError as exc:  # a channel this client cannot load history for
+                notes.append(f"No {channel} history: {exc}")
+                continue
+            histories[channel] = frame
+    report = build(
+        usage,
+        first,
+        last,
+        account=account,
+        history=histories or None,
+        by=by,
+        budget=budget,
+        tolerance=tolerance,
+        baseline=True,
+    )
+    report.notes.extend(notes)
+    return report
+
+
+# --- building ------------------------------------------------------------------------------
 
 
 def build(
@@ -96,18 +273,28 @@ def build(
     end,
     *,
     account: AccountInfo | None = None,
+    history: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+    by: Sequence[str] = DEFAULT_BY,
+    budget=None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    baseline: bool | None = None,
     generated_at: dt.datetime | None = None,
 ) -> Report:
-    """Shape a usage frame (the contract of ``Client.usage``) into the report.
+    """Shape a usage frame (the contract of ``Client.usage``) and optionally history
+    frames (``Client.history`` frames, or lean ones from :func:`csframe.reports.history.load`;
+    one frame means SMS) into the report.
 
-    Separate from loading so that tests, notebooks and later reports can feed it any
-    usage frame.
+    ``baseline``: whether ``usage`` covers the month before ``start`` (then the first
+    month's change is against it); None infers it from rows before ``start``.
 
     Example::
 
-        rep = build(cs.usage("2026-01", "2026-03"), "2026-01", "2026-03")
+        rep = build(cs.usage("2026-01", "2026-03"), "2026-01", "2026-03",
+                    history=cs.history("sms", "2026-01-01", "2026-04-01"))
     """
     first, last = period(start, end)
+    by = parse_by(by)
+    budget = parse_budget(budget)
     account = account or AccountInfo()
     currency = usage.attrs.get("currency") or account.currency
     meta = ReportMeta(
@@ -120,46 +307,47 @@ def build(
         generated_at=generated_at or dt.datetime.now(dt.UTC),
     )
     months = pd.date_range(first, last, freq="MS").as_unit("s")
+    prior = first - pd.offsets.MonthBegin(1)
+    if baseline is None:
+        baseline = bool(len(usage)) and bool((usage["month"] < first).any())
+    # Months used for changes: the period, plus the month before it when it was loaded.
+    ext_months = months.insert(0, prior) if baseline else months
+    ext = _detail(usage, ext_months)
     detail = _detail(usage, months)
     channels = _channels(detail["channel"])
-    by_channel = monthly_by_channel(detail, months, channels)
-    by_subaccount = monthly_by_subaccount(detail, months)
-    wide = monthly_spend(by_channel, months, channels)
+    histories = _histories(history)
 
-    tables = {
-        "monthly_spend": wide,
-        "monthly_by_channel": by_channel,
-        "monthly_by_subaccount": by_subaccount,
-        "detail": detail,
-    }
-    specs = {
-        "monthly_spend": TableSpec(
-            "Spend per month and channel, with the month's total.",
-            kinds={"month": "month", **{c: "money" for c in (*channels, "total")}},
-            labels={c: CHANNEL_LABELS.get(c, c) for c in (*channels, "total")},
-            totals=(*channels, "total"),
-        ),
-        "monthly_by_channel": TableSpec(
-            "Units billed and spend per month and channel.",
-            kinds={"month": "month", "spend": "money"},
-            labels={"count": "Units"},
-            totals=("count", "spend"),
-            freeze_columns=2,
-        ),
-        "monthly_by_subaccount": TableSpec(
-            "Units billed and spend per month and subaccount.",
-            kinds={"month": "month", "spend": "money"},
-            labels={"subaccount_id": "Subaccount", "count": "Units"},
-            totals=("count", "spend"),
-            freeze_columns=3,
-        ),
-        "detail": TableSpec(
-            "The usage endpoint's rows: month x channel x subaccount.",
-            kinds={"month": "month", "price": "money"},
-            labels={"subaccount_id": "Subaccount", "count": "Units"},
-            freeze_columns=2,
-        ),
-    }
+    by_channel = monthly_by_channel(ext, ext_months, channels)
+    by_channel = _change(by_channel, ["channel"], months)
+    by_subaccount = monthly_by_subaccount(ext, ext_months)
+    by_subaccount = _change(by_subaccount, ["subaccount_id"], months)
+    wide = monthly_spend(by_channel, months, channels)
+    wide = _wide_change(wide, ext, prior if baseline else None)
+    by_channel = _share_of_month(by_channel)
+    by_subaccount = _share_of_month(by_subaccount)
+    breakdown = spend_breakdown(ext, ext_months, months, by)
+
+    cpd = cost_per_delivered(detail, histories, months) if histories else None
+    recon = reconcile(detail, histories, months, tolerance) if histories else None
+    subs = subaccount_totals(detail, histories)
+    budget_table = budget_lines(wide, by_subaccount, budget) if budget else None
+    if budget and budget.subaccounts:
+        by_subaccount = _mark_subaccount_budgets(by_subaccount, budget_table)
+        subs = _subaccount_budget_columns(subs, budget_table)
+
+    tables = {"monthly_spend": wide, "subaccounts": subs}
+    tables["monthly_by_channel"] = by_channel
+    tables["monthly_by_subaccount"] = by_subaccount
+    tables["breakdown"] = breakdown
+    if cpd is not None:
+        tables["cost_per_delivered"] = cpd
+    if recon is not None:
+        tables["reconciliation"] = recon
+    if budget_table is not None:
+        tables["budget"] = budget_table
+    tables["detail"] = detail
+
+    specs = _specs(channels, by, budget, tolerance)
     charts = [
         ChartSpec(
             "monthly_spend",
@@ -168,34 +356,194 @@ def build(
             kind="line",
             title="Monthly spend per channel",
             y_title=f"Spend ({currency})" if currency else "Spend",
-        )
+            cell="D3",
+        ),
+        ChartSpec(
+            "subaccounts",
+            x="username",
+            y=("spend",),
+            kind="bar",
+            title="Spend per subaccount",
+            y_title=f"Spend ({currency})" if currency else "Spend",
+            cell="D22",
+        ),
     ]
+    summary, kinds, labels, alerts = _summary(tables, channels, meta, budget, histories)
     report = Report(
         meta=meta,
         tables=tables,
         specs=specs,
         charts=charts,
-        summary=_summary(detail, by_channel, by_subaccount, wide, channels, meta),
-        summary_kinds={
-            "total_spend": "money",
-            "average_monthly_spend": "money",
-            "peak_month_spend": "money",
-            "total_units": "int",
-            "months": "int",
-            "subaccounts": "int",
-        },
-        summary_labels={"total_units": "Units billed"},
+        summary=summary,
+        summary_kinds=kinds,
+        summary_labels=labels,
+        alerts=alerts,
     )
     report.figures["monthly_spend"] = spend_figure(wide, channels, meta)
+    report.figures["subaccount_spend"] = subaccount_figure(subs, meta)
     return report
+
+
+def _specs(channels, by, budget: Budget | None, tolerance: float) -> dict[str, TableSpec]:
+    over = (Highlight("over_budget", "==", True, row=True),)
+    total_hl = ()
+    if budget and budget.account is not None:
+        total_hl = (Highlight("total", ">", budget.account),)
+    by_text = " x ".join(by)
+    return {
+        "monthly_spend": TableSpec(
+            "Spend per month and channel, the month's total and its change on the month "
+            "before" + (" (totals over the account budget in red)." if total_hl else "."),
+            kinds={
+                "month": "month",
+                **{c: "money" for c in (*channels, "total", "change")},
+                "change_pct": "percent",
+            },
+            labels={
+                **{c: CHANNEL_LABELS.get(c, c) for c in (*channels, "total")},
+                "change_pct": "Change %",
+            },
+            totals=(*channels, "total"),
+            highlights=total_hl,
+        ),
+        "subaccounts": TableSpec(
+            "Spend per subaccount over the period and its share of the total; with history, "
+            "messages delivered and spend per delivered message; with budgets, months over.",
+            kinds={
+                "spend": "money",
+                "share": "percent",
+                "history_spend": "money",
+                "cost_per_delivered": "price",
+                "budget": "money",
+            },
+            labels={
+                "subaccount_id": "Subaccount",
+                "count": "Units",
+                "history_spend": "Spend on delivered channels",
+                "months_over": "Months over budget",
+            },
+            totals=("count", "spend", "share", "delivered", "history_spend"),
+            highlights=(Highlight("months_over", ">", 0, row=True),),
+            freeze_columns=2,
+        ),
+        "monthly_by_channel": TableSpec(
+            "Units billed and spend per month and channel, share of the month, change.",
+            kinds={
+                "month": "month",
+                "spend": "money",
+                "change": "money",
+                "share": "percent",
+                "change_pct": "percent",
+            },
+            labels={"count": "Units", "change_pct": "Change %"},
+            totals=("count", "spend"),
+            freeze_columns=2,
+        ),
+        "monthly_by_subaccount": TableSpec(
+            "Units billed and spend per month and subaccount, share of the month, change.",
+            kinds={
+                "month": "month",
+                "spend": "money",
+                "change": "money",
+                "share": "percent",
+                "change_pct": "percent",
+                "budget": "money",
+            },
+            labels={"subaccount_id": "Subaccount", "count": "Units", "change_pct": "Change %"},
+            totals=("count", "spend"),
+            highlights=over,
+            freeze_columns=3,
+        ),
+        "breakdown": TableSpec(
+            f"Units and spend by {by_text}"
+            + (
+                ", with the share of the month and the change on the month before."
+                if "month" in by
+                else ", with the share of the period."
+            ),
+            kinds={
+                "month": "month",
+                "spend": "money",
+                "change": "money",
+                "share": "percent",
+                "change_pct": "percent",
+            },
+            labels={"subaccount_id": "Subaccount", "count": "Units", "change_pct": "Change %"},
+            totals=("count", "spend"),
+            freeze_columns=len(by) + (1 if "subaccount" in by else 0),
+        ),
+        "cost_per_delivered": TableSpec(
+            "Messages by outcome (from the history), delivery rate, billed spend (usage) and "
+            "spend per delivered message, per month and channel.",
+            kinds={
+                "month": "month",
+                "delivery_rate": "percent",
+                "spend": "money",
+                "failed_spend": "money",
+                "cost_per_delivered": "price",
+            },
+            totals=(
+                "messages",
+                "delivered",
+                "failed",
+                "pending",
+                "cancelled",
+                "spend",
+                "failed_spend",
+            ),
+            freeze_columns=2,
+        ),
+        "reconciliation": TableSpec(
+            "Usage (what was billed) against the sum of the history's message parts and "
+            f"prices; differences over {tolerance:g} in spend, or in units, in red.",
+            kinds={
+                "month": "month",
+                "usage_spend": "money",
+                "history_spend": "money",
+                "spend_diff": "money",
+            },
+            labels={"subaccount_id": "Subaccount"},
+            totals=(
+                "usage_units",
+                "history_units",
+                "units_diff",
+                "usage_spend",
+                "history_spend",
+                "spend_diff",
+                "messages",
+            ),
+            highlights=(Highlight("status", "==", "difference", row=True),),
+            freeze_columns=4,
+        ),
+        "budget": TableSpec(
+            "Monthly budgets: spend against budget per month for the account and each "
+            "budgeted subaccount (over budget in red).",
+            kinds={
+                "month": "month",
+                "budget": "money",
+                "spend": "money",
+                "remaining": "money",
+                "used": "percent",
+            },
+            labels={"subaccount_id": "Subaccount", "used": "Used %"},
+            highlights=over + (Highlight("used", ">=", 0.9, style="warn"),),
+            freeze_columns=2,
+        ),
+        "detail": TableSpec(
+            "The usage endpoint's rows: month x channel x subaccount.",
+            kinds={"month": "month", "price": "money"},
+            labels={"subaccount_id": "Subaccount", "count": "Units"},
+            freeze_columns=2,
+        ),
+    }
 
 
 # --- tables ------------------------------------------------------------------------------
 
 
 def _detail(usage: pd.DataFrame, months: pd.DatetimeIndex) -> pd.DataFrame:
-    # Rows outside the period (should the endpoint return any) would make the monthly
-    # tables and the detail sheet disagree; keep exactly the period.
+    # Rows outside the months (should the endpoint return any) would make the monthly
+    # tables and the detail sheet disagree; keep exactly those months.
     month = usage["month"]
     inside = month.between(months[0], months[-1]) if len(usage) else month.notna()
     sort = [c for c in ("month", "channel", "subaccount_id") if c in usage]
@@ -208,6 +556,19 @@ def _channels(channel: pd.Series) -> list[str]:
     seen = {str(c) for c in channel.dropna().unique()}
     known = [c for c in CHANNELS if c in seen]
     return known + sorted(seen - set(known))
+
+
+def _histories(history) -> dict[str, pd.DataFrame]:
+    if history is None:
+        return {}
+    if isinstance(history, pd.DataFrame):
+        history = {"sms": history}
+    out = {}
+    for channel, frame in history.items():
+        if "outcome" not in frame:
+            frame = hist.concat([hist._lean(frame, _HISTORY_COLUMNS)])
+        out[str(channel)] = frame
+    return out
 
 
 def monthly_by_channel(detail: pd.DataFrame, months, channels: list[str]) -> pd.DataFrame:
@@ -242,12 +603,15 @@ def monthly_by_subaccount(detail: pd.DataFrame, months) -> pd.DataFrame:
     )
     sums = detail.groupby(["month", "subaccount_id"], dropna=False)[["count", "price"]].sum()
     out = sums.reindex(grid, fill_value=0).reset_index()
+    out.insert(2, "username", out["subaccount_id"].map(_usernames(detail)).astype("str"))
+    return _typed(out.rename(columns={"price": "spend"}))
+
+
+def _usernames(detail: pd.DataFrame) -> pd.Series:
     # A subaccount's username as last reported (it can be renamed within the period).
-    names = (
+    return (
         detail.dropna(subset=["username"]).groupby("subaccount_id", dropna=False)["username"].last()
     )
-    out.insert(2, "username", out["subaccount_id"].map(names).astype("str"))
-    return _typed(out.rename(columns={"price": "spend"}))
 
 
 def monthly_spend(by_channel: pd.DataFrame, months, channels: list[str]) -> pd.DataFrame:
@@ -267,6 +631,343 @@ def monthly_spend(by_channel: pd.DataFrame, months, channels: list[str]) -> pd.D
     return wide.reset_index()
 
 
+def _pct(change: pd.Series, base: pd.Series) -> pd.Series:
+    base = base.astype("float64")
+    return (change.astype("float64") / base.where(base != 0)).astype("float64")
+
+
+def _change(df: pd.DataFrame, keys: list[str], months) -> pd.DataFrame:
+    """Add ``change``/``change_pct`` (spend against the same keys' previous month) and
+    keep only ``months`` (the baseline month, if present, only serves as the base)."""
+    df = df.sort_values([*keys, "month"], kind="stable")
+    prev = df.groupby(keys, dropna=False, observed=True)["spend"].shift(1)
+    # The first month has no base unless the month before it was loaded.
+    first = df["month"] == df["month"].min()
+    prev = prev.where(~first)
+    df["change"] = _money(df["spend"] - prev)
+    df["change_pct"] = _pct(df["spend"] - prev, prev)
+    df = df[df["month"].isin(months)]
+    return df.sort_values(["month", *keys], kind="stable").reset_index(drop=True)
+
+
+def _wide_change(wide: pd.DataFrame, ext: pd.DataFrame, prior) -> pd.DataFrame:
+    totals = wide["total"].astype("float64")
+    prev = totals.shift(1)
+    if prior is not None:
+        base = float(ext.loc[ext["month"] == prior, "price"].sum())
+        prev.iloc[0] = round(base, MONEY_DECIMALS)
+    wide["change"] = _money(totals - prev)
+    wide["change_pct"] = _pct(totals - prev, prev)
+    return wide
+
+
+def _share_of_month(df: pd.DataFrame) -> pd.DataFrame:
+    month_total = df.groupby("month")["spend"].transform("sum")
+    df["share"] = _pct(df["spend"], month_total)
+    cols = [c for c in df.columns if c not in ("share", "change", "change_pct")]
+    return df[[*cols, "share", "change", "change_pct"]]
+
+
+def spend_breakdown(ext: pd.DataFrame, ext_months, months, by: tuple[str, ...]) -> pd.DataFrame:
+    """Units and spend grouped by ``by`` (see the module docstring).
+
+    Example::
+
+        spend_breakdown(usage, months, months, ("channel", "subaccount"))
+    """
+    keys = []
+    for dim in by:
+        keys += ["subaccount_id", "username"] if dim == "subaccount" else [dim]
+    frame = ext.copy()
+    if "username" in keys:
+        frame["username"] = frame["subaccount_id"].map(_usernames(ext)).astype("str")
+    if "channel" in keys:
+        chans = _channels(frame["channel"])
+        frame["channel"] = pd.Categorical(frame["channel"].astype("str"), chans)
+    if "month" not in by:
+        frame = frame[frame["month"].isin(months)]
+    sums = (
+        frame.groupby(keys, dropna=False, observed=True)[["count", "price"]]
+        .sum()
+        .rename(columns={"price": "spend"})
+    )
+    if "month" in by:
+        others = [k for k in keys if k != "month"]
+        if others:
+            combos = sums.reset_index()[others].drop_duplicates()
+            grid = pd.MultiIndex.from_frame(
+                pd.merge(pd.DataFrame({"month": ext_months}), combos, how="cross")[keys]
+            )
+        else:
+            grid = pd.Index(ext_months, name="month")
+        sums = sums.reindex(grid, fill_value=0)
+    out = sums.reset_index()
+    out = _typed(out) if "month" in out else _typed_nomonth(out)
+    if "month" in by:
+        others = [k for k in keys if k not in ("month", "username")]
+        if others:
+            out = _change(out, others, months)
+        else:
+            out = out.sort_values("month").reset_index(drop=True)
+            prev = out["spend"].shift(1).where(out["month"] != out["month"].min())
+            out["change"] = _money(out["spend"] - prev)
+            out["change_pct"] = _pct(out["spend"] - prev, prev)
+            out = out[out["month"].isin(months)].reset_index(drop=True)
+        # Nothing billed this month nor the one before: not a row worth reading.
+        prev_spend = out["spend"] - out["change"].fillna(out["spend"])
+        out = out[(out["spend"] != 0) | (out["count"] != 0) | (prev_spend != 0)]
+        out = out.sort_values(keys, kind="stable").reset_index(drop=True)
+        month_total = out.groupby("month")["spend"].transform("sum")
+        out.insert(len(keys) + 2, "share", _pct(out["spend"], month_total))
+    else:
+        out = out.sort_values("spend", ascending=False, kind="stable").reset_index(drop=True)
+        out["share"] = _pct(out["spend"], pd.Series(out["spend"].sum(), index=out.index))
+    return out
+
+
+def _typed_nomonth(df: pd.DataFrame) -> pd.DataFrame:
+    df["count"] = df["count"].astype("Int64")
+    df["spend"] = _money(df["spend"])
+    if "subaccount_id" in df:
+        df["subaccount_id"] = df["subaccount_id"].astype("Int64")
+    return df
+
+
+def _history_months(dates: pd.Series) -> pd.Series:
+    """UTC calendar month starts of ``dates`` (datetime64[s, UTC])."""
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+    m = dates.to_numpy(dtype="datetime64[s]").astype("datetime64[M]").astype("datetime64[s]")
+    return pd.Series(pd.DatetimeIndex(m).tz_localize("UTC"), index=dates.index)
+
+
+def _outcome_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    counts = pd.crosstab([frame[k] for k in keys], frame["outcome"], dropna=False).reindex(
+        columns=list(hist.OUTCOMES), fill_value=0
+    )
+    counts.columns = list(hist.OUTCOMES)
+    return counts
+
+
+def cost_per_delivered(detail: pd.DataFrame, histories: dict, months) -> pd.DataFrame:
+    """Per month x history channel: messages, delivered, failed, pending, cancelled,
+    delivery rate (delivered / sent, sent = all but cancelled), billed spend (usage),
+    failed spend (history) and spend per delivered message.
+
+    Example::
+
+        cost_per_delivered(usage, {"sms": cs.history("sms", ...)}, months)
+    """
+    rows = []
+    for channel, frame in histories.items():
+        f = frame.assign(month=_history_months(frame["date"]))
+        f = f[f["month"].isin(months)]
+        counts = pd.DataFrame(0, index=pd.Index(months, name="month"), columns=list(hist.OUTCOMES))
+        if len(f):
+            got = f.groupby(["month", "outcome"], observed=False).size().unstack(fill_value=0)
+            got = got.reindex(columns=list(hist.OUTCOMES), fill_value=0)
+            counts = counts.add(got.reindex(months, fill_value=0), fill_value=0)
+        failed_spend = (
+            f.loc[f["outcome"] == "failed"].groupby("month")["message_price"].sum()
+            if len(f)
+            else pd.Series(dtype="float64")
+        )
+        used = detail[detail["channel"].astype("str") == channel]
+        spend = used.groupby("month")["price"].sum()
+        part = counts.reset_index()
+        part.insert(1, "channel", channel)
+        part.insert(2, "messages", counts.sum(axis=1).to_numpy())
+        rows.append(
+            part.assign(
+                spend=part["month"].map(spend).fillna(0.0).to_numpy(),
+                failed_spend=part["month"].map(failed_spend).fillna(0.0).to_numpy(),
+            )
+        )
+    out = pd.concat(rows, ignore_index=True)
+    sent = out["messages"] - out["cancelled"]
+    out.insert(7, "delivery_rate", _pct(out["delivered"], sent))
+    for col in ("messages", *hist.OUTCOMES):
+        out[col] = out[col].astype("Int64")
+    out["month"] = pd.to_datetime(out["month"], utc=True).astype("datetime64[s, UTC]")
+    out["spend"] = _money(out["spend"])
+    out["failed_spend"] = _money(out["failed_spend"])
+    out["cost_per_delivered"] = _money(_pct(out["spend"], out["delivered"]))
+    return out
+
+
+def reconcile(detail: pd.DataFrame, histories: dict, months, tolerance: float) -> pd.DataFrame:
+    """Usage against history per month x channel x subaccount (see the module docstring).
+    ``*_diff`` = usage - history.
+
+    Example::
+
+        reconcile(usage, {"sms": cs.history("sms", ...)}, months, 0.005)
+    """
+    keys = ["month", "channel", "subaccount_id"]
+    names = _usernames(detail)
+    parts = []
+    for channel, frame in histories.items():
+        used = detail[detail["channel"].astype("str") == channel]
+        u = used.groupby(["month", "subaccount_id"], dropna=False)[["count", "price"]].sum()
+        u.columns = ["usage_units", "usage_spend"]
+        f = frame.assign(month=_history_months(frame["date"]))
+        f = f[f["month"].isin(months)]
+        h = f.groupby(["month", "subaccount_id"], dropna=False).agg(
+            history_units=("message_parts", "sum"),
+            history_spend=("message_price", "sum"),
+            messages=("outcome", "size"),
+        )
+        both = u.join(h, how="outer").fillna(0).reset_index()
+        both.insert(1, "channel", channel)
+        parts.append(both)
+    columns = [
+        *keys,
+        "usage_units",
+        "history_units",
+        "usage_spend",
+        "history_spend",
+        "messages",
+    ]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    out["month"] = pd.to_datetime(out["month"], utc=True).astype("datetime64[s, UTC]")
+    out["subaccount_id"] = out["subaccount_id"].astype("Int64")
+    out.insert(3, "username", out["subaccount_id"].map(names).astype("str"))
+    for col in ("usage_units", "history_units", "messages"):
+        out[col] = out[col].astype("float64").round().astype("Int64")
+    for col in ("usage_spend", "history_spend"):
+        out[col] = _money(out[col])
+    out["units_diff"] = (out["usage_units"] - out["history_units"]).astype("Int64")
+    out["spend_diff"] = _money(out["usage_spend"] - out["history_spend"])
+    spend_off = out["spend_diff"].abs() > tolerance
+    units_off = out["units_diff"] != 0
+    out["status"] = np.where(spend_off | units_off, "difference", "match")
+    out["status"] = out["status"].astype("str")
+    order = [
+        *keys[:3],
+        "username",
+        "messages",
+        "usage_units",
+        "history_units",
+        "units_diff",
+        "usage_spend",
+        "history_spend",
+        "spend_diff",
+        "status",
+    ]
+    return out[order].sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def subaccount_totals(detail: pd.DataFrame, histories: dict) -> pd.DataFrame:
+    """Per subaccount over the period: units, spend, share of the total; with history,
+    delivered messages, spend on the history channels and spend per delivered message.
+    Sorted by spend, largest first.
+
+    Example::
+
+        subaccount_totals(usage, {})
+    """
+    g = detail.groupby("subaccount_id", dropna=False)[["count", "price"]].sum()
+    out = g.rename(columns={"price": "spend"}).reset_index()
+    out.insert(1, "username", out["subaccount_id"].map(_usernames(detail)).astype("str"))
+    out["subaccount_id"] = out["subaccount_id"].astype("Int64")
+    out["count"] = out["count"].astype("Int64")
+    out["spend"] = _money(out["spend"])
+    total = out["spend"].sum()
+    out["share"] = _pct(out["spend"], pd.Series(total, index=out.index))
+    if histories:
+        delivered = pd.Series(0, dtype="int64")
+        for frame in histories.values():
+            d = frame.loc[frame["outcome"] == "delivered"].groupby("subaccount_id").size()
+            delivered = delivered.add(d, fill_value=0)
+        hist_channels = set(histories)
+        used = detail[detail["channel"].astype("str").isin(hist_channels)]
+        hspend = used.groupby("subaccount_id")["price"].sum()
+        out["delivered"] = out["subaccount_id"].map(delivered).fillna(0).astype("Int64")
+        out["history_spend"] = _money(out["subaccount_id"].map(hspend).fillna(0.0))
+        out["cost_per_delivered"] = _money(_pct(out["history_spend"], out["delivered"]))
+    return out.sort_values("spend", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def budget_lines(wide: pd.DataFrame, by_subaccount: pd.DataFrame, budget: Budget) -> pd.DataFrame:
+    """Per month and budget line: scope (``account`` or ``subaccount``), subaccount id and
+    username, budget, spend, remaining, used, over_budget.
+
+    Example::
+
+        budget_lines(rep.tables["monthly_spend"], rep.tables["monthly_by_subaccount"],
+                     parse_budget({"total": 500}))
+    """
+    parts = []
+    if budget.account is not None:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "month": wide["month"],
+                    "scope": "account",
+                    "subaccount_id": pd.array([pd.NA] * len(wide), dtype="Int64"),
+                    "username": "",
+                    "budget": budget.account,
+                    "spend": wide["total"],
+                }
+            )
+        )
+    subs = by_subaccount
+    unmatched = []
+    for key, amount in budget.subaccounts.items():
+        match = subs["username"].astype("str").str.lower() == key.lower()
+        if not match.any() and key.isdigit():
+            match = subs["subaccount_id"] == int(key)
+        if match.any():
+            rows = subs.loc[match, ["month", "subaccount_id", "username", "spend"]]
+        else:  # budgeted but silent (or misspelt): shown with zero spend, and noted
+            unmatched.append(key)
+            rows = pd.DataFrame(
+                {
+                    "month": wide["month"],
+                    "subaccount_id": pd.array(
+                        [int(key) if key.isdigit() else pd.NA] * len(wide), dtype="Int64"
+                    ),
+                    "username": "" if key.isdigit() else key,
+                    "spend": 0.0,
+                }
+            )
+        parts.append(rows.assign(scope="subaccount", budget=amount))
+    out = pd.concat(parts, ignore_index=True)
+    out = out[["month", "scope", "subaccount_id", "username", "budget", "spend"]]
+    out["month"] = pd.to_datetime(out["month"], utc=True).astype("datetime64[s, UTC]")
+    out["subaccount_id"] = out["subaccount_id"].astype("Int64")
+    out["username"] = out["username"].astype("str")
+    out["scope"] = out["scope"].astype("str")
+    out["budget"] = _money(out["budget"])
+    out["spend"] = _money(out["spend"])
+    out["remaining"] = _money(out["budget"] - out["spend"])
+    out["used"] = _pct(out["spend"], out["budget"])
+    out["over_budget"] = (out["spend"] > out["budget"] + 1e-9).astype(bool)
+    out = out.sort_values(["month", "scope"], kind="stable").reset_index(drop=True)
+    out.attrs["unmatched"] = unmatched
+    return out
+
+
+def _mark_subaccount_budgets(by_subaccount: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    subs = lines[lines["scope"] == "subaccount"].dropna(subset=["subaccount_id"])
+    key = subs.set_index(["month", "subaccount_id"])
+    idx = pd.MultiIndex.from_frame(by_subaccount[["month", "subaccount_id"]])
+    out = by_subaccount.copy()
+    out["budget"] = _money(key["budget"].reindex(idx).to_numpy())
+    out["over_budget"] = key["over_budget"].reindex(idx).fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def _subaccount_budget_columns(subs: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    s = lines[lines["scope"] == "subaccount"].dropna(subset=["subaccount_id"])
+    budget = s.groupby("subaccount_id")["budget"].first()
+    over = s.groupby("subaccount_id")["over_budget"].sum()
+    out = subs.copy()
+    out["budget"] = _money(out["subaccount_id"].map(budget))
+    out["months_over"] = out["subaccount_id"].map(over).astype("Int64")
+    return out
+
+
 def _money(values):
     # Sums of amounts with at most 6 decimals (what the API sends): rounding to 6 drops
     # float noise (59.33600000000001), so a copied cell or a CSV reads as the API does.
@@ -276,24 +977,22 @@ def _money(values):
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     # reindex(fill_value=0) and empty groupbys can loosen dtypes; restore the contract's.
     df["month"] = pd.to_datetime(df["month"], utc=True).astype("datetime64[s, UTC]")
-    df["count"] = df["count"].astype("Int64")
-    df["spend"] = _money(df["spend"])
-    if "subaccount_id" in df:
-        df["subaccount_id"] = df["subaccount_id"].astype("Int64")
-    return df
+    return _typed_nomonth(df)
 
 
-# --- summary and figure ------------------------------------------------------------------
+# --- summary and figures -----------------------------------------------------------------
 
 
-def _summary(detail, by_channel, by_subaccount, wide, channels, meta: ReportMeta) -> dict:
+def _summary(tables, channels, meta: ReportMeta, budget: Budget | None, histories):
+    detail, wide = tables["detail"], tables["monthly_spend"]
+    by_channel, subs = tables["monthly_by_channel"], tables["subaccounts"]
     total = round(float(detail["price"].sum()), MONEY_DECIMALS)
     n = meta.months
     peak = wide.loc[wide["total"].idxmax()] if len(wide) and total > 0 else None
     per_channel = by_channel.groupby("channel", observed=True)["spend"].sum()
-    per_sub = by_subaccount.groupby(["subaccount_id", "username"], dropna=False)["spend"].sum()
-    top_sub = per_sub.idxmax() if len(per_sub) and per_sub.max() > 0 else None
-    return {
+    top_sub = subs.iloc[0] if len(subs) and subs["spend"].iloc[0] > 0 else None
+    last = wide.iloc[-1]
+    s = {
         "months": n,
         "channels": list(channels),
         "subaccounts": int(detail["subaccount_id"].nunique(dropna=False)) if len(detail) else 0,
@@ -303,8 +1002,95 @@ def _summary(detail, by_channel, by_subaccount, wide, channels, meta: ReportMeta
         "peak_month": f"{peak['month']:%Y-%m}" if peak is not None else None,
         "peak_month_spend": float(peak["total"]) if peak is not None else None,
         "top_channel": str(per_channel.idxmax()) if len(per_channel) and total > 0 else None,
-        "top_subaccount": str(top_sub[1]) if top_sub is not None else None,
+        "top_subaccount": str(top_sub["username"]) if top_sub is not None else None,
+        "top_subaccount_share": float(top_sub["share"]) if top_sub is not None else None,
+        "last_month": f"{last['month']:%Y-%m}",
+        "last_month_spend": float(last["total"]),
+        "last_month_change": _num(last["change_pct"]),
     }
+    kinds = {
+        "total_spend": "money",
+        "average_monthly_spend": "money",
+        "peak_month_spend": "money",
+        "last_month_spend": "money",
+        "last_month_change": "percent",
+        "top_subaccount_share": "percent",
+        "total_units": "int",
+        "months": "int",
+        "subaccounts": "int",
+    }
+    labels = {
+        "total_units": "Units billed",
+        "last_month_change": "Last month vs the one before",
+        "top_subaccount_share": "Top subaccount's share",
+    }
+    alerts: list[str] = []
+    if "cost_per_delivered" in tables:
+        cpd = tables["cost_per_delivered"]
+        delivered = int(cpd["delivered"].sum())
+        sent = int(cpd["messages"].sum() - cpd["cancelled"].sum())
+        spend = float(cpd["spend"].sum())
+        s["delivered"] = delivered
+        s["delivery_rate"] = delivered / sent if sent else None
+        s["cost_per_delivered"] = round(spend / delivered, MONEY_DECIMALS) if delivered else None
+        s["failed_spend"] = round(float(cpd["failed_spend"].sum()), MONEY_DECIMALS)
+        kinds |= {
+            "delivered": "int",
+            "delivery_rate": "percent",
+            "cost_per_delivered": "price",
+            "failed_spend": "money",
+        }
+        labels |= {
+            "delivered": f"Delivered ({', '.join(c.upper() for c in histories)})",
+            "cost_per_delivered": "Spend per delivered message",
+            "failed_spend": "Spend on failed messages",
+        }
+    if "reconciliation" in tables:
+        rec = tables["reconciliation"]
+        bad = rec[rec["status"] == "difference"]
+        s["reconciliation_differences"] = len(bad)
+        s["reconciliation_spend_diff"] = round(float(rec["spend_diff"].sum()), MONEY_DECIMALS)
+        kinds |= {"reconciliation_differences": "int", "reconciliation_spend_diff": "money"}
+        labels |= {
+            "reconciliation_differences": "Usage vs history: rows differing",
+            "reconciliation_spend_diff": "Usage minus history spend",
+        }
+        if len(bad):
+            months = sorted({f"{m:%Y-%m}" for m in bad["month"]})
+            alerts.append(
+                f"Usage and history differ in {len(bad)} row(s) ({', '.join(months)}): "
+                f"usage minus history spend {meta.money(float(bad['spend_diff'].sum()))}, "
+                f"units {int(bad['units_diff'].sum())}; see the reconciliation sheet."
+            )
+    if budget:
+        lines = tables["budget"]
+        over = lines[lines["over_budget"]]
+        acc = over[over["scope"] == "account"]
+        sub = over[over["scope"] == "subaccount"]
+        s["budget_exceeded"] = bool(len(over))
+        s["over_budget_months"] = [f"{m:%Y-%m}" for m in acc["month"]]
+        s["over_budget_subaccounts"] = sorted(
+            {str(u or i) for u, i in zip(sub["username"], sub["subaccount_id"], strict=True)}
+        )
+        if budget.account is not None:
+            s["monthly_budget"] = budget.account
+            kinds["monthly_budget"] = "money"
+        for _, row in over.iterrows():
+            who = "Account" if row["scope"] == "account" else f"Subaccount {row['username']}"
+            alerts.append(
+                f"{who} over budget in {row['month']:%Y-%m}: spent {meta.money(row['spend'])} "
+                f"of {meta.money(row['budget'])} ({row['used']:.0%})."
+            )
+        silent = lines.attrs.get("unmatched", [])
+        labels["budget_exceeded"] = "Budget exceeded"
+        if silent:
+            s["budget_without_usage"] = sorted(silent)
+            labels["budget_without_usage"] = "Budgeted, no usage"
+    return s, kinds, labels, alerts
+
+
+def _num(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def spend_figure(wide: pd.DataFrame, channels: list[str], meta: ReportMeta):
@@ -318,17 +1104,13 @@ def spend_figure(wide: pd.DataFrame, channels: list[str], meta: ReportMeta):
     """
     from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.add_subplot()
     x = wide["month"].dt.tz_localize(None)
     for ch in channels:
         ax.plot(x, wide[ch], marker="o", label=CHANNEL_LABELS.get(ch, ch))
-    sym = meta.currency_symbol or ""
-    # Whole units read best, unless the amounts are small enough for ticks at cents.
-    decimals = 0 if len(wide) and wide["total"].max() >= 20 else 2
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{sym}{v:,.{decimals}f}"))
+    _money_axis(ax.yaxis, meta, wide["total"].max() if len(wide) else 0)
     ax.xaxis.set_major_formatter(DateFormatter("%Y-%m"))
     ax.set_title(f"Monthly spend per channel, {meta.period[0]} to {meta.period[1]}")
     ax.set_ylabel(f"Spend ({meta.currency})" if meta.currency else "Spend")
@@ -339,4 +1121,42 @@ def spend_figure(wide: pd.DataFrame, channels: list[str], meta: ReportMeta):
     else:
         ax.text(0.5, 0.5, "No usage in this period", ha="center", transform=ax.transAxes)
     fig.autofmt_xdate()
+    return fig
+
+
+def _money_axis(axis, meta: ReportMeta, largest: float) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    sym = meta.currency_symbol or ""
+    # Whole units read best, unless the amounts are small enough for ticks at cents.
+    decimals = 0 if largest >= 20 else 2
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{sym}{v:,.{decimals}f}"))
+
+
+def subaccount_figure(subs: pd.DataFrame, meta: ReportMeta):
+    """Horizontal bar chart of spend per subaccount over the period, largest on top.
+
+    Example::
+
+        subaccount_figure(rep.tables["subaccounts"], rep.meta).savefig("subs.png")
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 0.5 * max(len(subs), 3) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    data = subs.iloc[::-1]
+    labels = [
+        str(u) if u and str(u) != "nan" else str(i)
+        for u, i in zip(data["username"], data["subaccount_id"], strict=True)
+    ]
+    bars = ax.barh(labels, data["spend"], color="#1F4E78")
+    shares = [f"{s:.0%}" if pd.notna(s) else "" for s in data["share"]]
+    if len(data):
+        ax.bar_label(bars, labels=shares, padding=3, fontsize=9)
+    else:
+        ax.text(0.5, 0.5, "No usage in this period", ha="center", transform=ax.transAxes)
+    _money_axis(ax.xaxis, meta, data["spend"].max() if len(data) else 0)
+    ax.set_title(f"Spend per subaccount, {meta.period[0]} to {meta.period[1]}")
+    ax.set_xlabel(f"Spend ({meta.currency})" if meta.currency else "Spend")
+    ax.grid(alpha=0.3, axis="x")
     return fig
