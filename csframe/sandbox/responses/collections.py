@@ -180,13 +180,31 @@ ACCOUNT_EXAMPLE = {
     "old_dashboard": 0,
     "balance_commission": "0.000000",
     "timezone": "Pacific/Auckland",
+    "unsubscribe_mail": 0,
+    "setting_beta": 0,
     "_currency": CURRENCY,
-    "_subaccount": None,
-}
+    "_subaccount": {
+        "subaccount_id": 61024,
+        "api_username": "acme_retail_nz",
+        "email": "owner@acme-nz.example",
+        "phone_number": "+64211234567",
+        "first_name": "Aroha",
+        "last_name": "Ngata",
+        "api_key": "5E1D3B0A-7C42-4F7E-9A31-2B8D6C0F4E15",
+        **dict.fromkeys(("access_smpp", "access_reseller", "hide_pricing", "share_campaigns"), 0),
+        **dict.fromkeys(
+            ("access_users", "access_billing", "access_reporting", "access_contacts", "access_settings",
+             "access_sms", "access_email", "access_voice", "access_fax", "access_post",
+             "access_global_sending", "access_mms"), 1),
+        "notes": None,
+        "is_main": 1,
+        "sign_up_type": None,
+    },
+}  # fmt: skip
 
 
 def number_record(
-    number: str, iso: str, price: str, guid: str, kind: str = "mobile"
+    number: str, iso: str, price: str, guid: str, kind: str = "sms"
 ) -> dict[str, Any]:
     return {
         "dedicated_number": number,
@@ -194,12 +212,17 @@ def number_record(
         "price": price,
         "_country_name": COUNTRIES[iso].name,
         "notes": None,
-        "type": "dedicated",
-        "number_type": kind,
+        "type": kind,
+        "number_type": "longcode",
         "number_category": None,
         "number_guid": guid,
         "form_submission_id": None,
-        "status": {"value": 1, "label": "Active", "name": "ACTIVE"},
+        "status": {
+            "value": 0,
+            "label": "REGISTRATION_NOT_REQUIRED",
+            "description": "Your number is ready to go.",
+            "name": "Ready to use",
+        },
     }
 
 
@@ -242,7 +265,7 @@ COLLECTIONS: tuple[Collection, ...] = (
             count=4, deleted=deleted,
         )
         for channel, msgs, deleted in (
-            ("email", {"L": "Here is your result.", "G": "Here is your result.", "C": "Automation email receipt rule has been created.", "U": "Automation email receipt rule has been updated.", "D": "Automation email receipt rule has been deleted."}, []),
+            ("email", {"L": "Here is your result.", "G": "Here is your result.", "C": "Automation email receipt rule has been created.", "U": "Automation email receipt rule has been updated.", "D": "Automation email receipt rule has been deleted."}, True),
             ("sms", {"L": "Your list of rule incoming sms receipt.", "G": "Your rule incoming sms receipt.", "C": "Your new SMS receipt has been added.", "U": "Your rule incoming sms receipt has been updated.", "D": "Your rule incoming sms receipt has been deleted."}, []),
             ("voice", {"L": "Your voice receipts.", "G": "Your rule incoming voice receipt.", "C": "Your new voice receipt has been added.", "U": "Your rule incoming voice receipt.", "D": "Your rule voice receipt has been deleted."}, []),
             ("fax", {"L": "Here is your result.", "G": "Your rule incoming fax receipt.", "C": "Your new Fax receipt has been added.", "U": "Your rule incoming fax receipt has been updated.", "D": "Your rule incoming fax receipt has been deleted."}, None),
@@ -305,7 +328,7 @@ COLLECTIONS: tuple[Collection, ...] = (
             number_record("+61480000123", "AU", "18.59", uuid_for("number", 1)),
             number_record("+61480000456", "AU", "18.59", uuid_for("number", 2)),
             number_record("+6421555012", "NZ", "24.00", uuid_for("number", 3)),
-            number_record("+61390001234", "AU", "18.59", uuid_for("number", 4), "landline"),
+            number_record("+61390001234", "AU", "18.59", uuid_for("number", 4), "fax"),
         ),
         {"L": "Here are you dedicated numbers."}, id_kind="text", extra={"_currency": CURRENCY},
     ),
@@ -675,11 +698,24 @@ def _derive(store: Store, spec: Collection, record: dict[str, Any], user_id: int
         if master is None:
             raise ApiError(400, "BAD_REQUEST", "template_id_master is not a master template.")
         record["body"] = master["body"]
-    if spec.name == "alpha_tags":
-        tag = record["alpha_tag"]
+    if spec.name == "alpha_tags":  # "Abc123+" is stored as "Abc123", as the reference shows
+        tag = record["alpha_tag"] = "".join(
+            c for c in record["alpha_tag"] if c.isalnum() or c == " "
+        )
         if not (1 <= len(tag) <= 11 and tag.replace(" ", "").isalnum()):
             raise ApiError(400, "BAD_REQUEST", "alpha_tag must be 1-11 letters or digits.")
     if spec.name == "reseller_accounts":
+        sub = dict(ACCOUNT_EXAMPLE["_subaccount"])
+        sub.update(
+            subaccount_id=61000 + record["user_id"],
+            api_username=record["username"],
+            email=record["user_email"],
+            phone_number=record["user_phone"],
+            first_name=record["user_first_name"],
+            last_name=record["user_last_name"],
+            api_key=uuid_for("client-key", record["user_id"]).upper(),
+        )
+        record["_subaccount"] = sub
         record["account_billing_email"] = record["user_email"]
         record["account_billing_mobile"] = record["user_phone"]
         record["default_country_sms"] = record["country"]
@@ -906,8 +942,8 @@ async def reseller_transfer(request: Request) -> Response:
     store = store_of(request)
     with store._lock:
         client = coll.get_item(store, "reseller_accounts", who.user_id, client_id)
-        if client is None:
-            raise ApiError(404, "NOT_FOUND", "Client account not found.")
+        if client is None:  # a body naming someone else: the request is wrong, not the URL
+            raise ApiError(400, "BAD_REQUEST", "client_user_id is not one of your client accounts.")
         if store.balance(who.user_id) < amount:
             raise ApiError(400, "INSUFFICIENT_CREDIT", "You have reached the end of your credits.")
         client["balance"] = fmt_money(round(float(client["balance"]) * 1_000_000) + amount)
