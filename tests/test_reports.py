@@ -319,3 +319,302 @@ def test_show_in_a_notebook_displays_html_tables_and_charts(report, monkeypatch)
     assert frames[0].iloc[-1]["month"] == "Total"
     pngs = [obj for obj in shown if type(obj).__name__ == "Image"]
     assert len(pngs) == len(report.figures) == 2 and pngs[0].data[:4] == b"\x89PNG"
+
+
+# --- history, month-over-month, shares, by=, budgets -------------------------------------------
+
+
+def synthetic_history(seed: int = 3, start="2026-01-01", end="2026-04-01", n=600) -> pd.DataFrame:
+    """A frame like ``Client.history("sms")`` (the columns the report reads, their dtypes):
+    statuses with their codes, 1-3 parts at 0.077 a part, cancelled messages at 0."""
+    rng = np.random.default_rng(seed)
+    t0, t1 = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+    seconds = rng.integers(int(t0.timestamp()), int(t1.timestamp()), n)
+    status = rng.choice(
+        ["Completed", "Failed", "Sent", "Scheduled", "Cancelled"], n, p=[0.8, 0.1, 0.04, 0.02, 0.04]
+    )
+    parts = rng.integers(1, 4, n)
+    code = np.where(status == "Completed", "201", np.where(status == "Failed", "301", None))
+    df = pd.DataFrame(
+        {
+            "date": pd.to_datetime(np.sort(seconds), unit="s", utc=True).astype(
+                "datetime64[s, UTC]"
+            ),
+            "direction": pd.Categorical(["out"] * n),
+            "status": pd.Categorical(status),
+            "status_code": pd.Categorical(code),
+            "error_code": pd.Categorical(np.where(status == "Failed", "301", None)),
+            "message_parts": pd.array(parts, dtype="Int64"),
+            "message_price": np.where(status == "Cancelled", 0.0, parts * 0.077).round(6),
+            "subaccount_id": pd.array(rng.choice([101, 102, 103], n), dtype="Int64"),
+        }
+    )
+    df.attrs["currency"] = "AUD"
+    return df
+
+
+USERS = {101: "main", 102: "marketing", 103: "support"}
+
+
+def usage_from(history: pd.DataFrame) -> pd.DataFrame:
+    """What the usage endpoint bills for ``history``: per UTC month and subaccount."""
+    month = history["date"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
+    g = history.groupby([month.rename("month"), "subaccount_id"])
+    rows = [
+        {
+            "month": m,
+            "channel": "sms",
+            "subaccount_id": sub,
+            "username": USERS[sub],
+            "count": int(parts),
+            "price": round(float(price), 6),
+        }
+        for (m, sub), parts, price in zip(
+            g.groups, g["message_parts"].sum(), g["message_price"].sum(), strict=True
+        )
+    ]
+    return synthetic_usage(rows)
+
+
+@pytest.fixture
+def coherent():
+    history = synthetic_history()
+    return usage_from(history), history
+
+
+def test_cost_per_delivered_equals_pandas(coherent):
+    usage, history = coherent
+    rep = build(usage, "2026-01", "2026-03", account=ACME, history=history)
+    cpd = rep.tables["cost_per_delivered"].set_index("month")
+    month = history["date"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
+    month = month.dt.tz_localize("UTC")
+    delivered = history[history["status"] == "Completed"].groupby(month).size()
+    failed = history[history["status"] == "Failed"].groupby(month).size()
+    cancelled = history[history["status"] == "Cancelled"].groupby(month).size()
+    spend = usage.groupby("month")["price"].sum()
+    for m in delivered.index:
+        assert cpd.loc[m, "delivered"] == delivered[m]
+        assert cpd.loc[m, "failed"] == failed[m]
+        assert cpd.loc[m, "messages"] == (month == m).sum()
+        sent = (month == m).sum() - cancelled.get(m, 0)
+        assert cpd.loc[m, "delivery_rate"] == pytest.approx(delivered[m] / sent)
+        assert cpd.loc[m, "spend"] == pytest.approx(spend[m])
+        assert cpd.loc[m, "cost_per_delivered"] == pytest.approx(spend[m] / delivered[m], abs=1e-6)
+        failed_spend = history.loc[(month == m) & (history["status"] == "Failed"), "message_price"]
+        assert cpd.loc[m, "failed_spend"] == pytest.approx(failed_spend.sum())
+    s = rep.summary
+    assert s["delivered"] == (history["status"] == "Completed").sum()
+    assert s["cost_per_delivered"] == pytest.approx(usage["price"].sum() / s["delivered"], abs=1e-6)
+    subs = rep.tables["subaccounts"].set_index("subaccount_id")
+    per_sub = history[history["status"] == "Completed"].groupby("subaccount_id").size()
+    for sub, n in per_sub.items():
+        assert subs.loc[sub, "delivered"] == n
+
+
+def test_reconciliation_is_zero_on_coherent_data(coherent):
+    usage, history = coherent
+    rep = build(usage, "2026-01", "2026-03", account=ACME, history=history)
+    rec = rep.tables["reconciliation"]
+    assert len(rec) == len(usage)  # one row per month x subaccount billed
+    assert (rec["status"] == "match").all()
+    assert (rec["spend_diff"] == 0).all() and (rec["units_diff"] == 0).all()
+    assert rec["usage_spend"].sum() == pytest.approx(history["message_price"].sum())
+    assert rep.summary["reconciliation_differences"] == 0
+    assert not rep.alerts
+
+
+def test_reconciliation_flags_an_injected_difference(coherent):
+    usage, history = coherent
+    doctored = history.copy()
+    row = doctored.index[doctored["subaccount_id"] == 102][5]
+    doctored.loc[row, "message_price"] += 0.5  # one message priced differently
+    extra = doctored.iloc[[0]].assign(subaccount_id=pd.array([104], dtype="Int64"))
+    doctored = pd.concat([doctored, extra], ignore_index=True)  # a message usage never billed
+    rep = build(usage, "2026-01", "2026-03", account=ACME, history=doctored)
+    rec = rep.tables["reconciliation"]
+    bad = rec[rec["status"] == "difference"]
+    month = pd.Timestamp(history.loc[row, "date"]).tz_convert("UTC")
+    month = pd.Timestamp(year=month.year, month=month.month, day=1, tz="UTC")
+    assert set(zip(bad["month"], bad["subaccount_id"], strict=True)) == {
+        (month, 102),
+        (pd.Timestamp("2026-01-01", tz="UTC"), 104),
+    }
+    priced = bad.set_index("subaccount_id").loc[102]
+    assert priced["spend_diff"] == pytest.approx(-0.5) and priced["units_diff"] == 0
+    unbilled = bad.set_index("subaccount_id").loc[104]
+    assert unbilled["usage_spend"] == 0 and unbilled["units_diff"] < 0
+    assert rep.summary["reconciliation_differences"] == 2
+    assert any("reconciliation" in a for a in rep.alerts)
+    # Within the tolerance, a difference is rounding.
+    tiny = history.copy()
+    tiny.loc[row, "message_price"] += 0.004
+    assert (
+        build(usage, "2026-01", "2026-03", history=tiny).summary["reconciliation_differences"] == 0
+    )
+
+
+def test_month_over_month_change(usage):
+    rep = build(usage, "2026-02", "2026-10", account=ACME)
+    wide = rep.tables["monthly_spend"]
+    # usage has January: it is the baseline of February's change.
+    jan = usage.loc[usage["month"] == pd.Timestamp("2026-01-01", tz="UTC"), "price"].sum()
+    assert wide["change"].iloc[0] == pytest.approx(wide["total"].iloc[0] - jan)
+    assert wide["change_pct"].iloc[0] == pytest.approx(wide["total"].iloc[0] / jan - 1)
+    diffs = wide["total"].diff().iloc[1:].to_numpy()
+    assert np.allclose(wide["change"].iloc[1:].to_numpy(), diffs)
+    # April has no usage: May's change is its whole spend, and its % is undefined.
+    may = wide.set_index("month").loc[pd.Timestamp("2026-05-01", tz="UTC")]
+    assert may["change"] == pytest.approx(may["total"]) and pd.isna(may["change_pct"])
+    # Without the month before the period, the first change is unknown.
+    first = build(usage, "2026-01", "2026-10").tables["monthly_spend"]
+    assert pd.isna(first["change"].iloc[0])
+    by_ch = rep.tables["monthly_by_channel"]
+    sms = by_ch[by_ch["channel"] == "sms"].reset_index(drop=True)
+    assert np.allclose(sms["change"].iloc[1:], sms["spend"].diff().iloc[1:])
+
+
+def test_shares(report, usage):
+    subs = report.tables["subaccounts"]
+    assert subs["share"].sum() == pytest.approx(1.0)
+    expected = usage.groupby("username")["price"].sum() / usage["price"].sum()
+    for name, share in expected.items():
+        assert subs.set_index("username").loc[name, "share"] == pytest.approx(share)
+    assert list(subs["spend"]) == sorted(subs["spend"], reverse=True)
+    by_sub = report.tables["monthly_by_subaccount"]
+    per_month = by_sub.groupby("month")["share"].sum()
+    billed = by_sub.groupby("month")["spend"].sum() > 0
+    assert np.allclose(per_month[billed], 1.0)
+    assert by_sub.loc[~by_sub["month"].isin(billed[billed].index), "share"].isna().all()
+
+
+@pytest.mark.parametrize(
+    "by",
+    [("channel",), ("subaccount",), ("month",), ("channel", "subaccount"), ("month", "channel")],
+)
+def test_breakdown_by(usage, by):
+    rep = build(usage, "2026-01", "2026-10", by=by)
+    got = rep.tables["breakdown"]
+    keys = []
+    for dim in by:
+        keys += ["subaccount_id"] if dim == "subaccount" else [dim]
+    expected = usage.groupby(keys, observed=True)["price"].sum()
+    expected = expected[expected != 0] if "month" in by else expected
+    keyed = got.groupby(keys, observed=True)["spend"].sum()
+    for key, value in expected.items():
+        assert keyed.loc[key] == pytest.approx(value)
+    assert got["spend"].sum() == pytest.approx(usage["price"].sum())
+    assert ("change" in got) == ("month" in by)
+    if "month" not in by:
+        assert got["share"].sum() == pytest.approx(1.0)
+    assert rep.spec("breakdown").description.startswith("Units and spend by " + by[0])
+
+
+def test_breakdown_default_is_every_usage_row(report, usage):
+    got = report.tables["breakdown"]
+    assert len(got) >= len(usage)
+    merged = got.merge(usage, on=["month", "channel", "subaccount_id"])
+    assert np.allclose(merged["spend"], merged["price"])
+
+
+def test_bad_options_are_option_errors(usage):
+    from csframe.reports import OptionError
+
+    for by in [(), ("week",), ("month", "month")]:
+        with pytest.raises(OptionError):
+            build(usage, "2026-01", "2026-10", by=by)
+    for budget in [-1, float("nan"), "lots", {"marketing": "x"}]:
+        with pytest.raises(OptionError):
+            build(usage, "2026-01", "2026-10", budget=budget)
+
+
+def test_account_budget_flags_months_over_it(usage):
+    rep = build(usage, "2026-01", "2026-10", account=ACME, budget=150)
+    wide = rep.tables["monthly_spend"]
+    over = [f"{m:%Y-%m}" for m in wide.loc[wide["total"] > 150, "month"]]
+    assert over, "the fixture should have months over 150"
+    assert rep.summary["over_budget_months"] == over
+    assert rep.summary["budget_exceeded"] and rep.budget_exceeded
+    lines = rep.tables["budget"]
+    assert list(lines["scope"].unique()) == ["account"]
+    assert lines["over_budget"].sum() == len(over)
+    assert np.allclose(lines["remaining"], 150 - lines["spend"])
+    assert np.allclose(lines["used"], lines["spend"] / 150)
+    assert sum("over budget" in a for a in rep.alerts) == len(over)
+    (hl,) = rep.spec("monthly_spend").highlights
+    assert (hl.column, hl.op, hl.threshold) == ("total", ">", 150)
+    assert not build(usage, "2026-01", "2026-10", budget=10_000).budget_exceeded
+
+
+def test_subaccount_budgets_by_name_and_id(usage):
+    rep = build(usage, "2026-01", "2026-10", budget={"marketing": 30, "103": 1e6, "ghost": 5})
+    lines = rep.tables["budget"]
+    marketing = lines[lines["username"] == "marketing"]
+    spend = usage[usage["username"] == "marketing"].groupby("month")["price"].sum()
+    assert set(marketing.loc[marketing["over_budget"], "month"]) == set(spend[spend > 30].index)
+    assert rep.summary["over_budget_subaccounts"] == ["marketing"]
+    assert not lines.loc[lines["subaccount_id"] == 103, "over_budget"].any()
+    assert rep.summary["budget_without_usage"] == ["ghost"]
+    by_sub = rep.tables["monthly_by_subaccount"]
+    assert by_sub.loc[by_sub["username"] == "marketing", "budget"].eq(30).all()
+    flagged = by_sub[by_sub["over_budget"]]
+    assert set(flagged["username"]) == {"marketing"}
+    subs = rep.tables["subaccounts"].set_index("username")
+    assert subs.loc["marketing", "months_over"] == (spend > 30).sum()
+
+
+# --- against the sandbox: independent pandas from the raw frames ----------------------------------
+
+
+def test_usage_cost_history_tables_match_raw_frames(client):
+    first, last = period()
+    rep = usage_cost(client)
+    usage = client.usage(start=f"{first:%Y-%m}", end=f"{last:%Y-%m}")
+    history = client.history("sms", first, last + pd.offsets.MonthBegin(1))
+    month = history["date"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
+    month = month.dt.tz_localize("UTC")
+    rec = rep.tables["reconciliation"]
+    assert (rec["status"] == "match").all(), rec[rec["status"] != "match"]
+    assert rec["history_spend"].sum() == pytest.approx(history["message_price"].sum())
+    assert rec["usage_spend"].sum() == pytest.approx(usage["price"].sum())
+    assert rec["messages"].sum() == len(history)
+    cpd = rep.tables["cost_per_delivered"].set_index("month")
+    delivered = history[history["status_code"] == "201"].groupby(month).size()
+    sms_spend = usage[usage["channel"] == "sms"].groupby("month")["price"].sum()
+    for m, n in delivered.items():
+        assert cpd.loc[m, "delivered"] == n
+        assert cpd.loc[m, "cost_per_delivered"] == pytest.approx(sms_spend[m] / n, abs=1e-6)
+    failed = history[history["status"] == "Failed"]
+    assert rep.summary["failed_spend"] == pytest.approx(failed["message_price"].sum())
+    assert rep.summary["reconciliation_differences"] == 0
+
+
+def test_usage_cost_flags_messages_inserted_after_the_usage_load(tmp_path):
+    """Usage loaded, then messages arrive, then the history is read: a real-life race that
+    the reconciliation must show, not hide."""
+    from csframe import Client
+    from csframe.reports import history as hist
+    from csframe.sandbox import running
+
+    with running(scale="tiny", seed=5) as sb:
+        cs = Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+        first, last = period()
+        usage = cs.usage(start=f"{first:%Y-%m}", end=f"{last:%Y-%m}")
+        sb.insert_sms(3)
+        lean, _ = hist.load(
+            cs,
+            "sms",
+            first,
+            last,
+            columns=("date", "subaccount_id", "message_parts", "message_price"),
+        )
+        rep = build(usage, first, last, history=lean)
+        cs.close()
+    rec = rep.tables["reconciliation"]
+    bad = rec[rec["status"] == "difference"]
+    assert len(bad) >= 1 and set(bad["month"]) == {last}
+    assert (
+        bad["messages"].sum() - rec.loc[bad.index, "usage_units"].sum() != 0
+        or (bad["spend_diff"] < 0).all()
+    )
+    assert bad["spend_diff"].sum() < 0  # history has more than was billed
+    assert rep.summary["reconciliation_differences"] == len(bad)
