@@ -406,6 +406,33 @@ class Client:
             )
         return data
 
+    # == writers: thin delegates to csframe.writers (all logic lives there) ======== BEGIN ==
+    def quote(self, plan: pd.DataFrame, **kw) -> pd.DataFrame:
+        """The API's exact price for every message of a plan (``/sms/price`` in chunks of
+        at most 1000); see :func:`csframe.writers.quote`.
+
+        Example::
+
+            q = cs.quote(plan); q.attrs["quote"]["total"]
+        """
+        from csframe import writers
+
+        return writers.quote(self, plan, **kw)
+
+    def send(self, plan: pd.DataFrame, journal=None, **kw) -> pd.DataFrame:
+        """Send a plan in chunks of at most 1000 with a resumable journal: never twice,
+        every row with an outcome; see :func:`csframe.writers.send`.
+
+        Example::
+
+            sent = cs.send(plan, journal="runs/oct-promo.sqlite")
+        """
+        from csframe import writers
+
+        return writers.send(self, plan, journal, **kw)
+
+    # == writers ==================================================================== END ==
+
     def _page_kw(self) -> dict:
         return {"max_workers": self.max_workers, "progress": self.progress}
 
