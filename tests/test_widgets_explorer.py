@@ -11,7 +11,7 @@ import pytest
 
 from csframe import Client
 from csframe.widgets import Explorer, explorer
-from csframe.widgets.explorer import normalise
+from csframe.widgets.explore import normalise
 
 TODAY = dt.date(2026, 11, 26)
 

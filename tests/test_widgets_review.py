@@ -170,3 +170,11 @@ def test_view_buttons(dups):
     assert view.decisions.to_dict("list") == {"cluster_id": [first], "decision": ["accept"]}
     view.back_button.click()
     assert view.model.current == second and not view.accept_button.disabled
+
+
+def test_package_names_are_the_factories():
+    import csframe.widgets as w
+    from csframe.widgets import CleanupReview, Composer, Explorer  # noqa: F401  (imports modules)
+
+    assert callable(w.explorer) and callable(w.composer) and callable(w.cleanup_review)
+    assert w.Explorer.__module__ == "csframe.widgets.explore"

@@ -1,6 +1,7 @@
 """Notebook widgets: a history explorer, a duplicate-cluster reviewer and an SMS composer.
 
-Each widget is two layers:
+Each widget is two layers (modules ``explore``, ``review``, ``compose``; named apart from
+the factory functions so that importing a module never hides a function):
 
 - a plain logic class (:class:`Explorer`, :class:`CleanupReview`, :class:`Composer`) that
   holds the state, loads and computes -- tests and scripts drive it without a browser:
@@ -30,8 +31,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from csframe.widgets.composer import Composer, ComposerView
-    from csframe.widgets.explorer import Explorer, ExplorerView
+    from csframe.widgets.compose import Composer, ComposerView
+    from csframe.widgets.explore import Explorer, ExplorerView
     from csframe.widgets.review import CleanupReview, CleanupReviewView
 
 __all__ = [
@@ -45,9 +46,9 @@ __all__ = [
 
 
 _LAZY = {
-    "Explorer": "csframe.widgets.explorer",
+    "Explorer": "csframe.widgets.explore",
     "CleanupReview": "csframe.widgets.review",
-    "Composer": "csframe.widgets.composer",
+    "Composer": "csframe.widgets.compose",
 }
 
 
@@ -67,7 +68,7 @@ def explorer(client, **options) -> ExplorerView:
         ex = explorer(cs, metric="delivery_rate", group_by="country")
         ex.model.table()          # the numbers behind the chart
     """
-    from csframe.widgets.explorer import Explorer, ExplorerView
+    from csframe.widgets.explore import Explorer, ExplorerView
 
     return ExplorerView(Explorer(client, **options))
 
@@ -100,6 +101,6 @@ def composer(contacts: pd.DataFrame, client=None, **options) -> ComposerView:
         cp.model.body = "Hi {first_name}, 20% off this week. Reply STOP to opt out"
         cp.model.state()["parts"]
     """
-    from csframe.widgets.composer import Composer, ComposerView
+    from csframe.widgets.compose import Composer, ComposerView
 
     return ComposerView(Composer(contacts, client=client, **options))
