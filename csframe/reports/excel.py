@@ -84,7 +84,7 @@ from csframe.reports.base import (
     default_label,
     format_value,
 )
-from csframe.reports.sheetxml import column_cells, render_rows, series_values, splice
+from csframe.reports.sheetxml import column_cells, flat, render_rows, series_values, splice
 
 if TYPE_CHECKING:  # pragma: no cover
     from csframe.reports.base import Report
@@ -215,7 +215,7 @@ def _as_text(series: pd.Series) -> pa.Array:
         series.dtype, pd.CategoricalDtype
     ):
         series = series.astype("str")
-    arr = pa.array(series, from_pandas=True)
+    arr = flat(pa.array(series, from_pandas=True))
     if not pa.types.is_string(arr.type):
         arr = arr.cast(pa.string())
     return arr

@@ -86,9 +86,14 @@ def _booleans(series: pd.Series) -> pa.Array:
     return pa.array(np.where(values, "1", "0"), mask=mask)
 
 
+def flat(arr) -> pa.Array:
+    """One contiguous array (pyarrow-backed pandas columns can be chunked)."""
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def text_array(values: np.ndarray | pd.Series) -> pa.Array:
     """An object array / Series of str-or-None as a pyarrow string array."""
-    return pa.array(values, type=pa.string(), from_pandas=True)
+    return flat(pa.array(values, type=pa.string(), from_pandas=True))
 
 
 def column_cells(letter: str, values: pa.Array, ctype: str, style_id: int | None) -> ColumnCells:
@@ -101,6 +106,7 @@ def column_cells(letter: str, values: pa.Array, ctype: str, style_id: int | None
         column_cells("C", pa.array(["0.077", None]), "n", style_id=3)
     """
     style = f' s="{style_id}"' if style_id else ""
+    values = flat(values)
     if ctype == "s":
         values = _xml_text(values)
         head, mid, tail = f'<c r="{letter}', f'"{style} t="inlineStr"><is><t>', "</t></is></c>"
@@ -162,6 +168,7 @@ def render_rows(
 
 def _concat(arr: pa.Array) -> bytes:
     """All values of a string array without nulls, concatenated (its data buffer)."""
+    arr = flat(arr)
     if not len(arr):
         return b""
     _, offsets, data = arr.buffers()
