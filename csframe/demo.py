@@ -35,7 +35,9 @@ def run_demo(
 
     Keys: ``workbook`` (path), ``sheets``, ``period`` (first and last month), ``months``,
     ``channels``, ``subaccounts``, ``total_units``, ``total_spend`` (and as text,
-    ``total_spend_text``), ``currency``, ``account``. Without ``start``/``end``: the 12 months up to the current one (the
+    ``total_spend_text``), ``currency``, ``account``, ``delivered``,
+    ``cost_per_delivered`` (and ``cost_per_delivered_text``), ``reconciliation_differences``
+    (usage vs the sum of history prices). Without ``start``/``end``: the 12 months up to the current one (the
     sandbox's data always ends today).
 
     Example::
@@ -67,6 +69,10 @@ def run_demo(
         "total_spend_text": m.money(s["total_spend"]),
         "currency": m.currency,
         "account": m.account.label,
+        "delivered": s.get("delivered"),
+        "cost_per_delivered": s.get("cost_per_delivered"),
+        "cost_per_delivered_text": m.money(s.get("cost_per_delivered"), 4),
+        "reconciliation_differences": s.get("reconciliation_differences"),
     }
 
 
@@ -85,6 +91,16 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"  channels     {', '.join(summary['channels']) or 'none'}",
             f"  subaccounts  {summary['subaccounts']}",
             f"  total spend  {summary['total_spend_text']}",
+            *(
+                [
+                    f"  delivered    {summary['delivered']:,} SMS, "
+                    f"{summary['cost_per_delivered_text']} each",
+                    f"  reconciled   usage vs history: "
+                    f"{summary['reconciliation_differences']} difference(s)",
+                ]
+                if summary.get("reconciliation_differences") is not None
+                else []
+            ),
             f"  workbook     {summary['workbook']}",
         ]
     )

@@ -12,7 +12,25 @@ import pytest
 from openpyxl import load_workbook
 
 REPO = Path(__file__).resolve().parents[1]
-SHEETS = ["Summary", "monthly_spend", "monthly_by_channel", "monthly_by_subaccount", "detail"]
+SHEETS = [
+    "Summary",
+    "monthly_spend",
+    "subaccounts",
+    "monthly_by_channel",
+    "monthly_by_subaccount",
+    "breakdown",
+    "cost_per_delivered",
+    "reconciliation",
+    "detail",
+]
+
+
+def grand_total(ws) -> float:
+    """The totals row's value in the sheet's "Total (...)" column."""
+    header = [c.value for c in ws[1]]
+    column = next(i for i, h in enumerate(header, 1) if str(h).startswith("Total"))
+    assert ws.cell(row=ws.max_row, column=1).value == "Total"
+    return ws.cell(row=ws.max_row, column=column).value
 
 
 def test_make_demo_command(tmp_path):
@@ -30,16 +48,15 @@ def test_make_demo_command(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     out = done.stdout
-    for word in ("months", "channels", "total spend", str(Path("tmp") / "demo.xlsx")):
+    words = ("months", "channels", "total spend", "reconciled", str(Path("tmp") / "demo.xlsx"))
+    for word in words:
         assert word in out, out
 
     wb = load_workbook(tmp_path / "tmp" / "demo.xlsx")
     assert wb.sheetnames == SHEETS
-    assert len(wb["Summary"]._charts) == 1
+    assert len(wb["Summary"]._charts) == 2
     # The printed total is the workbook's grand total.
-    ws = wb["monthly_spend"]
-    total = ws.cell(row=ws.max_row, column=ws.max_column).value
-    assert ws.cell(row=ws.max_row, column=1).value == "Total"
+    total = grand_total(wb["monthly_spend"])
     printed = re.search(r"total spend\s+\D*([\d,]+\.\d\d)", out)
     assert printed, out
     assert float(printed.group(1).replace(",", "")) == pytest.approx(total, abs=0.006)
@@ -61,7 +78,6 @@ def test_run_demo_returns_the_summary(tmp_path):
     assert "total spend" in text and summary["workbook"] in text
     wb = load_workbook(summary["workbook"])
     assert wb.sheetnames == SHEETS
-    ws = wb["monthly_spend"]
-    assert ws.cell(row=ws.max_row, column=ws.max_column).value == pytest.approx(
-        summary["total_spend"], abs=0.005
-    )
+    assert grand_total(wb["monthly_spend"]) == pytest.approx(summary["total_spend"], abs=0.005)
+    assert summary["reconciliation_differences"] == 0
+    assert summary["cost_per_delivered"] > 0
