@@ -231,6 +231,7 @@ class _Run:
         self.requests = 0
         self.bar = None
         self.media_url: str | None = None
+        self.currency: str | None = plan.attrs.get("currency")
 
     # -- plumbing ---------------------------------------------------------------------------
     def event(self, kind: str, **info: Any) -> None:
@@ -363,6 +364,8 @@ class _Run:
             self.resolve(batch, positions, f"unanswered: {exc}", started=time.time())
             return
         self.event("batch_response", batch=batch, positions=positions)
+        if isinstance(data, dict) and self.currency is None:
+            self.currency = (data.get("_currency") or {}).get("currency_name_short")
         outcomes = self.parse(positions, custom, data)
         if outcomes is None:
             self.resolve(batch, positions, "the answer did not list every message", time.time())
@@ -576,7 +579,7 @@ class _Run:
                 "requests": self.requests,
                 "stopped": self.stopped,
                 "total_price": float(np.nansum(result["price"].to_numpy(dtype=float))),
-                "currency": self.plan.attrs.get("currency"),
+                "currency": self.currency,
             }
         )
         return result
