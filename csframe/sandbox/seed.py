@@ -51,7 +51,10 @@ TEST_API_KEY = "D83DED51-9E35-4D42-9BB9-0E34B7CA85AE"  # the reference's Testing
 # Seeders of the other areas, run after the SMS in this fixed order (messages, contacts,
 # campaigns) as ``fn(store, seed_value, n_sms, now_ts, rng)``; "module:function" strings,
 # imported lazily (the area modules import this one). Add yours in its place.
-AREA_SEEDERS: tuple[str, ...] = ("csframe.sandbox.seed_campaigns:seed_area",)
+AREA_SEEDERS: tuple[str, ...] = (
+    "csframe.sandbox.seed_contacts:seed_area",
+    "csframe.sandbox.seed_campaigns:seed_area",
+)
 
 MAIN_USER_ID = 48213
 # (name, subaccount_id, api_username, is_main, sender, first_name, last_name)
@@ -757,7 +760,7 @@ def _render_rows(
         to = numbers[r]
         if li >= 0:  # a list (campaign) send: the contact is known
             list_id, custom = LIST_IDS[li], None
-            tail = f',"list_id":"{list_id}","custom_string":null,"contact_id":"{3_000_000 + r}"{user_a}{cc_js[r]},"first_name":{first_js[pool_first[r]]},"last_name":{last_js[pool_last[r]]}{user_b}'
+            tail = f',"list_id":"{list_id}","custom_string":null,"contact_id":"{3_000_000 + li * 1_000_000 + r}"{user_a}{cc_js[r]},"first_name":{first_js[pool_first[r]]},"last_name":{last_js[pool_last[r]]}{user_b}'
         else:
             list_id = None
             custom = f"{cs_prefix}{cd}" if cs_prefix and want_cs else None

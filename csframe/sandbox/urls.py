@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from csframe.sandbox.responses import account, account_extras, admin, collections, sms
+from csframe.sandbox.responses import account, account_extras, admin, collections, contacts, sms
 
-AREAS = (account, sms, account_extras, collections)
+AREAS = (account, sms, account_extras, collections, contacts)
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes] + list(admin.routes)
 # Generic collections give way to any area that serves the same path itself.
