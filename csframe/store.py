@@ -117,26 +117,34 @@ def read(
             raise ValueError(
                 f"unknown column(s) {unknown} for {res.name}; known: {', '.join(res.column_names)}"
             )
-    files = sorted(root.glob("month=*/part.parquet"))
+    files = []
+    for f in sorted(root.glob("month=*/part.parquet")):
+        # Partition pruning: skip months wholly outside [start, end) without opening them.
+        month = pd.Timestamp(f.parent.name.split("=", 1)[1] + "-01", tz="UTC")
+        next_month = month + pd.DateOffset(months=1)
+        if (t1 is not None and month >= t1) or (t0 is not None and next_month <= t0):
+            continue
+        files.append((f, month, next_month))
     if not files:
         from csframe.frames import empty_frame
 
         df = empty_frame(res)
         return df[columns] if columns is not None else df
-    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    dataset = ds.dataset([str(f) for f, _, _ in files], format="parquet")
     flt = None
-    if time_field and t0 is not None:
+    # Row filters only where a bound cuts through a month.
+    if time_field and t0 is not None and t0 > files[0][1]:
         flt = ds.field(time_field) >= pa.scalar(t0.to_pydatetime(), pa.timestamp("s", "UTC"))
-    if time_field and t1 is not None:
+    if time_field and t1 is not None and t1 < files[-1][2]:
         upper = ds.field(time_field) < pa.scalar(t1.to_pydatetime(), pa.timestamp("s", "UTC"))
         flt = upper if flt is None else flt & upper
-    table = dataset.to_table(columns=columns, filter=flt)
+    table = dataset.to_table(columns=columns, filter=flt)  # the filter may name unread columns
     df = table.to_pandas()
     dtypes = {c: t for c, t in res.dtypes().items() if c in df.columns}
     for col, dtype in dtypes.items():
         if str(df[col].dtype) != dtype:
             df[col] = df[col].astype(dtype)
-    if time_field in df.columns:
+    if time_field in df.columns and not df[time_field].is_monotonic_increasing:
         df = df.sort_values(time_field, kind="stable", ignore_index=True)
     if state.get("currency"):
         df.attrs["currency"] = state["currency"]

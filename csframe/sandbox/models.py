@@ -315,6 +315,9 @@ class Store:
         # snapshot hooks run at the end of snapshot(), reset hooks at the end of reset().
         self.snapshot_hooks: list[Any] = []
         self.reset_hooks: list[Any] = []
+        # Usage of other channels: fn(store, view, start, end) -> {usage key: [(subaccount_id,
+        # username, count, micros)]}, merged into GET /account/usage/... (responses/account.py).
+        self.usage_hooks: list[Any] = []
 
     # ------------------------------------------------------------------ meta
 

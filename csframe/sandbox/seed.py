@@ -52,6 +52,7 @@ TEST_API_KEY = "D83DED51-9E35-4D42-9BB9-0E34B7CA85AE"  # the reference's Testing
 # campaigns) as ``fn(store, seed_value, n_sms, now_ts, rng)``; "module:function" strings,
 # imported lazily (the area modules import this one). Add yours in its place.
 AREA_SEEDERS: tuple[str, ...] = (
+    "csframe.sandbox.seed_messages:seed_area",
     "csframe.sandbox.seed_contacts:seed_area",
     "csframe.sandbox.seed_campaigns:seed_area",
 )

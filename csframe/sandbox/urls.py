@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from csframe.sandbox.responses import account, account_extras, admin, collections, contacts, sms
+from csframe.sandbox.responses import (
+    account,
+    account_extras,
+    admin,
+    collections,
+    contacts,
+    messages,
+    sms,
+)
 
-AREAS = (account, sms, account_extras, collections, contacts)
+AREAS = (account, sms, messages, account_extras, collections, contacts)
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes] + list(admin.routes)
 # Generic collections give way to any area that serves the same path itself.

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from csframe.sandbox.pricing import CURRENCY, fmt_money
 from csframe.sandbox.responses.common import ApiError, authenticate, endpoint, envelope, store_of
 
-# Channel keys of the usage report, in the OpenAPI order. Only SMS has data so far.
+# Channel keys of the usage report, in the OpenAPI order (SMS here, the others via usage_hooks).
 CHANNELS = ("sms", "mms", "voice", "fax", "post", "email", "email_transactional", "postcards")
 
 
@@ -80,6 +80,27 @@ async def usage(request: Request) -> Response:
     for ch in CHANNELS:
         data[f"{ch}_total"] = {"count": 0, "price": 0}
     data["sms_total"] = {"count": sms_parts, "price": round(sms_micros / 1_000_000, 6)}
+    store = store_of(request)
+    for hook in store.usage_hooks:  # the other channels, each from its own rows
+        for ch, lines in hook(store, who.view, start, end).items():
+            data[ch] = [
+                *data[ch],  # type: ignore[misc]
+                *(
+                    {
+                        "subaccount_id": sid,
+                        "username": username,
+                        # OpenAPI: "N.00" strings, except integer counts for the email channels
+                        "total_count": count if ch.startswith("email") else f"{count}.00",
+                        "total_price": round(micros / 1_000_000, 6),
+                    }
+                    for sid, username, count, micros in lines
+                ),
+            ]
+            total = data[f"{ch}_total"]
+            data[f"{ch}_total"] = {
+                "count": total["count"] + sum(line[2] for line in lines),  # type: ignore[index]
+                "price": round(total["price"] + sum(line[3] for line in lines) / 1e6, 6),  # type: ignore[index]
+            }
     data["_currency"] = CURRENCY
     return envelope(data, "Here is your usage for this month.")
 
