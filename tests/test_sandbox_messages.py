@@ -238,7 +238,9 @@ def test_usage_of_a_subaccount_is_its_own_line(sb, histories):
     data = r.json()["data"]
     for key in USAGE_KEY.values():
         assert {line["username"] for line in data[key]} <= {support["username"]}
-    sid = next(x["subaccount_id"] for x in sb.info["logins"] if x["username"] == support["username"])
+    sid = next(
+        x["subaccount_id"] for x in sb.info["logins"] if x["username"] == support["username"]
+    )
     expect = sum(
         _price("email", x)
         for x in histories["email"]
@@ -357,7 +359,11 @@ def _kind(v: Any) -> str:
 
 @pytest.mark.parametrize(
     "channel,path",
-    [("fax", "/fax/history"), ("letter", "/post/letters/history"), ("postcard", "/post/postcards/history")],
+    [
+        ("fax", "/fax/history"),
+        ("letter", "/post/letters/history"),
+        ("postcard", "/post/postcards/history"),
+    ],
 )
 def test_reference_keys_and_types_without_openapi(examples, histories, channel, path):
     example = examples[("GET", path)]["example_response"]["data"]["data"][0]

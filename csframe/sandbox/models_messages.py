@@ -486,7 +486,9 @@ class Paged:
         idx = self.idx_user if col == "user_id" else self.idx_sub
         sql = f"SELECT {ord_col}, date FROM {self.spec.name} INDEXED BY {idx} WHERE channel=? AND {col}=?"
         if not self.spec.read:
-            return self.db.execute(sql + f" ORDER BY {ord_col} DESC LIMIT 1", (channel, key)).fetchone()
+            return self.db.execute(
+                sql + f" ORDER BY {ord_col} DESC LIMIT 1", (channel, key)
+            ).fetchone()
         best = None
         for r in (0, 1):
             got = self.db.execute(
@@ -807,7 +809,10 @@ def channel_daily(
     """The same per-day counts for ``msg_rows`` (voice...) or ``msg_inbound`` (sms)."""
     state(store)
     end = start + days * 86400
-    clauses, args = ["channel=?", "user_id=?", "date>=?", "date<?"], [channel, view.user_id, start, end]
+    clauses, args = (
+        ["channel=?", "user_id=?", "date>=?", "date<?"],
+        [channel, view.user_id, start, end],
+    )
     if view.subaccount_id is not None:
         clauses.append("subaccount_id=?")
         args.append(view.subaccount_id)
@@ -936,9 +941,7 @@ def insert_rows(
     return ids
 
 
-def mark_read(
-    store: Store, paged: Paged, channel: str, view: View, date_before: int | None
-) -> int:
+def mark_read(store: Store, paged: Paged, channel: str, view: View, date_before: int | None) -> int:
     """Mark the view's unread rows (dated before ``date_before``, if given) as read."""
     clauses, args = ["channel=?", "user_id=?", "read=0"], [channel, view.user_id]
     if view.subaccount_id is not None:

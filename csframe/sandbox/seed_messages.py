@@ -82,7 +82,7 @@ def voice_parts(body: str) -> int:
 
 
 def to_type(e164: str, iso: str) -> str:
-    """"mobile" or "landline" (AU/NZ/GB by prefix; elsewhere mobile)."""
+    """ "mobile" or "landline" (AU/NZ/GB by prefix; elsewhere mobile)."""
     national = e164[1 + len(COUNTRIES[iso].calling_code) :]
     if iso == "AU":
         return "mobile" if national.startswith("4") else "landline"
@@ -435,7 +435,9 @@ def _mms(out, rng, ids, logins, sample, k, now_ts):  # noqa: ANN001
         to, country = sample["to"][r], sample["country"][r]
         first = sample["first_name"][r] if campaign else None
         first = first or FIRST_NAMES[r % len(FIRST_NAMES)]
-        subject, body = (MMS_CAMPAIGN[camp_tmpl[i] % len(MMS_CAMPAIGN)] if campaign else MMS_TX[tx_tmpl[i]])
+        subject, body = (
+            MMS_CAMPAIGN[camp_tmpl[i] % len(MMS_CAMPAIGN)] if campaign else MMS_TX[tx_tmpl[i]]
+        )
         body = body.replace("{first_name}", first)
         s = int(st[i])
         code = text = err = err_text = None
@@ -582,7 +584,11 @@ def _email(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
             local += str(num[i])
         email = f"{local}@{EMAIL_DOMAINS[dom[i]]}"
         to = [{"email": email, "name": f"{fn} {ln}"}]
-        cc = [{"email": "accounts@" + EMAIL_DOMAINS[dom[i]], "name": "Accounts"}] if u[i, 1] < 0.08 else []
+        cc = (
+            [{"email": "accounts@" + EMAIL_DOMAINS[dom[i]], "name": "Accounts"}]
+            if u[i, 1] < 0.08
+            else []
+        )
         bcc = [{"email": "archive@acme.example", "name": "ACME Archive"}] if u[i, 2] < 0.05 else []
         subject = subject.replace("{code}", str(code[i]))
         body = body.replace("{code}", str(code[i])).replace("{first_name}", fn)
@@ -671,7 +677,10 @@ def _fax(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
 
 
 def _address(rng: np.random.Generator, intl: bool, business: bool) -> dict[str, str]:
-    first, last = FIRST_NAMES[rng.integers(len(FIRST_NAMES))], LAST_NAMES[rng.integers(len(LAST_NAMES))]
+    first, last = (
+        FIRST_NAMES[rng.integers(len(FIRST_NAMES))],
+        LAST_NAMES[rng.integers(len(LAST_NAMES))],
+    )
     name = BUSINESSES[rng.integers(len(BUSINESSES))] if business else f"{first} {last}"
     line1 = f"{rng.integers(1, 400)} {STREETS[rng.integers(len(STREETS))]}"
     line2 = f"Unit {rng.integers(1, 40)}" if rng.random() < 0.25 else ""
