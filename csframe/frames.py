@@ -54,8 +54,14 @@ def convert(values: Sequence, kind: str) -> pd.Series | pd.api.extensions.Extens
         return pd.arrays.IntegerArray(out, mask)
     if kind == "datetime":
         nums = _numeric(values)
+        unparsed = [
+            v for v, n in zip(values, nums, strict=True) if isinstance(v, str) and v and n != n
+        ]
+        if unparsed:  # ISO date strings rather than Unix seconds
+            stamps = pd.to_datetime(pd.Series(values, dtype="object"), utc=True, errors="coerce")
+            return pd.DatetimeIndex(stamps).as_unit("s").array
         # 0 and negatives mean "not set" in ClickSend's Unix timestamps (e.g. schedule "0").
-        nums[nums <= 0] = np.nan
+        nums = np.where(nums > 0, nums, np.nan)
         return pd.to_datetime(nums, unit="s", utc=True).as_unit("s")
     if kind == "bool":
         out = []
@@ -256,6 +262,17 @@ def _convert_column(col: pa.ChunkedArray, kind: str, target: pa.DataType):
     if kind == "category":
         text = col if pa.types.is_string(t) else pc.cast(col, pa.string())
         return pc.dictionary_encode(text)
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        # pyarrow's JSON reader turns ISO date strings into timestamps by itself
+        if kind == "datetime":
+            stamps = col if pa.types.is_timestamp(t) else pc.cast(col, pa.timestamp("s"))
+            if stamps.type.tz is None:
+                stamps = pc.assume_timezone(stamps, "UTC")
+            return pc.cast(stamps, target)
+        if kind in ("str", "category"):
+            text = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
+            return text if kind == "str" else pc.dictionary_encode(text)
+        raise _Fallback(f"a date where a {kind} was declared")
     if kind == "bool":
         if pa.types.is_boolean(t):
             return col

@@ -121,3 +121,24 @@ def test_empty_pages_give_the_full_typed_frame():
 def test_convert_kinds(values, kind, expected):
     got = pd.Series(convert(values, kind)).tolist()
     assert [None if pd.isna(v) else v for v in got] == expected
+
+
+def test_iso_date_strings_are_read_as_utc_datetimes_on_both_paths():
+    res = schema.EMAIL_CAMPAIGN_HISTORY
+    recs = [
+        {"message_id": "A", "processed_at": "2026-03-01 10:00:00"},
+        {"message_id": "B", "processed_at": None},
+    ]
+    body = orjson.dumps(
+        {
+            "http_code": 200,
+            "response_code": "SUCCESS",
+            "data": {"data": recs, "total": 2, "last_page": 1},
+        }
+    )
+    fast = table_to_frame(pages_table([body], res), res)
+    slow = to_frame(recs, res)
+    for df in (fast, slow):
+        assert str(df["processed_at"].dtype) == "datetime64[s, UTC]"
+        assert df["processed_at"].iloc[0] == pd.Timestamp("2026-03-01 10:00:00", tz="UTC")
+        assert pd.isna(df["processed_at"].iloc[1])
