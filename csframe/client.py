@@ -431,6 +431,56 @@ class Client:
 
         return writers.send(self, plan, journal, **kw)
 
+    def import_contacts(
+        self, df: pd.DataFrame, list_id=None, list_name=None, mapping=None, **kw
+    ) -> pd.DataFrame:
+        """Validate, upload and import contacts, verified by reading the list back; one
+        outcome per row (imported / skipped_duplicate / rejected + reason); see
+        :func:`csframe.writers.import_contacts`.
+
+        Example::
+
+            res = cs.import_contacts(keep, list_name="Customers 2026")
+        """
+        from csframe import writers
+
+        return writers.import_contacts(self, df, list_id, list_name, mapping, **kw)
+
+    def sync_list(self, df: pd.DataFrame, list_id: int, mode: str = "upsert", **kw):
+        """Add / update / (``mode="replace"``) remove contacts so the list matches ``df``;
+        ``dry_run=True`` returns the plan; see :func:`csframe.writers.sync_list`.
+
+        Example::
+
+            cs.sync_list(keep, 428, mode="replace", dry_run=True)["action"].value_counts()
+        """
+        from csframe import writers
+
+        return writers.sync_list(self, df, list_id, mode, **kw)
+
+    def send_campaign(self, list_id: int, body: str, name: str, sender=None, schedule=None, **kw):
+        """Price, then send a list campaign exactly once (``kind=`` sms, mms, email); see
+        :func:`csframe.writers.send_campaign`.
+
+        Example::
+
+            camp = cs.send_campaign(428, "Hi {first_name}! Reply STOP to opt out", "Spring")
+        """
+        from csframe import writers
+
+        return writers.send_campaign(self, list_id, body, name, sender, schedule, **kw)
+
+    def cancel_campaign(self, campaign_id: int, kind: str = "sms") -> dict:
+        """Cancel a scheduled campaign; see :func:`csframe.writers.cancel_campaign`.
+
+        Example::
+
+            cs.cancel_campaign(12)["status"]          # 'Cancelled'
+        """
+        from csframe import writers
+
+        return writers.cancel_campaign(self, campaign_id, kind)
+
     # == writers ==================================================================== END ==
 
     def _page_kw(self) -> dict:

@@ -22,6 +22,13 @@ from csframe.writers._common import (
     PlanError,
     PlanWarning,
 )
+from csframe.writers.campaigns import (
+    CampaignPriceError,
+    cancel_campaign,
+    price_campaign,
+    send_campaign,
+)
+from csframe.writers.imports import ImportTimeout, import_contacts, sync_list
 from csframe.writers.journal import Journal, JournalBusy
 from csframe.writers.plan import account_prices, email_plan, mms_plan, sms_plan
 from csframe.writers.quote import by_country, quote
@@ -29,6 +36,8 @@ from csframe.writers.segments import segment, segments
 from csframe.writers.send import SendStopped, send
 
 __all__ = [
+    "CampaignPriceError",
+    "ImportTimeout",
     "Journal",
     "JournalBusy",
     "JournalMismatch",
@@ -38,11 +47,16 @@ __all__ = [
     "SendStopped",
     "account_prices",
     "by_country",
+    "cancel_campaign",
     "email_plan",
+    "import_contacts",
     "mms_plan",
+    "price_campaign",
     "quote",
     "segment",
     "segments",
     "send",
+    "send_campaign",
     "sms_plan",
+    "sync_list",
 ]

@@ -170,6 +170,14 @@ class Journal:
             rows = self.db.execute("SELECT key, value FROM meta").fetchall()
         return {k: json.loads(v) for k, v in rows}
 
+    def set_meta(self, **values: Any) -> None:
+        """Add or replace metadata (JSON values), in one commit."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in values.items()],
+            )
+
     @property
     def is_new(self) -> bool:
         with self._lock:

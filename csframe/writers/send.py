@@ -281,11 +281,7 @@ class _Run:
 
             url = upload_file(self.session, media, convert="mms")
             self.j.note(None, "media_uploaded", {"file": media, "url": url})
-            with self.j._tx() as db:
-                db.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('media_url', ?)",
-                    (f'"{url}"',),
-                )
+            self.j.set_meta(media_url=url)
             return url
         return media
 
