@@ -241,6 +241,26 @@ class Sandbox:
             "PUT", f"/_sandbox/accounts/{urllib.parse.quote(username)}", {"balance": amount}
         )["balance"]
 
+    def truth_contacts(self, list_id: int | None = None, rows: bool = False) -> dict[str, Any]:
+        """The seeded contact lists' ground truth (see ``responses/contacts.truth``)."""
+        params = {"list_id": list_id, "rows": 1 if rows else None}
+        return self._call("GET", "/_sandbox/truth/contacts", params=params)
+
+    def truth_import(self, import_id: str, wait: float = 0) -> dict[str, Any]:
+        """An import's status, counts and row outcomes; waits up to ``wait`` s for it to end."""
+        deadline = time.monotonic() + wait
+        while True:
+            got = self._call("GET", f"/_sandbox/truth/imports/{import_id}")
+            if got["status"] not in ("queued", "processing") or time.monotonic() >= deadline:
+                return got
+            time.sleep(0.05)
+
+    def contacts_settings(self, **settings: Any) -> dict[str, Any]:
+        """Read, or change, ``upload_ttl_seconds`` and ``import_rows_per_second``."""
+        if settings:
+            return self._call("PUT", "/_sandbox/contacts/settings", settings)
+        return self._call("GET", "/_sandbox/contacts/settings")
+
     def __repr__(self) -> str:
         return f"Sandbox({self.base_url!r}, username={self.credentials['username']!r})"
 

@@ -18,9 +18,10 @@ from csframe.sandbox.responses import (
     contacts,
     messages,
     sms,
+    uploads,
 )
 
-AREAS = (account, sms, messages, account_extras, collections, contacts)
+AREAS = (account, sms, messages, account_extras, collections, contacts, uploads)
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes] + list(admin.routes)
 # Generic collections give way to any area that serves the same path itself.
