@@ -551,6 +551,7 @@ class MessagesState:
     undo: dict[tuple[str, int], tuple[str, int, bytes]] = field(default_factory=dict)
     renumbered: set[tuple[str, str, int]] = field(default_factory=set)
     exports: dict[str, Export] = field(default_factory=dict)
+    expired: set[str] = field(default_factory=set)
     export_dir: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -996,6 +997,7 @@ def _expire(st: MessagesState) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(exp.path)
             del st.exports[token]
+            st.expired.add(token)
 
 
 # ---------------------------------------------------------------------- records

@@ -21,16 +21,22 @@ Example::
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
+import os
+import secrets
 from typing import Any
+from urllib.parse import quote
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from csframe.sandbox import models_messages as mm
-from csframe.sandbox.models import HistoryQuery, Principal, View
+from csframe.sandbox.models import ORDER_FIELDS, SEARCH_FIELDS, HistoryQuery, Principal, Store, View
 from csframe.sandbox.pricing import CURRENCY
 from csframe.sandbox.responses.admin import plain
 from csframe.sandbox.responses.common import (
@@ -416,6 +422,115 @@ def _statistics(channel: str) -> Any:
     return statistics
 
 
+# ---------------------------------------------------------------------- exports
+
+# channel -> the export path (the reference's; fax has none)
+EXPORTS = {
+    "sms": "/v3/sms/history/export",
+    "mms": "/v3/mms/history/export",
+    "voice": "/v3/voice/history/export",
+    "email": "/v3/email/history/export",
+    "letter": "/v3/post/letters/export",
+    "postcard": "/v3/post/postcards/history/export",
+}
+EXPORT_CHUNK = 5000
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell: "" for null, JSON for lists/objects, the text of anything else."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _export_rows(store: Store, view: View, channel: str, q: HistoryQuery) -> Any:
+    """The history rows (JSON bytes) of a filter, in the API's order; the caller holds the lock."""
+    if channel == "sms":
+        page = 1
+        while True:
+            total, rows = store.history(view, dataclasses.replace(q, page=page, limit=EXPORT_CHUNK))
+            yield from rows
+            if not rows or page * EXPORT_CHUNK >= total:
+                return
+            page += 1
+    else:
+        yield from (r[0] for r in mm.state(store).rows.select_all(view, channel, q, "json"))
+
+
+def write_export(store: Store, view: View, channel: str, q: HistoryQuery) -> tuple[str, int]:
+    """Write the CSV of a history filter; ``(path, rows)``. Holds the store lock throughout,
+    so the file is the history at one instant (nothing is written meanwhile)."""
+    path = os.path.join(mm.export_dir(store), secrets.token_hex(16) + ".csv")
+    n = 0
+    with store._lock, open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        header: list[str] | None = None
+        for js in _export_rows(store, view, channel, q):
+            rec = orjson.loads(js)
+            if header is None:
+                header = list(rec)
+                writer.writerow(header)
+            writer.writerow([_cell(rec.get(k)) for k in header])
+            n += 1
+        if header is None:  # no rows: still the header, from any record of the channel
+            table, where = (
+                ("sms", "") if channel == "sms" else ("msg_rows", f" WHERE channel='{channel}'")
+            )
+            any_row = store.db.execute(f"SELECT json FROM {table}{where} LIMIT 1").fetchone()
+            if any_row:
+                writer.writerow(list(orjson.loads(any_row[0])))
+    return path, n
+
+
+def _export(channel: str) -> Any:
+    @endpoint
+    async def export(request: Request) -> Response:
+        who = authenticate(request)
+        filename = (request.query_params.get("filename") or "").strip()
+        if not filename:
+            raise ApiError(400, "BAD_REQUEST", "filename is required.")
+        if channel == "sms":
+            filters, operator = search(request, SEARCH_FIELDS)
+            field, direction = ordering(request, ORDER_FIELDS)
+            q = HistoryQuery(
+                date_from=opt_int(request, "date_from"),
+                date_to=opt_int(request, "date_to"),
+                q=filters,
+                operator=operator,
+                order_field=field,
+                order_dir=direction,
+            )
+        else:
+            q = history_query(request, mm.ROWS, with_paging=False)
+        store = store_of(request)
+        path, n = await run_in_threadpool(write_export, store, who.view, channel, q)
+        token = mm.add_export(store, filename, path, n)
+        scope = request.scope
+        host = request.headers.get("host") or "{}:{}".format(*scope["server"])
+        url = f"{scope['scheme']}://{host}/_files/exports/{token}.csv?filename={quote(filename)}"
+        return envelope({"url": url}, "Download your file here.")
+
+    export.__name__ = f"{channel}_export"
+    export.__doc__ = f"``GET {EXPORTS[channel]}``: a CSV of the {channel} history, as a URL."
+    return export
+
+
+async def download(request: Request) -> Response:
+    """``GET /_files/exports/{token}.csv``: an export's CSV (no auth: a pre-signed URL)."""
+    token = request.path_params["token"]
+    store = store_of(request)
+    exp = mm.get_export(store, token)
+    if exp is None:
+        if token in mm.state(store).expired:
+            return PlainTextResponse("Request has expired", status_code=403)
+        return PlainTextResponse("The specified key does not exist.", status_code=404)
+    return FileResponse(exp.path, media_type="text/csv; charset=utf-8", filename=exp.filename)
+
+
 # ---------------------------------------------------------------------- truth (/_sandbox)
 
 
@@ -524,6 +639,8 @@ routes = [
     Route("/v3/sms/inbound-read/{message_id}", inbound_read_one, methods=["PUT"]),
     Route("/v3/statistics/sms", _statistics("sms"), methods=["GET"]),
     Route("/v3/statistics/voice", _statistics("voice"), methods=["GET"]),
+    *(Route(path, _export(ch), methods=["GET"]) for ch, path in EXPORTS.items()),
+    Route("/_files/exports/{token}.csv", download, methods=["GET", "HEAD"]),
     Route("/_sandbox/truth/history/{channel}", truth_history, methods=["GET"]),
     Route("/_sandbox/truth/receipts/{channel}", truth_receipts, methods=["GET"]),
     Route("/_sandbox/truth/inbound", truth_inbound, methods=["GET"]),
