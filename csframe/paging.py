@@ -5,7 +5,7 @@ ClickSend paginates with ``page`` / ``limit`` (15-100) and a block of ``total``,
 callers pin ``date_to`` at load start (see :mod:`csframe.loaders`); this module also drops
 repeated primary keys, so a shift can never duplicate a row.
 
-Memory stays bounded: at most ``2 * max_workers`` pages are in flight or waiting to be
+Memory stays bounded: at most ``PREFETCH * max_workers`` pages are in flight or waiting to be
 yielded, whatever the number of pages.
 
 Example::
@@ -26,6 +26,9 @@ from typing import Any
 import orjson
 
 MIN_LIMIT, MAX_LIMIT = 15, 100
+# Pages in flight or waiting per worker. The consumer parses a chunk of pages at a time;
+# while it does, the workers must have room to keep fetching or the pipeline stalls.
+PREFETCH = 8
 
 
 def progress_enabled(progress: bool | str) -> bool:
@@ -72,7 +75,7 @@ def iter_raw_pages(
     ``date_from``/``date_to`` pair per month); ``expire_after`` may be a callable taking
     that dict. The first page of every window goes out at once (it tells that window's
     ``last_page``); the rest follow ``max_workers`` at a time, with at most
-    ``2 * max_workers`` bodies held. ``first_body``, when given, is page 1 of the first
+    ``PREFETCH * max_workers`` bodies held. ``first_body``, when given, is page 1 of the first
     window, already fetched (e.g. by a count probe). ``session`` is an
     :class:`csframe.session.ApiSession`.
     """
@@ -115,7 +118,7 @@ def iter_raw_pages(
                 yield _advance(first, bar)
                 for page in range(2, last_page + 1):
                     pending.append(pool.submit(fetch, window, page))
-                    if len(pending) >= workers * 2:
+                    if len(pending) >= workers * PREFETCH:
                         yield _advance(pending.popleft().result(), bar)
             while pending:
                 yield _advance(pending.popleft().result(), bar)
