@@ -573,18 +573,27 @@ def test_usage_cost_history_tables_match_raw_frames(client):
     month = history["date"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
     month = month.dt.tz_localize("UTC")
     rec = rep.tables["reconciliation"]
+    # Every billed channel with a history is reconciled, and all of them match.
     assert (rec["status"] == "match").all(), rec[rec["status"] != "match"]
-    assert rec["history_spend"].sum() == pytest.approx(history["message_price"].sum())
+    billed = usage.groupby("channel", observed=True)["price"].sum()
+    assert set(rec["channel"]) == {str(c) for c in billed[billed > 0].index}
     assert rec["usage_spend"].sum() == pytest.approx(usage["price"].sum())
-    assert rec["messages"].sum() == len(history)
-    cpd = rep.tables["cost_per_delivered"].set_index("month")
+    sms = rec[rec["channel"] == "sms"]
+    assert sms["history_spend"].sum() == pytest.approx(history["message_price"].sum())
+    assert sms["history_units"].sum() == history["message_parts"].sum()
+    assert sms["messages"].sum() == len(history)
+    cpd = rep.tables["cost_per_delivered"]
+    assert "post" not in set(cpd["channel"])  # letters have no delivery receipts
+    cpd = cpd[cpd["channel"] == "sms"].set_index("month")
     delivered = history[history["status_code"] == "201"].groupby(month).size()
     sms_spend = usage[usage["channel"] == "sms"].groupby("month")["price"].sum()
     for m, n in delivered.items():
         assert cpd.loc[m, "delivered"] == n
         assert cpd.loc[m, "cost_per_delivered"] == pytest.approx(sms_spend[m] / n, abs=1e-6)
     failed = history[history["status"] == "Failed"]
-    assert rep.summary["failed_spend"] == pytest.approx(failed["message_price"].sum())
+    assert cpd["failed_spend"].sum() == pytest.approx(failed["message_price"].sum())
+    all_failed = rep.tables["cost_per_delivered"]["failed_spend"].sum()  # every channel
+    assert rep.summary["failed_spend"] == pytest.approx(all_failed)
     assert rep.summary["reconciliation_differences"] == 0
 
 

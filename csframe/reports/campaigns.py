@@ -129,6 +129,8 @@ def campaigns(
 
         rep = campaigns(cs, "2026-01", "2026-10", channels=("sms",))
     """
+    from csframe.errors import NotFound
+
     if not callable(getattr(client, "campaigns", None)):
         raise NotImplementedError(
             "the campaigns report needs Client.campaigns(), which this csframe does not have yet"
@@ -139,8 +141,15 @@ def campaigns(
     t0, t1 = hist.window(first, last)
     frames: dict[str, pd.DataFrame] = {}
     messages: list[pd.DataFrame] = []
+    failures: list[tuple[str, Exception]] = []
     for channel in channels:
-        camps = _in_period(client.campaigns(channel), channel, t0, t1)
+        try:
+            camps = _in_period(client.campaigns(channel), channel, t0, t1)
+        except (ValueError, NotFound) as exc:
+            # One channel the account (or API) cannot list must not sink the others; it is
+            # reported loudly. Authentication and server errors still stop the report.
+            failures.append((channel, exc))
+            continue
         frames[channel] = camps
         if channel == "sms" and callable(getattr(client, "campaign_messages", None)):
             for cid in camps[_ID["sms"]].dropna().unique():
@@ -149,8 +158,10 @@ def campaigns(
     inbound = None
     if messages and callable(getattr(client, "inbound", None)):
         inbound = client.inbound(start=t0)
+    if failures and not frames:
+        raise failures[0][1]
     msgs = pd.concat(messages, ignore_index=True) if messages else None
-    return build(
+    report = build(
         frames,
         first,
         last,
@@ -159,6 +170,9 @@ def campaigns(
         account=account,
         opt_out_threshold=opt_out_threshold,
     )
+    for channel, exc in failures:
+        report.alerts.append(f"{channel.upper()} campaigns could not be loaded: {exc}")
+    return report
 
 
 def _channels(channels) -> tuple[str, ...]:
@@ -537,6 +551,8 @@ def _summary(table: pd.DataFrame, replies: pd.DataFrame, meta: ReportMeta, thres
         "click_rate": "percent",
     }
     labels = {
+        "sms_campaigns": "SMS campaigns",
+        "mms_campaigns": "MMS campaigns",
         "cost": "Cost (SMS/MMS)",
         "cost_per_delivered": "Cost per delivered message",
         "opt_outs": "Opt-outs (STOP replies)",
@@ -546,7 +562,8 @@ def _summary(table: pd.DataFrame, replies: pd.DataFrame, meta: ReportMeta, thres
     for _, row in bad.iterrows():
         alerts.append(
             f"Campaign {row['name']} ({row['channel']} {row['campaign_id']}): "
-            f"{row['opt_out_rate']:.1%} of recipients opted out."
+            f"{int(row['opt_outs'])} STOP replies, {row['opt_out_rate']:.1%} of the messages "
+            "sent."
         )
     return s, kinds, labels, alerts
 

@@ -60,8 +60,9 @@ def _lower_map(series: pd.Series, values: set[str]) -> np.ndarray:
     if isinstance(series.dtype, pd.CategoricalDtype):
         cats = series.cat.categories
         hit = np.array([str(c).strip().lower() in values for c in cats], dtype=bool)
-        codes = series.cat.codes.to_numpy()
-        return np.where(codes >= 0, hit[codes], False)  # a fresh, writable array
+        # A trailing False: missing values (code -1) index it. Fancy indexing copies, so
+        # the result is writable.
+        return np.append(hit, False)[series.cat.codes.to_numpy()]
     text = series.astype("str").str.strip().str.lower()
     return text.isin(values).fillna(False).to_numpy(dtype=bool, copy=True)
 

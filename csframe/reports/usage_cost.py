@@ -79,8 +79,39 @@ TITLE = "Usage and cost"
 DEFAULT_BY = ("month", "channel", "subaccount")
 #: Spend differences up to half a cent are rounding, not a discrepancy.
 DEFAULT_TOLERANCE = 0.005
-#: History channels reconciled and used for cost per delivered by default.
-HISTORY_CHANNELS = ("sms",)
+
+
+@dataclass(frozen=True)
+class HistorySource:
+    """Where a usage channel's messages are in the history, and how they count: the
+    history channel (``client.history``), the column summed as billed units (``ROWS``: one
+    unit per message; None: units are not comparable, only spend is reconciled) and
+    whether delivery receipts exist (then: cost per delivered message).
+
+    Example::
+
+        HISTORY_SOURCES["fax"]   # HistorySource(channel='fax', units='message_pages', ...)
+    """
+
+    channel: str
+    units: str | None
+    receipts: bool = True
+
+
+#: One unit per message (letters, postcards).
+ROWS = "__rows__"
+#: Usage channel -> its history. Checked against the sandbox, which computes usage from the
+#: same rows: every channel reconciles to the cent; email usage counts are not one per
+#: message, so email reconciles on spend only.
+HISTORY_SOURCES = {
+    "sms": HistorySource("sms", "message_parts"),
+    "mms": HistorySource("mms", "message_parts"),
+    "voice": HistorySource("voice", "message_parts"),
+    "fax": HistorySource("fax", "message_pages"),
+    "email_transactional": HistorySource("email", None),
+    "post": HistorySource("letter", ROWS, receipts=False),
+    "postcards": HistorySource("postcard", ROWS, receipts=False),
+}
 
 #: Channels in the order the usage endpoint lists them; unknown ones follow, sorted.
 CHANNELS = ("sms", "mms", "voice", "fax", "post", "email", "email_transactional", "postcards")
@@ -104,6 +135,69 @@ _BY_ALIASES = {
 }
 _ACCOUNT_KEYS = {"total", "account", "*"}
 _HISTORY_COLUMNS = ("date", "subaccount_id", "message_parts", "message_price")
+
+
+def history_fields(source: HistorySource) -> dict[str, str]:
+    """``{standard name: column}`` of a history channel: ``date`` (its time field),
+    ``message_price`` (its price) and, when units are a column, ``message_parts``.
+
+    Example::
+
+        >>> history_fields(HISTORY_SOURCES["post"])
+        {'date': 'date_added', 'message_price': 'post_price'}
+    """
+    from csframe import schema
+
+    try:
+        resource = schema.get(f"{source.channel}_history")
+    except KeyError:
+        resource = schema.SMS_HISTORY
+    kinds = resource.kinds()
+    prices = [c for c, k in kinds.items() if k == "money" and "price" in c and "supplier" not in c]
+    fields = {
+        "date": resource.time_field or "date",
+        "message_price": prices[0] if prices else "message_price",
+    }
+    if source.units not in (None, ROWS):
+        fields["message_parts"] = source.units
+    return fields
+
+
+def lean_history(frame: pd.DataFrame, source: HistorySource) -> pd.DataFrame:
+    """A history frame of ``source`` (raw, or lean from :func:`history.load`) in the
+    standard columns: outcome, date, subaccount_id, message_parts (units; NA when not
+    comparable), message_price.
+
+    Example::
+
+        lean_history(cs.history("fax", "2026-01-01", "2026-02-01"), HISTORY_SOURCES["fax"])
+    """
+    fields = history_fields(source)
+    if "outcome" not in frame:
+        frame = hist.concat([hist._lean(frame, (*fields.values(), "subaccount_id"))])
+    n = len(frame)
+    out = pd.DataFrame(
+        {
+            "outcome": frame["outcome"],
+            "date": frame.get(fields["date"], pd.NaT),
+            "subaccount_id": frame.get("subaccount_id", pd.NA),
+        },
+        index=frame.index,
+    )
+    price = fields["message_price"]
+    out["message_price"] = (
+        pd.to_numeric(frame[price], errors="coerce").astype("float64") if price in frame else 0.0
+    )
+    if source.units == ROWS:
+        out["message_parts"] = pd.array(np.ones(n, dtype="int64"), dtype="Int64")
+    elif source.units is None or fields.get("message_parts") not in frame:
+        out["message_parts"] = pd.array([pd.NA] * n, dtype="Int64")
+    else:
+        out["message_parts"] = pd.to_numeric(frame[fields["message_parts"]]).astype("Int64")
+    out["subaccount_id"] = out["subaccount_id"].astype("Int64")
+    out["date"] = pd.to_datetime(out["date"], utc=True)
+    out.attrs = dict(frame.attrs)
+    return out
 
 
 def period(start=None, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -219,13 +313,15 @@ def usage_cost(
     by: Sequence[str] = DEFAULT_BY,
     budget=None,
     history: bool = True,
-    history_channels: Sequence[str] = HISTORY_CHANNELS,
+    history_channels: Sequence[str] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> Report:
     """The usage-and-cost report for months ``start``..``end`` (inclusive, 'YYYY-MM').
 
     Without ``start``/``end``: the 12 months up to the current one. ``history=False``
     skips the history (no cost per delivered, no reconciliation): one request per month.
+    ``history_channels``: the usage channels reconciled (default: every channel billed in
+    the period that has a history, see :data:`HISTORY_SOURCES`).
 
     Example::
 
@@ -242,13 +338,28 @@ def usage_cost(
     histories: dict[str, pd.DataFrame] = {}
     notes: list[str] = []
     if history:
+        if history_channels is None:
+            inside = usage[usage["month"].between(first, last)]
+            billed = inside.groupby("channel", observed=True)[["count", "price"]].sum()
+            billed = billed[(billed["count"] != 0) | (billed["price"] != 0)]
+            history_channels = [
+                c for c in _channels(pd.Series(billed.index)) if c in HISTORY_SOURCES
+            ]
+            if not history_channels:
+                history_channels = ["sms"]
         for channel in history_channels:
-            try:
-                frame, _ = hist.load(client, channel, first, last, columns=_HISTORY_COLUMNS)
-            except ValueError as exc:  # a channel this client cannot load history for
-                notes.append(f"No {channel} history: {exc}")
+            source = HISTORY_SOURCES.get(channel)
+            if source is None:
+                notes.append(f"{channel}: no message history to reconcile usage with.")
                 continue
-            histories[channel] = frame
+            fields = history_fields(source)
+            columns = (*fields.values(), "subaccount_id")
+            try:
+                frame, _ = hist.load(client, source.channel, first, last, columns=columns)
+            except ValueError as exc:  # a channel this client cannot load history for
+                notes.append(f"{channel}: no history ({exc}).")
+                continue
+            histories[channel] = lean_history(frame, source)
     report = build(
         usage,
         first,
@@ -327,7 +438,7 @@ def build(
     by_subaccount = _share_of_month(by_subaccount)
     breakdown = spend_breakdown(ext, ext_months, months, by)
 
-    cpd = cost_per_delivered(detail, histories, months) if histories else None
+    cpd = cost_per_delivered(detail, histories, months) if histories else None  # None: no receipts
     recon = reconcile(detail, histories, months, tolerance) if histories else None
     subs = subaccount_totals(detail, histories)
     budget_table = budget_lines(wide, by_subaccount, budget) if budget else None
@@ -419,7 +530,9 @@ def _specs(channels, by, budget: Budget | None, tolerance: float) -> dict[str, T
             labels={
                 "subaccount_id": "Subaccount",
                 "count": "Units",
-                "history_spend": "Spend on delivered channels",
+                "delivered": "SMS delivered",
+                "history_spend": "SMS spend",
+                "cost_per_delivered": "Cost per delivered SMS",
                 "months_over": "Months over budget",
             },
             totals=("count", "spend", "share", "delivered", "history_spend"),
@@ -565,9 +678,9 @@ def _histories(history) -> dict[str, pd.DataFrame]:
         history = {"sms": history}
     out = {}
     for channel, frame in history.items():
-        if "outcome" not in frame:
-            frame = hist.concat([hist._lean(frame, _HISTORY_COLUMNS)])
-        out[str(channel)] = frame
+        source = HISTORY_SOURCES.get(str(channel), HistorySource(str(channel), "message_parts"))
+        standard = {"outcome", "date", "subaccount_id", "message_parts", "message_price"}
+        out[str(channel)] = frame if standard <= set(frame.columns) else lean_history(frame, source)
     return out
 
 
@@ -582,7 +695,10 @@ def monthly_by_channel(detail: pd.DataFrame, months, channels: list[str]) -> pd.
     grid = pd.MultiIndex.from_product(
         [months, pd.CategoricalIndex(channels, categories=channels)], names=["month", "channel"]
     )
-    keyed = detail.assign(channel=pd.Categorical(detail["channel"].astype("str"), channels))
+    # (A channel billed only in the baseline month is not one of the period's channels.)
+    names = detail["channel"].astype("str")
+    keyed = detail[names.isin(channels)]
+    keyed = keyed.assign(channel=pd.Categorical(names[names.isin(channels)], channels))
     sums = keyed.groupby(["month", "channel"], observed=True)[["count", "price"]].sum()
     out = sums.reindex(grid, fill_value=0).reset_index()
     return _typed(out.rename(columns={"price": "spend"}))
@@ -749,10 +865,11 @@ def _outcome_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return counts
 
 
-def cost_per_delivered(detail: pd.DataFrame, histories: dict, months) -> pd.DataFrame:
-    """Per month x history channel: messages, delivered, failed, pending, cancelled,
-    delivery rate (delivered / sent, sent = all but cancelled), billed spend (usage),
-    failed spend (history) and spend per delivered message.
+def cost_per_delivered(detail: pd.DataFrame, histories: dict, months) -> pd.DataFrame | None:
+    """Per month x channel with delivery receipts: messages, delivered, failed, pending,
+    cancelled, delivery rate (delivered / sent, sent = all but cancelled), billed spend
+    (usage), failed spend (history) and spend per delivered message. None when no channel
+    has receipts.
 
     Example::
 
@@ -760,6 +877,9 @@ def cost_per_delivered(detail: pd.DataFrame, histories: dict, months) -> pd.Data
     """
     rows = []
     for channel, frame in histories.items():
+        source = HISTORY_SOURCES.get(channel)
+        if source is not None and not source.receipts:
+            continue  # post: no delivery receipts, nothing is ever "delivered"
         f = frame.assign(month=_history_months(frame["date"]))
         f = f[f["month"].isin(months)]
         counts = pd.DataFrame(0, index=pd.Index(months, name="month"), columns=list(hist.OUTCOMES))
@@ -783,6 +903,8 @@ def cost_per_delivered(detail: pd.DataFrame, histories: dict, months) -> pd.Data
                 failed_spend=part["month"].map(failed_spend).fillna(0.0).to_numpy(),
             )
         )
+    if not rows:
+        return None
     out = pd.concat(rows, ignore_index=True)
     sent = out["messages"] - out["cancelled"]
     out.insert(7, "delivery_rate", _pct(out["delivered"], sent))
@@ -818,6 +940,9 @@ def reconcile(detail: pd.DataFrame, histories: dict, months, tolerance: float) -
             messages=("outcome", "size"),
         )
         both = u.join(h, how="outer").fillna(0).reset_index()
+        source = HISTORY_SOURCES.get(channel)
+        if source is not None and source.units is None:
+            both["history_units"] = np.nan  # not comparable: spend only
         both.insert(1, "channel", channel)
         parts.append(both)
     columns = [
@@ -833,13 +958,13 @@ def reconcile(detail: pd.DataFrame, histories: dict, months, tolerance: float) -
     out["subaccount_id"] = out["subaccount_id"].astype("Int64")
     out.insert(3, "username", out["subaccount_id"].map(names).astype("str"))
     for col in ("usage_units", "history_units", "messages"):
-        out[col] = out[col].astype("float64").round().astype("Int64")
+        out[col] = pd.to_numeric(out[col]).astype("float64").round().astype("Int64")
     for col in ("usage_spend", "history_spend"):
         out[col] = _money(out[col])
     out["units_diff"] = (out["usage_units"] - out["history_units"]).astype("Int64")
     out["spend_diff"] = _money(out["usage_spend"] - out["history_spend"])
     spend_off = out["spend_diff"].abs() > tolerance
-    units_off = out["units_diff"] != 0
+    units_off = out["units_diff"].fillna(0) != 0  # NA: units not comparable (email)
     out["status"] = np.where(spend_off | units_off, "difference", "match")
     out["status"] = out["status"].astype("str")
     order = [
@@ -858,9 +983,8 @@ def reconcile(detail: pd.DataFrame, histories: dict, months, tolerance: float) -
 
 
 def subaccount_totals(detail: pd.DataFrame, histories: dict) -> pd.DataFrame:
-    """Per subaccount over the period: units, spend, share of the total; with history,
-    delivered messages, spend on the history channels and spend per delivered message.
-    Sorted by spend, largest first.
+    """Per subaccount over the period: units, spend, share of the total; with SMS history,
+    SMS delivered, SMS spend and spend per delivered SMS. Sorted by spend, largest first.
 
     Example::
 
@@ -874,16 +998,14 @@ def subaccount_totals(detail: pd.DataFrame, histories: dict) -> pd.DataFrame:
     out["spend"] = _money(out["spend"])
     total = out["spend"].sum()
     out["share"] = _pct(out["spend"], pd.Series(total, index=out.index))
-    if histories:
-        delivered = pd.Series(0, dtype="int64")
-        for frame in histories.values():
-            d = frame.loc[frame["outcome"] == "delivered"].groupby("subaccount_id").size()
-            delivered = delivered.add(d, fill_value=0)
-        hist_channels = set(histories)
-        used = detail[detail["channel"].astype("str").isin(hist_channels)]
-        hspend = used.groupby("subaccount_id")["price"].sum()
+    sms = histories.get("sms")
+    if sms is not None:
+        # SMS only: a delivered SMS and a delivered email do not cost the same kind of thing.
+        delivered = sms.loc[sms["outcome"] == "delivered"].groupby("subaccount_id").size()
+        used = detail[detail["channel"].astype("str") == "sms"]
+        sms_spend = used.groupby("subaccount_id")["price"].sum()
         out["delivered"] = out["subaccount_id"].map(delivered).fillna(0).astype("Int64")
-        out["history_spend"] = _money(out["subaccount_id"].map(hspend).fillna(0.0))
+        out["history_spend"] = _money(out["subaccount_id"].map(sms_spend).fillna(0.0))
         out["cost_per_delivered"] = _money(_pct(out["history_spend"], out["delivered"]))
     return out.sort_values("spend", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -1025,11 +1147,13 @@ def _summary(tables, channels, meta: ReportMeta, budget: Budget | None, historie
         "top_subaccount_share": "Top subaccount's share",
     }
     alerts: list[str] = []
-    if "cost_per_delivered" in tables:
-        cpd = tables["cost_per_delivered"]
-        delivered = int(cpd["delivered"].sum())
-        sent = int(cpd["messages"].sum() - cpd["cancelled"].sum())
-        spend = float(cpd["spend"].sum())
+    cpd = tables.get("cost_per_delivered")
+    if cpd is not None and (cpd["channel"] == "sms").any():
+        # Headline figures are SMS: a delivered SMS and a delivered email are not one unit.
+        sms = cpd[cpd["channel"] == "sms"]
+        delivered = int(sms["delivered"].sum())
+        sent = int(sms["messages"].sum() - sms["cancelled"].sum())
+        spend = float(sms["spend"].sum())
         s["delivered"] = delivered
         s["delivery_rate"] = delivered / sent if sent else None
         s["cost_per_delivered"] = round(spend / delivered, MONEY_DECIMALS) if delivered else None
@@ -1041,13 +1165,15 @@ def _summary(tables, channels, meta: ReportMeta, budget: Budget | None, historie
             "failed_spend": "money",
         }
         labels |= {
-            "delivered": f"Delivered ({', '.join(c.upper() for c in histories)})",
-            "cost_per_delivered": "Spend per delivered message",
+            "delivered": "SMS delivered",
+            "delivery_rate": "SMS delivery rate",
+            "cost_per_delivered": "Spend per delivered SMS",
             "failed_spend": "Spend on failed messages",
         }
     if "reconciliation" in tables:
         rec = tables["reconciliation"]
         bad = rec[rec["status"] == "difference"]
+        s["reconciled_channels"] = [str(c) for c in histories]
         s["reconciliation_differences"] = len(bad)
         s["reconciliation_spend_diff"] = round(float(rec["spend_diff"].sum()), MONEY_DECIMALS)
         kinds |= {"reconciliation_differences": "int", "reconciliation_spend_diff": "money"}
