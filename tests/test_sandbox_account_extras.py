@@ -208,20 +208,26 @@ def test_recharge_transactions_paging_and_get(fresh):
     assert call(sb, "GET", "/recharge/transactions", who="alerts").status_code == 403
 
 
-def test_recharges_fund_the_sms_spend(sb):
+def test_recharges_fund_the_spend(sb):
     txs = all_pages(sb, "/recharge/transactions")
-    spend = sms_spend_by_time(sb)
+    spend = requests.get(sb.root_url + "/_sandbox/truth/spend", timeout=30).json()
+    # The truth's SMS part is what /sms/history shows.
+    assert spend["sms_micros"] == sum(p for _, p in sms_spend_by_time(sb))
     balance = round(float(ok(call(sb, "GET", "/account"))["balance"]) * 1e6)
     total_in = sum(round(t["amount"] * 100) * 10_000 for t in txs)
-    # Recharges = SMS spend + current balance, to the cent.
-    assert 0 <= total_in - sum(p for _, p in spend) - balance < 10_000
-    # And the balance they imply never went negative.
-    events = sorted([(t["date"], 0, round(t["amount"] * 100) * 10_000) for t in txs])
-    events += [(d, 1, -p) for d, p in spend]
-    running_balance = 0
-    for _, _, delta in sorted(events):
-        running_balance += delta
-        assert running_balance >= 0
+    # Recharges = everything spent + the current balance, to the cent.
+    assert 0 <= total_in - spend["total_micros"] - balance < 10_000
+    # And the balance they imply never went negative: the recharges dated before a day
+    # cover everything spent up to the end of that day.
+    dates = sorted(t["date"] for t in txs)
+    amounts = {t["date"]: 0 for t in txs}
+    for t in txs:
+        amounts[t["date"]] += round(t["amount"] * 100) * 10_000
+    spent = 0
+    for day, micros in spend["by_day"]:
+        spent += micros
+        funded = sum(amounts[d] for d in dates if d < day * 86400 + 86400)
+        assert funded - spent >= 0, day
     assert all(t["currency"] == "AUD" for t in txs)
 
 

@@ -66,6 +66,22 @@ MADE = {
         "id",
     ),
 }
+# Body fields that name a resource: the example's placeholder id is replaced by a real
+# one (source list endpoint, key), so the call can succeed and its answer be checked.
+BODY_IDS = {
+    "list_id": ("/lists", "list_id"),
+    "from_email_address_id": ("/email/addresses", "email_address_id"),
+    "template_id": ("/email/templates", "template_id"),
+    "client_user_id": ("/reseller/accounts", "user_id"),
+}
+# Path parameters named after another record key.
+ALIASES = {
+    "from_list_id": "list_id",
+    "to_list_id": "list_id",
+    "opt_out_list_id": "list_id",
+    "client_user_id": "user_id",
+    "transaction_id": "invoice_number",
+}
 # Query parameters some endpoints require.
 QUERY = {"convert": "csv", "filename": "export.csv"}
 
@@ -155,12 +171,25 @@ def _find(sb, prefix: str, name: str) -> str:
             continue
         rows = [row for row in records(r.json()) if isinstance(row, dict)]
         for row in rows[1:] if pick_second else rows:
-            for key in (name, "id", name.removesuffix("_id") + "_id_master", "invoice_number"):
+            keys = (name, ALIASES.get(name), "id", name.removesuffix("_id") + "_id_master")
+            for key in (k for k in keys if k):
                 if row.get(key) not in (None, ""):
                     return str(row[key])
-            if name == "client_user_id" and "user_id" in row:
-                return str(row["user_id"])
     return "0"  # nothing to point at: the call will 404 and say so
+
+
+def real_ids(sb, body: Any) -> Any:
+    """The example body with the ids of BODY_IDS pointing at real resources."""
+    if not isinstance(body, dict):
+        return body
+    out = dict(body)
+    for key, (source, field) in BODY_IDS.items():
+        if key in out and routed("GET", source):
+            r = call(sb, "GET", source)
+            rows = [row for row in records(r.json()) if isinstance(row, dict)] if r.ok else []
+            if rows and field in rows[0]:
+                out[key] = rows[0][field]
+    return out
 
 
 def example_keys(ep: dict[str, Any]) -> set[str]:
@@ -238,7 +267,7 @@ def test_write_endpoint(ep, sbw, request):
     path = resolve(sbw, ep["path"], cache)
     kw: dict[str, Any] = {"params": query_for(ep)}
     if ep["method"] in WRITES and ep.get("example_body") is not None:
-        kw["json"] = ep["example_body"]
+        kw["json"] = real_ids(sbw, ep["example_body"])
     try:
         r = call(sbw, ep["method"], path, **kw)
     finally:

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from csframe.sandbox.models import Store, format_uuid
-from csframe.sandbox.models_collections import next_counter, track_tables
+from csframe.sandbox.models_collections import bulk, next_counter, track_tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subaccounts_deleted (subaccount_id INTEGER PRIMARY KEY);
@@ -215,7 +215,8 @@ def transaction_record(invoice: str, cents: int, currency: str, date: int) -> di
 def add_transactions(store: Store, rows: list[tuple[int, str, int, str, int]]) -> None:
     """Insert ``(user_id, invoice_number, amount_cents, currency, date)`` rows."""
     with store._lock:
-        store.db.executemany(
+        bulk(
+            store,
             "INSERT INTO recharge_transactions (user_id, invoice_number, amount_cents, currency, "
             "date) VALUES (?,?,?,?,?)",
             rows,

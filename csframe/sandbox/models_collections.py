@@ -87,6 +87,23 @@ def track_tables(store: Store, *tables: str, on_reset: Any = None) -> None:
     store.reset_hooks.append(reset)
 
 
+def bulk(store: Store, sql: str, rows: Any) -> None:
+    """``executemany`` in one transaction (the Store autocommits each statement otherwise:
+    a transaction per row), or inside the caller's if one is open."""
+    with store._lock:
+        db = store.db
+        if db.in_transaction:
+            db.executemany(sql, rows)
+            return
+        db.execute("BEGIN")
+        try:
+            db.executemany(sql, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
 def next_counter(store: Store, name: str, start: int = 1) -> int:
     """The next value of a persistent sequence (``start`` the first time).
 
@@ -204,7 +221,8 @@ def add_items(
         seq = store.db.execute(
             "SELECT coalesce(max(seq), 0) FROM collection_items WHERE coll=?", (coll,)
         ).fetchone()[0]
-        store.db.executemany(
+        bulk(
+            store,
             "INSERT INTO collection_items VALUES (?,?,?,?,?)",
             [
                 (coll, user_id, str(r[id_field]), seq + i, orjson.dumps(r))

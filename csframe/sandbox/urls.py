@@ -14,6 +14,7 @@ from csframe.sandbox.responses import (
     account,
     account_extras,
     admin,
+    campaigns,
     collections,
     contacts,
     messages,
@@ -21,7 +22,7 @@ from csframe.sandbox.responses import (
     uploads,
 )
 
-AREAS = (account, sms, messages, account_extras, collections, contacts, uploads)
+AREAS = (account, sms, messages, account_extras, collections, contacts, uploads, campaigns)
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes] + list(admin.routes)
 # Generic collections give way to any area that serves the same path itself.

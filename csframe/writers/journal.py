@@ -1,11 +1,16 @@
 """The send journal: one SQLite file (WAL) per run that says, for every row of a plan,
 whether it was sent, and for every request, whether it was answered.
 
-A batch is written as ``inflight`` (with its rows) and committed *before* its request
-goes out, and its outcome is committed as soon as the answer is read. So whatever
-happens to the process -- an exception, a dropped connection, SIGKILL between two
-batches or in the middle of one -- the journal names exactly the rows whose fate is
-unknown, and a rerun looks those up instead of sending them again.
+A batch (one request) is committed as ``inflight`` with its row positions *before* the
+request goes out, and its answer -- one outcome per row -- is committed as soon as it is
+read. So whatever happens to the process (an exception, a dropped connection, SIGKILL
+between two batches or in the middle of one) the journal names exactly the rows whose
+fate is unknown, and a rerun looks those up instead of sending them again.
+
+The file is an append-only log: ``batches`` holds one row per request (positions,
+state, and the per-row outcomes as one JSON document), so journaling a batch of 1000
+costs two small writes, not 2000 row updates. Opening a journal replays the log into
+in-memory arrays; ``rows()`` and ``counts()`` read those.
 
 Row states:
 
@@ -14,18 +19,20 @@ Row states:
 - ``sent``: accepted by the API (``message_id`` known);
 - ``rejected``: refused by the API for this message (``status`` says why); final;
 - ``no_credit``: refused for INSUFFICIENT_CREDIT; tried again on the next run;
-- ``unconfirmed``: its request was committed but the message is not in the history
-  (a free test number, say); final, never sent again.
+- ``unconfirmed``: its request was taken but the message is not in the history (a free
+  test number, say); final, never sent again.
 
 Durability: WAL with ``synchronous=NORMAL`` survives the death of the process (what the
-journal is for); a power cut may lose the last commits, after which a rerun can at worst
-send a batch whose request had already started -- ``synchronous="FULL"`` closes that too.
-One process at a time: a lock file next to the journal is held while a send runs.
+journal is for); a power cut may lose the last commits, after which a rerun could at
+worst resend a batch whose request had already started -- ``synchronous="FULL"`` closes
+that too, at the price of an fsync per write. One process at a time: a lock file next to
+the journal is held while a send runs.
 
 Example::
 
-    j = Journal("runs/oct.sqlite")
-    j.counts()          # {'sent': 9800, 'rejected': 12, 'pending': 188}
+    with Journal("runs/oct.sqlite") as j:
+        j.counts()          # {'sent': 9800, 'rejected': 12, 'pending': 188}
+        j.rows().head()
 """
 
 from __future__ import annotations
@@ -36,10 +43,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 import pandas as pd
 
 from csframe.errors import CsframeError
@@ -49,37 +59,28 @@ try:
 except ImportError:  # Windows: no advisory lock; one process per journal is then on you
     fcntl = None  # type: ignore[assignment]
 
-VERSION = 1
+VERSION = 2
 STATES = ("pending", "inflight", "sent", "rejected", "no_credit", "unconfirmed")
+PENDING, INFLIGHT, SENT, REJECTED, NO_CREDIT, UNCONFIRMED = range(6)
+_CODE = {name: i for i, name in enumerate(STATES)}
 FINAL = ("sent", "rejected", "unconfirmed")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rows (
-    pos INTEGER PRIMARY KEY,          -- position in the plan
-    row_key TEXT NOT NULL,
-    custom_string TEXT NOT NULL,
-    row_hash INTEGER NOT NULL,        -- what this row sends (to, body, ...), hashed
-    state TEXT NOT NULL DEFAULT 'pending',
-    batch INTEGER,                    -- the last request this row was in
-    attempts INTEGER NOT NULL DEFAULT 0,
-    message_id TEXT,
-    status TEXT,                      -- the API's per-message status (SUCCESS, INVALID_RECIPIENT, ...)
-    price REAL,
-    error TEXT,
-    via TEXT,                         -- 'response' or 'lookup'
-    updated REAL
+CREATE TABLE IF NOT EXISTS plan (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    row_keys BLOB NOT NULL,           -- zlib(JSON list of row keys)
+    row_hashes BLOB NOT NULL          -- int64 per row: what the row sends, hashed
 );
-CREATE INDEX IF NOT EXISTS rows_state ON rows(state, pos);
-CREATE INDEX IF NOT EXISTS rows_batch ON rows(batch);
 CREATE TABLE IF NOT EXISTS batches (
-    batch INTEGER PRIMARY KEY,
-    state TEXT NOT NULL,              -- inflight, answered, resolved, released, failed
+    batch INTEGER PRIMARY KEY,        -- one request
+    state TEXT NOT NULL,              -- inflight, answered, resolved, released
     n INTEGER NOT NULL,
-    first_pos INTEGER NOT NULL,
+    positions BLOB NOT NULL,          -- int64 positions in the plan
     started REAL NOT NULL,
     finished REAL,
-    outcome TEXT
+    outcome TEXT,                     -- why released / how resolved
+    results BLOB                      -- JSON [[pos, state, message_id, status, price, error], ...]
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -111,6 +112,7 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(SCHEMA)
+        self._load()
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, {self.counts()})"
@@ -152,7 +154,6 @@ class Journal:
             self._lockfile.close()
             self._lockfile = None
 
-    # -- transactions ----------------------------------------------------------------------
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -163,6 +164,65 @@ class Journal:
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+
+    # -- in-memory state, replayed from the log ----------------------------------------------
+    def _alloc(self, n: int) -> None:
+        self.n = n
+        self.state = np.zeros(n, dtype=np.int8)
+        self.batch_of = np.zeros(n, dtype=np.int64)
+        self.attempts = np.zeros(n, dtype=np.int64)
+        self.message_id = np.full(n, None, dtype=object)
+        self.status = np.full(n, None, dtype=object)
+        self.price = np.full(n, np.nan)
+        self.error = np.full(n, None, dtype=object)
+        self.via = np.full(n, None, dtype=object)
+        self.started: dict[int, float] = {}
+
+    def _load(self) -> None:
+        row = self.db.execute("SELECT row_keys, row_hashes FROM plan WHERE id=1").fetchone()
+        if row is None:
+            self.row_keys: list[str] = []
+            self._hashes = np.zeros(0, dtype=np.int64)
+            self._alloc(0)
+            return
+        self.row_keys = json.loads(zlib.decompress(row[0]))
+        self._hashes = np.frombuffer(row[1], dtype=np.int64)
+        self._alloc(len(self.row_keys))
+        self._run_id = self.meta().get("run_id", "")
+        for batch, state, positions, started, outcome, results in self.db.execute(
+            "SELECT batch, state, positions, started, outcome, results FROM batches ORDER BY batch"
+        ):
+            pos = np.frombuffer(positions, dtype=np.int64)
+            self._apply_begin(batch, pos, started)
+            if state == "released":
+                self._apply_release(pos, outcome)
+            elif state in ("answered", "resolved"):
+                self._apply_results(
+                    orjson.loads(results), "response" if state == "answered" else "lookup"
+                )
+        for detail in self.db.execute("SELECT detail FROM events WHERE kind='row_error'"):
+            d = json.loads(detail[0])
+            pos = np.asarray(d["positions"], dtype=np.int64)
+            self.error[pos[self.state[pos] == PENDING]] = d["error"]
+
+    def _apply_begin(self, batch: int, pos: np.ndarray, started: float) -> None:
+        self.state[pos] = INFLIGHT
+        self.batch_of[pos] = batch
+        self.attempts[pos] += 1
+        self.started[batch] = started
+
+    def _apply_release(self, pos: np.ndarray, reason: str | None) -> None:
+        self.state[pos] = PENDING
+        self.error[pos] = reason
+
+    def _apply_results(self, results: list, via: str) -> None:
+        for pos, state, mid, status, price, error in results:
+            self.state[pos] = _CODE[state]
+            self.message_id[pos] = mid
+            self.status[pos] = status
+            self.price[pos] = np.nan if price is None else price
+            self.error[pos] = error
+            self.via[pos] = via
 
     # -- meta ------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -184,90 +244,68 @@ class Journal:
             return self.db.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 0
 
     def initialise(
-        self,
-        meta: dict[str, Any],
-        row_keys: Sequence[str],
-        custom_strings: Sequence[str],
-        row_hashes: Sequence[int],
+        self, meta: dict[str, Any], row_keys: Sequence[str], row_hashes: np.ndarray
     ) -> None:
-        """Write the run's metadata and one ``pending`` row per plan row, in one commit."""
-        now = time.time()
+        """Write the run's metadata and the plan's row keys and hashes, in one commit."""
+        keys = [str(k) for k in row_keys]
+        hashes = np.ascontiguousarray(row_hashes, dtype=np.int64)
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO meta(key, value) VALUES (?, ?)",
                 [(k, json.dumps(v)) for k, v in {**meta, "version": VERSION}.items()],
             )
-            db.executemany(
-                "INSERT INTO rows(pos, row_key, custom_string, row_hash, updated) "
-                "VALUES (?, ?, ?, ?, ?)",
-                zip(
-                    range(len(row_keys)),
-                    row_keys,
-                    custom_strings,
-                    row_hashes,
-                    [now] * len(row_keys),
-                    strict=True,
-                ),
+            db.execute(
+                "INSERT INTO plan(id, row_keys, row_hashes) VALUES (1, ?, ?)",
+                (zlib.compress(orjson.dumps(keys), 1), hashes.tobytes()),
             )
             db.execute(
                 "INSERT INTO events(t, kind, detail) VALUES (?, 'created', ?)",
-                (now, json.dumps({"rows": len(row_keys)})),
+                (time.time(), json.dumps({"rows": len(keys)})),
             )
-
-    def row_hashes(self) -> list[int]:
         with self._lock:
-            return [h for (h,) in self.db.execute("SELECT row_hash FROM rows ORDER BY pos")]
+            self.row_keys = keys
+            self._hashes = hashes
+            self._alloc(len(keys))
+            self._run_id = meta.get("run_id", "")
 
-    def custom_strings(self, positions: Iterable[int]) -> dict[int, str]:
-        positions = list(positions)
-        with self._lock:
-            out: dict[int, str] = {}
-            for start in range(0, len(positions), 900):
-                part = positions[start : start + 900]
-                q = f"SELECT pos, custom_string FROM rows WHERE pos IN ({','.join('?' * len(part))})"
-                out.update(self.db.execute(q, part).fetchall())
-        return out
+    def row_hashes(self) -> np.ndarray:
+        return self._hashes
+
+    def custom_string(self, pos: int) -> str:
+        """``<run_id>.<row_key>``: what the message of row ``pos`` carries."""
+        return f"{self._run_id}.{self.row_keys[pos]}"
+
+    def custom_strings(self, positions: Sequence[int]) -> dict[int, str]:
+        run, keys = self._run_id, self.row_keys
+        return {p: f"{run}.{keys[p]}" for p in positions}
 
     # -- the send protocol -----------------------------------------------------------------
     def requeue_no_credit(self) -> int:
-        """A new run tries again the rows that had no credit last time."""
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE rows SET state='pending', error=NULL, status=NULL, updated=? "
-                "WHERE state='no_credit'",
-                (time.time(),),
-            )
-            return cur.rowcount
+        """A new run tries again the rows that had no credit last time (in memory; the log
+        already says they were not sent)."""
+        with self._lock:
+            mask = self.state == NO_CREDIT
+            self.state[mask] = PENDING
+            return int(mask.sum())
 
-    def next_pending(self, limit: int, exclude: set[int] | None = None) -> list[int]:
+    def next_pending(self, limit: int) -> list[int]:
         """Up to ``limit`` pending positions in plan order."""
         with self._lock:
-            if not exclude:
-                q = "SELECT pos FROM rows WHERE state='pending' ORDER BY pos LIMIT ?"
-                return [p for (p,) in self.db.execute(q, (limit,))]
-            out = []
-            for (p,) in self.db.execute("SELECT pos FROM rows WHERE state='pending' ORDER BY pos"):
-                if p not in exclude:
-                    out.append(p)
-                    if len(out) == limit:
-                        break
-            return out
+            return np.flatnonzero(self.state == PENDING)[:limit].tolist()
 
     def begin(self, positions: Sequence[int]) -> int:
-        """Mark ``positions`` in flight in a new batch, committed before the request."""
+        """Put pending ``positions`` in flight in a new batch, committed before the request."""
+        pos = np.asarray(positions, dtype=np.int64)
         now = time.time()
-        with self._tx() as db:
-            batch = db.execute(
-                "INSERT INTO batches(state, n, first_pos, started) VALUES ('inflight', ?, ?, ?)",
-                (len(positions), positions[0], now),
-            ).lastrowid
-            _update_positions(
-                db,
-                "UPDATE rows SET state='inflight', batch=?, attempts=attempts+1, updated=? "
-                "WHERE state='pending' AND pos IN ({})",
-                (batch, now),
-                positions,
-            )
+        with self._lock:
+            if (self.state[pos] != PENDING).any():
+                raise ValueError("begin(): every position must be pending")
+            with self._tx() as db:
+                batch = db.execute(
+                    "INSERT INTO batches(state, n, positions, started) VALUES ('inflight', ?, ?, ?)",
+                    (len(pos), pos.tobytes(), now),
+                ).lastrowid
+            self._apply_begin(int(batch), pos, now)
         return int(batch)
 
     def record(
@@ -280,32 +318,33 @@ class Journal:
         outcome: str | None = None,
     ) -> None:
         """Commit per-row outcomes ``(pos, state, message_id, status, price, error)`` and
-        close the batch."""
-        now = time.time()
-        with self._tx() as db:
-            db.executemany(
-                "UPDATE rows SET state=?, message_id=?, status=?, price=?, error=?, via=?, "
-                "updated=? WHERE pos=?",
-                [(s, m, st, p, e, via, now, pos) for pos, s, m, st, p, e in outcomes],
-            )
-            db.execute(
-                "UPDATE batches SET state=?, finished=?, outcome=? WHERE batch=?",
-                (batch_state, now, outcome, batch),
-            )
+        close the batch (``answered``: from its response; ``resolved``: by lookup)."""
+        if batch_state not in ("answered", "resolved"):
+            raise ValueError("batch_state must be 'answered' or 'resolved'")
+        results = [[int(p), s, m, st, pr, e] for p, s, m, st, pr, e in outcomes]
+        blob = orjson.dumps(results)
+        with self._lock:
+            with self._tx() as db:
+                db.execute(
+                    "UPDATE batches SET state=?, finished=?, outcome=?, results=? WHERE batch=?",
+                    (batch_state, time.time(), outcome, blob, batch),
+                )
+            self._apply_results(results, via)
 
     def release(self, batch: int, reason: str) -> None:
         """The API certainly did not take this batch: its rows are pending again."""
-        now = time.time()
-        with self._tx() as db:
-            db.execute(
-                "UPDATE rows SET state='pending', error=?, updated=? "
-                "WHERE batch=? AND state='inflight'",
-                (reason, now, batch),
-            )
-            db.execute(
-                "UPDATE batches SET state='released', finished=?, outcome=? WHERE batch=?",
-                (now, reason, batch),
-            )
+        with self._lock:
+            with self._tx() as db:
+                row = db.execute(
+                    "SELECT positions FROM batches WHERE batch=? AND state='inflight'", (batch,)
+                ).fetchone()
+                if row is None:
+                    raise ValueError(f"batch {batch} is not in flight")
+                db.execute(
+                    "UPDATE batches SET state='released', finished=?, outcome=? WHERE batch=?",
+                    (time.time(), reason, batch),
+                )
+            self._apply_release(np.frombuffer(row[0], dtype=np.int64), reason)
 
     def note(self, batch: int | None, kind: str, detail: Any = None) -> None:
         with self._lock:
@@ -315,48 +354,56 @@ class Journal:
             )
 
     def set_error(self, positions: Sequence[int], error: str) -> None:
-        with self._tx() as db:
-            _update_positions(db, "UPDATE rows SET error=? WHERE pos IN ({})", (error,), positions)
-
-    def inflight(self) -> dict[int, list[int]]:
-        """``{batch: [positions]}`` of rows whose request's answer is unknown."""
+        """An explanation for pending rows (e.g. why the run gave up on them)."""
+        pos = [int(p) for p in positions]
+        self.note(None, "row_error", {"positions": pos, "error": error})
         with self._lock:
-            out: dict[int, list[int]] = {}
-            for batch, pos in self.db.execute(
-                "SELECT batch, pos FROM rows WHERE state='inflight' ORDER BY batch, pos"
-            ):
-                out.setdefault(batch, []).append(pos)
+            arr = np.asarray(pos, dtype=np.int64)
+            self.error[arr[self.state[arr] == PENDING]] = error
+
+    def inflight(self) -> dict[int, tuple[list[int], float]]:
+        """``{batch: (positions, started)}`` of requests whose answer is unknown."""
+        with self._lock:
+            out: dict[int, tuple[list[int], float]] = {}
+            for pos in np.flatnonzero(self.state == INFLIGHT).tolist():
+                b = int(self.batch_of[pos])
+                out.setdefault(b, ([], self.started.get(b, 0.0)))[0].append(pos)
             return out
 
     # -- reading ---------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return dict(self.db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state"))
+            codes, counts = np.unique(self.state, return_counts=True)
+        return {STATES[c]: int(k) for c, k in zip(codes.tolist(), counts.tolist(), strict=True)}
 
     def rows(self) -> pd.DataFrame:
         """Every row's state, in plan order."""
         with self._lock:
-            cur = self.db.execute(
-                "SELECT pos, row_key, custom_string, state, batch, attempts, message_id, "
-                "status, price, error, via FROM rows ORDER BY pos"
+            return pd.DataFrame(
+                {
+                    "pos": np.arange(self.n),
+                    "row_key": pd.array(self.row_keys, dtype="str"),
+                    "custom_string": pd.array(
+                        [f"{self._run_id}.{k}" for k in self.row_keys], dtype="str"
+                    ),
+                    "state": pd.Categorical.from_codes(self.state, categories=list(STATES)),
+                    "batch": pd.Series(self.batch_of, dtype="Int64").where(self.batch_of > 0),
+                    "attempts": self.attempts.copy(),
+                    "message_id": pd.array(self.message_id, dtype="str"),
+                    "status": pd.array(self.status, dtype="str"),
+                    "price": self.price.copy(),
+                    "error": pd.array(self.error, dtype="str"),
+                    "via": pd.array(self.via, dtype="str"),
+                }
             )
-            names = [d[0] for d in cur.description]
-            data = cur.fetchall()
-        return pd.DataFrame.from_records(data, columns=names)
 
     def batches(self) -> pd.DataFrame:
         with self._lock:
-            return pd.read_sql_query("SELECT * FROM batches ORDER BY batch", self.db)
+            return pd.read_sql_query(
+                "SELECT batch, state, n, started, finished, outcome FROM batches ORDER BY batch",
+                self.db,
+            )
 
     def events(self) -> pd.DataFrame:
         with self._lock:
             return pd.read_sql_query("SELECT * FROM events ORDER BY id", self.db)
-
-
-def _update_positions(
-    db: sqlite3.Connection, sql: str, head: tuple, positions: Sequence[int]
-) -> None:
-    positions = list(positions)
-    for start in range(0, len(positions), 900):  # SQLite's host parameter limit
-        part = positions[start : start + 900]
-        db.execute(sql.format(",".join("?" * len(part))), (*head, *part))

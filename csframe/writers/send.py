@@ -149,8 +149,7 @@ def send(
                     "media_file": media,
                 },
                 keys,
-                [f"{run_id}.{k}" for k in keys],
-                hashes.tolist(),
+                hashes,
             )
         else:
             _check_same_plan(j, plan, channel, hashes)
@@ -182,7 +181,7 @@ def _check_same_plan(j: Journal, plan: pd.DataFrame, channel: Channel, hashes) -
         )
     if meta.get("fingerprint") == fingerprint(hashes):
         return
-    old = np.asarray(j.row_hashes(), dtype=np.int64)
+    old = j.row_hashes()
     if len(old) != len(hashes):
         detail = f"it has {len(old)} rows, the plan has {len(hashes)}"
     else:
@@ -415,20 +414,14 @@ class _Run:
     # -- resolving unanswered requests -------------------------------------------------------
     def resolve_inflight(self) -> None:
         """Before sending anything: settle every batch a previous run left in flight."""
-        pending = self.j.inflight()
-        if not pending:
-            return
-        started = dict(
-            self.j.db.execute("SELECT batch, started FROM batches WHERE state='inflight'")
-        )
-        for batch, positions in pending.items():
+        for batch, (positions, started) in self.j.inflight().items():
             if self.stop.is_set():
                 break
             self.resolve(
                 batch,
                 positions,
                 "the previous run ended while this request was in flight",
-                started=float(started.get(batch) or 0.0),
+                started=started,
             )
         if self.stop.is_set() and self.fatal is not None:
             raise self.fatal
@@ -536,28 +529,30 @@ class _Run:
     def outcomes(self) -> pd.DataFrame:
         rows = self.j.rows()
         n = len(self.plan)
-        state = rows["state"].to_numpy(dtype=object)
+        state = rows["state"].astype(str).to_numpy(dtype=object)
         outcome = pd.Categorical(
             [_OUTCOME_OF_STATE[s] for s in state.tolist()], categories=OUTCOMES
         )
-        status = rows["status"].to_numpy(dtype=object).copy()
+        status = rows["status"].to_numpy(dtype=object, na_value=None).copy()
         status[state == "pending"] = "NOT_SENT"
-        status[(state == "inflight") | ((state == "unconfirmed") & pd.isna(status))] = "UNCONFIRMED"
-        error = rows["error"].to_numpy(dtype=object).copy()
+        unconfirmed = (state == "unconfirmed") & pd.isna(status)
+        status[(state == "inflight") | unconfirmed] = "UNCONFIRMED"
+        error = rows["error"].to_numpy(dtype=object, na_value=None).copy()
         if self.stopped:
             unsettled = (state == "pending") & pd.isna(error)
             error[unsettled] = f"not sent: the run stopped ({self.stopped})"
-        inflight = state == "inflight"
-        error[inflight] = "request unanswered and not yet resolved: rerun with this journal"
+        error[state == "inflight"] = (
+            "request unanswered and not yet resolved: rerun with this journal"
+        )
         result = pd.DataFrame(
             {
                 "row_key": self.plan["row_key"].to_numpy(),
                 "to": self.plan["to"].to_numpy(),
-                "custom_string": pd.array(rows["custom_string"], dtype="str"),
+                "custom_string": rows["custom_string"].to_numpy(),
                 "outcome": outcome,
                 "status": pd.array(status, dtype="str"),
-                "message_id": pd.array(rows["message_id"], dtype="str"),
-                "price": pd.array(rows["price"], dtype="float64"),
+                "message_id": rows["message_id"].to_numpy(),
+                "price": rows["price"].to_numpy(),
                 "error": pd.array(error, dtype="str"),
                 "via": pd.Categorical(rows["via"], categories=["response", "lookup"]),
                 "attempts": pd.array(rows["attempts"], dtype="Int64"),

@@ -37,6 +37,7 @@ from csframe.sandbox.pricing import (
     fmt_money,
     normalise_number,
 )
+from csframe.sandbox.responses.campaigns import expand_list_messages
 from csframe.sandbox.responses.common import (
     ApiError,
     authenticate,
@@ -128,6 +129,7 @@ def _evaluate(message: object, now: int) -> dict[str, Any]:
         "carrier": "",
         "custom_string": None if custom is None else str(custom),
         "list_id": None if m.get("list_id") in (None, "") else str(m.get("list_id")),
+        "contact": m.get("_contact") or {},  # set when a list_id was expanded (campaigns.py)
         "test": False,
         "status": "SUCCESS",
     }
@@ -135,8 +137,7 @@ def _evaluate(message: object, now: int) -> dict[str, Any]:
         out["status"] = "EMPTY_MESSAGE"
         return out
     if raw_to in (None, ""):
-        # Sending to a list_id needs contact lists, which this sandbox slice lacks.
-        out["status"] = "INVALID_RECIPIENT"
+        out["status"] = "INVALID_RECIPIENT"  # (a known list_id was expanded before this)
         return out
     try:
         e164, iso = normalise_number(raw_to, country_hint)
@@ -180,6 +181,7 @@ async def send(request: Request) -> Response:
     who = authenticate(request)
     messages = _messages(await json_body(request))
     store = store_of(request)
+    messages = expand_list_messages(store, who, messages)
     now = store.clock.now()
     balance = store.balance(who.user_id)
     rows: list[dict[str, Any]] = []
@@ -211,7 +213,7 @@ async def send(request: Request) -> Response:
                 "from_email": None,
                 "list_id": ev["list_id"],
                 "custom_string": ev["custom_string"],
-                "contact_id": None,
+                "contact_id": _contact_id(ev),
                 "user_id": who.user_id,
                 "subaccount_id": who.subaccount_id,
                 "is_shared_system_number": shared,
@@ -234,6 +236,11 @@ async def send(request: Request) -> Response:
     return envelope(data, "Messages queued for delivery." if queued else "No messages were queued.")
 
 
+def _contact_id(ev: dict[str, Any]) -> str | None:
+    cid = ev["contact"].get("contact_id")
+    return None if cid is None else str(cid)
+
+
 def _history_row(
     who: Principal, ev: dict[str, Any], message_id: str, sender: str, now: int
 ) -> dict[str, Any]:
@@ -254,13 +261,13 @@ def _history_row(
         message_price=fmt_money(ev["price"]),
         list_id=ev["list_id"],
         custom_string=ev["custom_string"],
-        contact_id=None,
+        contact_id=_contact_id(ev),
         user_id=who.user_id,
         subaccount_id=who.subaccount_id,
         country=ev["country"],
         carrier=ev["carrier"],
-        first_name=None,
-        last_name=None,
+        first_name=ev["contact"].get("first_name") or None,
+        last_name=ev["contact"].get("last_name") or None,
         api_username=who.username,
     )
     return sms_row(rec, ev["price"])
@@ -269,8 +276,8 @@ def _history_row(
 @endpoint
 async def price(request: Request) -> Response:
     """``POST /sms/price``: what a send would cost; nothing is stored or charged."""
-    authenticate(request)
-    messages = _messages(await json_body(request))
+    who = authenticate(request)
+    messages = expand_list_messages(store_of(request), who, _messages(await json_body(request)))
     now = store_of(request).clock.now()
     out = []
     total = 0
