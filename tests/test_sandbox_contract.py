@@ -74,6 +74,8 @@ BODY_IDS = {
     "template_id": ("/email/templates", "template_id"),
     "client_user_id": ("/reseller/accounts", "user_id"),
 }
+# Ids of an action endpoint come from the list it acts on.
+PREFIX_SOURCES = {"/sms/inbound-read": "/sms/inbound", "/sms/receipts-read": "/sms/receipts"}
 # Path parameters named after another record key.
 ALIASES = {
     "from_list_id": "list_id",
@@ -162,6 +164,8 @@ def _find(sb, prefix: str, name: str) -> str:
         method, path, body, key = MADE[name]
         return str(call(sb, method, path, json=body).json()[key])
     candidates = [prefix, *[s.format(prefix=prefix) for s in SOURCES.get(name, ())]]
+    if prefix in PREFIX_SOURCES:
+        candidates.insert(0, PREFIX_SOURCES[prefix])
     pick_second = name == "to_list_id"
     for source in candidates:
         if not routed("GET", source) or "{" in source:
