@@ -18,11 +18,22 @@ from csframe.sandbox.responses import (
     collections,
     contacts,
     messages,
+    messages_send,
     sms,
     uploads,
 )
 
-AREAS = (account, sms, messages, account_extras, collections, contacts, uploads, campaigns)
+AREAS = (
+    account,
+    sms,
+    messages,
+    messages_send,
+    account_extras,
+    collections,
+    contacts,
+    uploads,
+    campaigns,
+)
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes] + list(admin.routes)
 # Generic collections give way to any area that serves the same path itself.

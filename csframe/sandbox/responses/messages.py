@@ -299,19 +299,20 @@ async def inbound_reply(request: Request) -> Response:
 
 @endpoint
 async def inbound_read_one(request: Request) -> Response:
-    """``PUT /sms/inbound-read/{message_id}``: mark one inbound SMS read (data: 1)."""
+    """``PUT /sms/inbound-read/{message_id}``: mark one inbound SMS read.
+
+    ``data`` is the number of messages it names (1; 0 for an id the caller has none of).
+    """
     who = authenticate(request)
     store = store_of(request)
     mm.state(store).inbound.create_indexes()
     where, args = _inbound_where(who.view, "message_id")
     with store._lock:
-        found = store.db.execute(
-            f"SELECT id FROM msg_inbound WHERE {where}", [request.path_params["message_id"], *args]
-        ).fetchone()
-        if found is None:
-            raise ApiError(404, "NOT_FOUND", "Inbound message not found.")
-        store.db.execute("UPDATE msg_inbound SET read=1 WHERE id=?", (found[0],))
-    return envelope(1, "Receipt have been marked as read.")
+        cur = store.db.execute(
+            f"UPDATE msg_inbound SET read=1 WHERE {where}",
+            [request.path_params["message_id"], *args],
+        )
+    return envelope(cur.rowcount, "Receipt have been marked as read.")
 
 
 @endpoint
