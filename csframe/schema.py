@@ -119,10 +119,10 @@ SMS_HISTORY = Resource(
         ("user_id", "int", "Account user id."),
         ("subaccount_id", "int", "Subaccount that sent the message."),
         ("country", "category", "Destination country (ISO alpha-2)."),
-        ("carrier", "str", "Destination carrier."),
+        ("carrier", "category", "Destination carrier."),
         ("first_name", "str", "Contact first name, if sent to a contact."),
         ("last_name", "str", "Contact last name, if sent to a contact."),
-        ("_api_username", "str", "API username that sent the message."),
+        ("_api_username", "category", "API username that sent the message."),
     ),
 )
 
