@@ -122,7 +122,9 @@ def _lean(chunk: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
         s = chunk[col]
         if col in CATEGORY_COLUMNS and not isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("category")
-        out[col] = s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else s.array
+        # .array, not .to_numpy(): tz-aware datetimes would become an object array of
+        # Timestamps (a Python loop over every row).
+        out[col] = s.array
     return pd.DataFrame(out, index=pd.RangeIndex(len(chunk)))
 
 

@@ -680,7 +680,10 @@ def _histories(history) -> dict[str, pd.DataFrame]:
     for channel, frame in history.items():
         source = HISTORY_SOURCES.get(str(channel), HistorySource(str(channel), "message_parts"))
         standard = {"outcome", "date", "subaccount_id", "message_parts", "message_price"}
-        out[str(channel)] = frame if standard <= set(frame.columns) else lean_history(frame, source)
+        if not standard <= set(frame.columns):
+            frame = lean_history(frame, source)
+        # The UTC month of each message, once: cost per delivered and reconcile use it.
+        out[str(channel)] = frame.assign(month=_history_months(frame["date"]))
     return out
 
 
@@ -880,8 +883,7 @@ def cost_per_delivered(detail: pd.DataFrame, histories: dict, months) -> pd.Data
         source = HISTORY_SOURCES.get(channel)
         if source is not None and not source.receipts:
             continue  # post: no delivery receipts, nothing is ever "delivered"
-        f = frame.assign(month=_history_months(frame["date"]))
-        f = f[f["month"].isin(months)]
+        f = frame[frame["month"].isin(months)]
         counts = pd.DataFrame(0, index=pd.Index(months, name="month"), columns=list(hist.OUTCOMES))
         if len(f):
             got = f.groupby(["month", "outcome"], observed=False).size().unstack(fill_value=0)
@@ -932,13 +934,11 @@ def reconcile(detail: pd.DataFrame, histories: dict, months, tolerance: float) -
         used = detail[detail["channel"].astype("str") == channel]
         u = used.groupby(["month", "subaccount_id"], dropna=False)[["count", "price"]].sum()
         u.columns = ["usage_units", "usage_spend"]
-        f = frame.assign(month=_history_months(frame["date"]))
-        f = f[f["month"].isin(months)]
-        h = f.groupby(["month", "subaccount_id"], dropna=False).agg(
-            history_units=("message_parts", "sum"),
-            history_spend=("message_price", "sum"),
-            messages=("outcome", "size"),
-        )
+        f = frame[frame["month"].isin(months)]
+        g = f.groupby(["month", "subaccount_id"], dropna=False)
+        h = g[["message_parts", "message_price"]].sum()
+        h.columns = ["history_units", "history_spend"]
+        h["messages"] = g.size()
         both = u.join(h, how="outer").fillna(0).reset_index()
         source = HISTORY_SOURCES.get(channel)
         if source is not None and source.units is None:
