@@ -294,6 +294,12 @@ def test_show_outside_a_notebook_prints_text(report, capsys):
         "csframe.reports.excel",
         "csframe.reports.usage_cost",
         "csframe.reports.cli",
+        "csframe.reports.history",
+        "csframe.reports.sheetxml",
+        "csframe.reports.output",
+        "csframe.reports.delivery",
+        "csframe.reports.campaigns",
+        "csframe.reports.contacts_health",
     ],
 )
 def test_docstring_examples(module):

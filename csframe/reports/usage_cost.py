@@ -4,9 +4,10 @@ message history and against budgets.
 Loads (in this order, so a wrong key fails before the concurrent loads): the account's
 name and currency; ``client.usage`` for the period plus the month before it (the baseline
 of the first month's month-over-month change); and, unless ``history=False``, the outbound
-message history of the period (``client.iter_history``, streamed, only the columns needed).
-Every month of the period appears in the monthly tables, with zeros where nothing was
-billed, so charts and month-over-month comparisons have no gaps.
+message history of the period for every billed channel that has one (:data:`HISTORY_SOURCES`;
+``client.iter_history``, streamed, only the columns needed). Every month of the period
+appears in the monthly tables, with zeros where nothing was billed, so charts and
+month-over-month comparisons have no gaps.
 
 Tables (sheet order):
 
@@ -25,13 +26,14 @@ Tables (sheet order):
     month, the change against the previous month. Rows where nothing was billed in the
     month nor in the one before are left out.
 ``cost_per_delivered`` (with history)
-    Per month and history channel: messages by outcome (see
+    Per month and channel with delivery receipts (not post): messages by outcome (see
     :mod:`csframe.reports.history`), delivery rate, billed spend (usage), spend on failed
-    messages and spend per delivered message.
+    messages and spend per delivered message. The headline figures are SMS.
 ``reconciliation`` (with history)
-    Per month x channel x subaccount: units and spend from usage against the sum of
-    ``message_parts`` and ``message_price`` in the history; ``status`` is ``difference``
-    when spend differs by more than ``tolerance`` or units differ at all.
+    Per month x channel x subaccount: units and spend from usage against the history's
+    units (SMS/MMS/voice parts, fax pages, one per letter or postcard; email: spend only)
+    and prices; ``status`` is ``difference`` when spend differs by more than ``tolerance``
+    or units differ at all. Months are UTC calendar months, as the usage endpoint's.
 ``budget`` (with ``budget=``)
     Per month and budget line (the account, each budgeted subaccount): budget, spend,
     remaining, share used, ``over_budget``.
