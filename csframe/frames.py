@@ -175,7 +175,13 @@ def pages_table(bodies: Sequence[bytes], resource: Resource) -> pa.Table:
     try:
         return _convert_table(_records_table(bodies), resource)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, _Fallback):
-        records = [rec for body in bodies for rec in (orjson.loads(body)["data"]["data"] or [])]
+        from csframe.paging import page_block
+
+        records = [
+            rec
+            for body in bodies
+            for rec in ((page_block(orjson.loads(body)) or {}).get("data") or [])
+        ]
         frame = to_frame(records, resource)
         table = pa.Table.from_pandas(frame, preserve_index=False)
         # Same Arrow types as the columnar path, so chunks from either path concatenate.
@@ -215,9 +221,12 @@ def _records_table(bodies: Sequence[bytes]) -> pa.Table:
         read_options=pa_json.ReadOptions(block_size=max(1 << 20, 2 * biggest + 16)),
     )
     data = parsed.column("data")
-    if not pa.types.is_struct(data.type) or data.type.get_field_index("data") < 0:
+    if pa.types.is_list(data.type) and "last_page" in parsed.column_names:
+        inner = data  # a pagination block without the envelope (GET /mms-campaigns)
+    elif pa.types.is_struct(data.type) and data.type.get_field_index("data") >= 0:
+        inner = pc.struct_field(data, "data")
+    else:
         raise _Fallback("not a paginated body")
-    inner = pc.struct_field(data, "data")
     if not pa.types.is_list(inner.type) and not pa.types.is_large_list(inner.type):
         raise _Fallback("data.data is not a list")
     records = pc.list_flatten(inner)

@@ -129,9 +129,22 @@ def iter_raw_pages(
                 bar.close()
 
 
+def page_block(payload: dict) -> dict | None:
+    """The pagination block of a parsed page: the envelope's ``data``, or the page itself
+    for the few endpoints (``GET /mms-campaigns``) that answer without an envelope."""
+    if not isinstance(payload, dict):
+        return None
+    inner = payload.get("data")
+    if isinstance(inner, dict) and isinstance(inner.get("data"), list):
+        return inner
+    if isinstance(inner, list) and "last_page" in payload:
+        return payload
+    return None
+
+
 def _last_page(body: bytes, path: str) -> int:
-    block = (orjson.loads(body) or {}).get("data")
-    if not isinstance(block, dict) or "data" not in block:
+    block = page_block(orjson.loads(body))
+    if block is None:
         raise ValueError(f"GET {path}: not a paginated response")
     return max(1, int(block.get("last_page") or 1))
 
@@ -156,7 +169,7 @@ def iter_pages(
     """
     seen: set = set()
     for body in iter_raw_pages(session, path, params, **kw):
-        records = orjson.loads(body)["data"]["data"] or []
+        records = (page_block(orjson.loads(body)) or {}).get("data") or []
         if primary_key is None:
             yield records
             continue

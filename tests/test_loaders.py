@@ -19,7 +19,9 @@ def raw_records(sb, path: str, **params) -> list[dict]:
             sb.base_url + path, params={**params, "page": page, "limit": 100}, auth=auth, timeout=30
         )
         r.raise_for_status()
-        block = r.json()["data"]
+        body = r.json()
+        # GET /mms-campaigns answers with the pagination block itself, no envelope
+        block = body["data"] if isinstance(body.get("data"), dict) else body
         out += block["data"]
         if page >= block["last_page"]:
             return out
