@@ -16,9 +16,9 @@ list_id     name                    share   looks like
 517         Event signups 2026      12 %    messy event forms: every kind of format
 560         Lapsed customers        10 %    CRM export, overlaps Customers AU
 611         Spring sale leads        8 %    web leads, overlaps Newsletter
-623         Opt-outs                 3 %    E.164 numbers (and a few emails) of people who
-                                            opted out, no names: list members and other
-                                            SMS recipients
+623         Opt-outs                 3 %+   E.164 numbers (and a few emails) of people who
+                                            opted out, no names: everyone who replied STOP
+                                            (inbound SMS), list members, SMS recipients
 645         Import staging           0      empty
 ==========  ======================  ======  =============================================
 
@@ -215,6 +215,7 @@ class Person:
     )  # list_id -> (contact_id, first date)
     special: str | None = None  # "household", "group"
     phone_valid: bool = False  # a valid number by phonenumbers' metadata (as far as we know)
+    stop_date: int | None = None  # replied STOP (inbound SMS of the messages area)
 
 
 @dataclass
@@ -439,10 +440,13 @@ class _Seeder:
         )
         db = self.store.db
         with self.store._lock:
+            # Every k-th row by rowid lookups: no scan of the (large) table.
+            top = db.execute("SELECT coalesce(max(id), 0) FROM sms").fetchone()[0]
             rows = db.execute(
-                "SELECT list_id, to_, date, CASE WHEN list_id IS NULL THEN NULL ELSE json END "
-                "FROM sms WHERE id % ? = 0 AND user_id = ? ORDER BY id",
-                (k, MAIN_USER_ID),
+                "WITH RECURSIVE s(i) AS (SELECT ? UNION ALL SELECT i + ? FROM s WHERE i + ? <= ?) "
+                "SELECT m.list_id, m.to_, m.date, CASE WHEN m.list_id IS NULL THEN NULL ELSE m.json END "
+                "FROM s JOIN sms m ON m.id = s.i WHERE m.user_id = ? ORDER BY s.i",
+                (k, k, k, top, MAIN_USER_ID),
             ).fetchall()
             sample, other, newest = [], set(), {}
             for lid, to, date, js in rows:
@@ -591,17 +595,41 @@ class _Seeder:
                 if r.random() < 0.3:
                     p.fax = self.fresh_number("AU", landline=True)
 
+    def stop_senders(self) -> list[tuple[str, int]]:
+        """``(number, date of the first STOP)`` of the seeded inbound opt-outs (messages
+        area, which seeds before this one), or [] when that area is absent."""
+        db = self.store.db
+        with self.store._lock:
+            if not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='msg_inbound'"
+            ).fetchone():
+                return []
+            rows = db.execute(
+                "SELECT from_, min(date) FROM msg_inbound WHERE opt_out = 1 AND user_id = ? "
+                "GROUP BY from_ ORDER BY from_",
+                (MAIN_USER_ID,),
+            ).fetchall()
+        return [(to, int(date)) for to, date in rows if country_of(str(to))]
+
     def pick_opt_outs(self, n: int, recipients: Any) -> list[Person]:
-        """People on the opt-out list: half list members (phone, or email for email-only
-        people), half other SMS recipients (or fresh numbers)."""
+        """People on the opt-out list: everyone who replied STOP (as ClickSend adds them),
+        plus list members who opted out otherwise (phone, or the email of email-only
+        people) and other SMS recipients, up to at least ``n``."""
+        picked: list[Person] = []
         seen: set[int] = set()
+        for to, date in self.stop_senders():
+            p = self.by_phone.get(to) or self.person("", "", to)
+            if p.pid not in seen and p.special != "household":
+                seen.add(p.pid)
+                p.stop_date = date
+                picked.append(p)
         candidates = []
         for ms in self.members.values():
             for p in ms:
                 if p.special != "household" and p.pid not in seen:
                     seen.add(p.pid)
                     candidates.append(p)
-        picked = self.r.sample(candidates, min(len(candidates), round(n * 0.5)))
+        picked += self.r.sample(candidates, min(len(candidates), round(n * 0.3)))
         while len(picked) < n:
             got = next(recipients, None)
             to = got[0] if got else self.fresh_number("AU")
@@ -618,7 +646,10 @@ class _Seeder:
             iso = country_of(e164) or "US"
             cc = COUNTRIES[iso].calling_code
             nat = e164[1 + len(cc) :]
-            groups = f"{nat[:2]} {nat[2:5]} {nat[5:]}" if len(nat) > 7 else nat
+            if cc == "1":  # NANP: area code, exchange, line
+                groups = f"{nat[:3]} {nat[3:6]} {nat[6:]}"
+            else:
+                groups = f"{nat[:2]} {nat[2:5]} {nat[5:]}" if len(nat) > 7 else nat
             if kind == "intl_spaced":
                 return f"+{cc} {groups}"
             if kind == "intl_00":
@@ -663,7 +694,7 @@ class _Seeder:
             nat = "0" + p.phone[3:] if au else p.phone
             kinds = ("extension", "two_numbers", *INVALID_PHONES) if au else INVALID_PHONES
             unused = [k for k in kinds if k not in self.junk_seen]
-            kind = r.pick(unused) if unused and r.random() < 0.5 else r.pick(kinds)
+            kind = r.pick(unused) if unused else r.pick(kinds)  # each kind at least once
             self.junk_seen.add(kind)
             if kind == "extension":
                 return f"{nat} ext {r.int(2, 40)}", "phone_extension"
@@ -726,14 +757,16 @@ class _Seeder:
             return first.lower(), last.lower(), ["name_case"]
         if roll < 0.11:
             return f" {first}", f"{last}  ", ["name_whitespace"]
-        if typo and roll < 0.2 and len(first) >= 5 and first.isascii():
+        first_typo = "name_typo" not in self.junk_seen
+        if typo and (roll < 0.2 or first_typo) and len(first) >= 5 and first.isascii():
+            self.junk_seen.add("name_typo")
             i = r.int(1, len(first) - 2)
             return first[:i] + first[i + 1 :], last, ["name_typo"]
         return first, last, []
 
     def custom_fields(self, p: Person, profile: str) -> dict[str, Any]:
         r = self.r
-        f: dict[str, Any] = {}
+        f: dict[str, Any] = dict(ROW_TEMPLATE)  # every column, in order
         if profile == "crm":
             f["custom_1"] = f"CUST-{100000 + p.pid}"
             f["custom_2"] = r.pick(("Gold", "Silver", "Bronze", ""))
@@ -751,7 +784,7 @@ class _Seeder:
         return f
 
     def address(self, p: Person, f: dict[str, Any], dirt: list[str]) -> None:
-        if not p.postcode or "address_postal_code" in f:
+        if not p.postcode or f["address_postal_code"]:
             return
         state, city = POSTCODE_CITY[p.postcode]
         f.update(
@@ -865,9 +898,9 @@ class _Seeder:
             f["fax_number"] = self.fmt_phone(p.fax, "national_spaced", True)
             if not (want_phone or want_email):
                 dirt.append("fax_only")
-        if junk and p.fax and r.random() < 0.1:  # an office reached by fax only
-            f.pop("phone_number", None)
-            f.pop("email", None)
+        if junk and p.fax and ("fax_only" not in self.junk_seen or r.random() < 0.1):
+            self.junk_seen.add("fax_only")  # an office reached by fax only
+            f["phone_number"], f["email"] = "", None
             f["fax_number"] = self.fmt_phone(p.fax, "national_spaced", True)
             dirt = [d for d in dirt if not d.startswith(("fmt:", "phone_", "email_"))] + [
                 "fax_only"
@@ -934,14 +967,18 @@ class _Seeder:
         """Opt-out rows as ClickSend adds them: E.164 numbers (or the email), no names."""
         r = self.r
         for p in self.members[OPT_OUT_LIST_ID]:
-            f = {"first_name": "", "last_name": "", "custom_1": "STOP reply"}
+            f = dict(ROW_TEMPLATE, custom_1="Opted out")
+            if p.stop_date:
+                f["custom_1"] = "STOP reply"
             if p.phone:
                 f["phone_number"] = p.phone
                 dirt = ["fmt:e164", "name_missing"]
             else:
                 f["email"], f["custom_1"] = p.email.upper(), "Email unsubscribe"
                 dirt = ["email_case", "name_missing", "no_phone"]
-            added = self.now - r.int(3600, 300 * 86400)
+            added = (
+                (p.stop_date + r.int(1, 60)) if p.stop_date else self.now - r.int(3600, 300 * 86400)
+            )
             self.rows.append(Row(OPT_OUT_LIST_ID, p, f, added, dirt))
 
     # ------------------------------------------------------------------ ids and load
@@ -965,18 +1002,11 @@ class _Seeder:
         person_lists = self.person_lists
         contacts, truth = [], []
         for row in sorted(self.rows, key=lambda x: x.contact_id):
-            g = row.fields.get
+            f = row.fields  # ROW_TEMPLATE's keys, in CONTACT_COLUMNS order
             added = row.date_added
-            updated = added + int(rand() * (now - added)) if rand() < 0.3 else added
-            contacts.append(
-                (row.contact_id, row.list_id, g("phone_number") or "", g("first_name") or "",
-                 g("last_name") or "", g("custom_1") or "", g("custom_2") or "",
-                 g("custom_3") or "", g("custom_4") or "", added, updated,
-                 g("fax_number") or None, g("organization_name") or None, g("email") or None,
-                 g("address_line_1") or None, g("address_line_2") or None,
-                 g("address_city") or None, g("address_state") or None,
-                 g("address_postal_code") or None, g("address_country") or None)
-            )  # fmt: skip
+            f["date_added"] = added
+            f["date_updated"] = added + int(rand() * (now - added)) if rand() < 0.3 else added
+            contacts.append((row.contact_id, row.list_id, *f.values()))
             dirt = ",".join(row.dirt)
             if len(person_lists.get(row.person.pid, ())) > 1:
                 dirt += ",cross_list"
@@ -1021,5 +1051,7 @@ class _Seeder:
 AU_MOBILE = re.compile(
     r"4(?:79[01]|83[0-36-9]|9(?:5[0-3]|6[0-4]))\d{5}|4(?:[0-36]\d|4[047-9]|[58][0-24-9]|7[02-8]|9[0-47-9])\d{6}"
 )
+# A contact row's fields: "" for the non-null text columns, None for the others.
+ROW_TEMPLATE: dict[str, Any] = {c: "" if c in mc.NOT_NULL else None for c in mc.CONTACT_COLUMNS[2:]}
 FIRST_FRESH_ID = 9_000_001  # seeded contacts not from history; history ids are below
 LISTS_BY_ID = {lst[0]: lst for lst in LISTS}
