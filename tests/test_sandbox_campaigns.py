@@ -126,9 +126,14 @@ def test_price_is_the_sum_of_the_messages(fresh):
 def test_usage_and_statistics_include_campaign_messages(fresh):
     sb = fresh
     usage = ok(call(sb, "GET", "/account/usage/2026/11/subaccount"))["sms_total"]
+    stats = call(sb, "GET", "/statistics/sms")
     sent = ok(call(sb, "POST", "/sms-campaigns/send", json={"list_id": LIST, "name": "U", "body": "Hi"}))  # fmt: skip
     rows = sms_rows(sb, truth(sb, "sms", sent["sms_campaign_id"])["message_ids"])
     after = ok(call(sb, "GET", "/account/usage/2026/11/subaccount"))["sms_total"]
+    if stats.status_code == 200:  # the messages area serves statistics
+        before_out = stats.json()["data"]["total"]["outbound"]["count"]
+        now_out = ok(call(sb, "GET", "/statistics/sms"))["total"]["outbound"]["count"]
+        assert now_out == before_out + len(rows)
     assert after["count"] == usage["count"] + sum(r["message_parts"] for r in rows)
     assert after["price"] == pytest.approx(
         usage["price"] + sum(float(r["message_price"]) for r in rows)

@@ -10,8 +10,9 @@ without ../shared). For each endpoint:
 - GET: called with real ids (taken from the sandbox's own list endpoints); it must answer
   200 with the reference's envelope, the example record's keys, and JSON types that
   validate against the OpenAPI 200 schema (``nullable`` honoured).
-- POST/PUT/PATCH: called with the reference's example body on a sandbox that is reset
-  after each call. 200 is checked like a GET; a 4xx with the error envelope is accepted
+- POST/PUT/PATCH (and GETs that act: one with a body, a ``/cancel``): called with the
+  reference's example body (its placeholder ids of lists, addresses, templates and client
+  accounts replaced by real ones) on a sandbox that is reset after each call. 200 is checked like a GET; a 4xx with the error envelope is accepted
   (the examples are placeholders such as ``"phone_number": "phone_number"``) and listed.
   DELETE: called on a real id; 200 (checked like a GET) or 204.
 - Always a failure: 404 or 405 from a routed endpoint (wrong id resolution is reported
@@ -36,7 +37,6 @@ from csframe.sandbox.urls import routes
 NOW = "2026-11-01T00:00:00Z"
 EP: list[dict[str, Any]] = json.loads(ENDPOINTS.read_text()) if ENDPOINTS.is_file() else []
 ENVELOPE = ["http_code", "response_code", "response_msg", "data"]
-WRITES = ("POST", "PUT", "PATCH")
 
 # Path parameters that do not come from a list endpoint.
 FIXED = {
@@ -100,8 +100,20 @@ def routed(method: str, path: str) -> bool:
 
 IMPLEMENTED = [ep for ep in EP if routed(ep["method"], ep["path"])]
 MISSING = [ep for ep in EP if not routed(ep["method"], ep["path"])]
-GETS = [ep for ep in IMPLEMENTED if ep["method"] == "GET"]
-OTHERS = [ep for ep in IMPLEMENTED if ep["method"] != "GET"]
+
+
+def is_action(ep: dict[str, Any]) -> bool:
+    """A GET that acts rather than reads: it takes a body (``GET /email/price``) or
+    changes state (``GET /post/letters/{id}/cancel``). Checked like a write."""
+    return (
+        ep["method"] != "GET"
+        or ep.get("example_body") is not None
+        or ep["path"].endswith("/cancel")
+    )
+
+
+GETS = [ep for ep in IMPLEMENTED if not is_action(ep)]
+OTHERS = [ep for ep in IMPLEMENTED if is_action(ep)]
 
 
 def needs_reference() -> None:
@@ -270,7 +282,7 @@ def test_write_endpoint(ep, sbw, request):
     cache: dict[str, str] = {}
     path = resolve(sbw, ep["path"], cache)
     kw: dict[str, Any] = {"params": query_for(ep)}
-    if ep["method"] in WRITES and ep.get("example_body") is not None:
+    if ep.get("example_body") is not None:
         kw["json"] = real_ids(sbw, ep["example_body"])
     try:
         r = call(sbw, ep["method"], path, **kw)
@@ -281,7 +293,7 @@ def test_write_endpoint(ep, sbw, request):
     )
     assert r.status_code < 500, f"{ep['method']} {path} -> {r.status_code}: {r.text[:300]}"
     if r.status_code == 204:
-        assert ep["method"] == "DELETE" and not r.content
+        assert ep["method"] == "DELETE" and not r.content, r.text
         return
     if r.status_code != 200:
         body = r.json()
