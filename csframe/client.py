@@ -247,6 +247,28 @@ class Client:
         df = paged.load(self.session, schema.SMS_INBOUND, **self._page_kw())
         return paged.between(df, "timestamp", start, end)
 
+    def iter_frames(self, resource: str, chunk_pages: int = 50, **params) -> Iterator[pd.DataFrame]:
+        """Lazy twin of the paginated loaders: typed frames of ``chunk_pages`` pages each
+        for any registered paginated resource (``"sms_receipts"``, ``"sms_inbound"``,
+        ``"sms_campaigns"``, ``"lists"``, ...; see :data:`csframe.schema.REGISTRY`).
+        History has its own twin with time windows, :meth:`iter_history`.
+
+        Example::
+
+            for part in cs.iter_frames("sms_inbound", chunk_pages=20):
+                handle(part)
+        """
+        res = schema.get(resource)
+        if not res.paginated or "{" in res.path:
+            raise ValueError(
+                f"{resource!r} is not a plain paginated resource; use its own method "
+                "(e.g. contacts(), campaign_history())"
+            )
+        for table in paged.iter_tables(
+            self.session, res, params=params or None, chunk_pages=chunk_pages, **self._page_kw()
+        ):
+            yield paged.table_to_frame(table, res, currency=None)
+
     def statistics(self, channel: str = "sms") -> pd.DataFrame:
         """Daily outbound / inbound / bounced counts and prices for ``channel`` (sms, voice).
 

@@ -18,6 +18,7 @@ import os
 import random
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +40,10 @@ log = logging.getLogger("csframe")
 DEFAULT_EXPIRE = timedelta(minutes=5)
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _SUCCESS_CODES = frozenset({"SUCCESS", "CREATED", "NO_CONTENT"})
+
+
+class StaleDataWarning(UserWarning):
+    """Data came from an expired cache entry because the API failed (stale_if_error)."""
 
 
 @dataclass
@@ -228,6 +233,14 @@ class ApiSession:
             response = None
             try:
                 response = self.http.request(method, url, **kwargs)
+                if getattr(response, "is_expired", False):
+                    # requests-cache's stale_if_error: the API failed, an old copy answered.
+                    warnings.warn(
+                        f"GET {path}: the API did not answer; serving a cached copy from "
+                        f"{getattr(response, 'created_at', 'earlier')} that has expired",
+                        StaleDataWarning,
+                        stacklevel=4,
+                    )
                 if raw and _fast_success(response):
                     return response.content, response
                 data = self._parse(method, path, response)

@@ -209,3 +209,49 @@ def test_bad_arguments_fail_before_any_request(client):
     with pytest.raises(ValueError, match="updated_after must be"):
         client.contacts(updated_after="yesterday-ish")
     assert client.requests_sent == sent
+
+
+@pytest.mark.parametrize("name", sorted(schema.REGISTRY))
+def test_every_registered_resource_has_its_dtypes_when_empty(name):
+    import pyarrow as pa
+
+    from csframe.frames import empty_frame, table_to_frame
+
+    res = schema.get(name)
+    for df in (empty_frame(res), table_to_frame(pa.table({}), res)):
+        assert len(df) == 0
+        assert_registry_dtypes(df, res)
+
+
+def test_iter_frames_is_the_lazy_twin_of_the_paged_loaders(client):
+    whole = client.inbound()
+    parts = list(client.iter_frames("sms_inbound", chunk_pages=1))
+    assert sum(len(p) for p in parts) == len(whole)
+    assert (
+        pd.concat(parts, ignore_index=True)["message_id"].tolist() == whole["message_id"].tolist()
+    )
+    with pytest.raises(ValueError, match="not a plain paginated resource"):
+        next(client.iter_frames("contacts"))
+
+
+def test_stale_cache_is_served_with_a_warning_when_the_api_fails(tmp_path):
+    import time
+
+    import csframe
+    from csframe.sandbox import running
+    from csframe.session import StaleDataWarning
+
+    with running(scale="tiny", seed=4) as sb:
+        cs = csframe.Client(
+            **sb.credentials,
+            base_url=sb.base_url,
+            cache_dir=tmp_path,
+            progress=False,
+            max_attempts=1,
+        )
+        fresh = cs.session.get("/sms/history", {"page": 1, "limit": 15}, expire_after=1)
+        time.sleep(1.2)
+        sb.set_faults(error_rate=1.0, seed=1)
+        with pytest.warns(StaleDataWarning, match="cached copy"):
+            stale = cs.session.get("/sms/history", {"page": 1, "limit": 15}, expire_after=1)
+        assert stale == fresh
