@@ -428,3 +428,20 @@ def test_mms_campaigns(fresh):
     assert bad.json()["response_code"] == "INVALID_MEDIA_FILE"
     nosub = call(sb, "POST", "/mms-campaigns/send", json={**payload, "subject": ""})
     assert nosub.json()["response_code"] == "SUBJECT_REQUIRED"
+
+
+def test_seed_of_this_area_is_deterministic():
+    from csframe.sandbox.models import Store
+    from csframe.sandbox.seed import seed
+
+    def dump(store: Store) -> dict[str, list[Any]]:
+        tables = ("campaigns", "email_campaign_recipients", "collection_items", "recharge_transactions")  # fmt: skip
+        return {t: store.db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
+
+    a, b, c = Store(), Store(), Store()
+    seed(a, seed=7, scale="tiny", now=NOW)
+    seed(b, seed=7, scale="tiny", now=NOW)
+    seed(c, seed=8, scale="tiny", now=NOW)
+    da, db, dc = dump(a), dump(b), dump(c)
+    assert all(da[t] for t in da) and da == db
+    assert da["email_campaign_recipients"] != dc["email_campaign_recipients"]
