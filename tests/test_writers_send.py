@@ -49,22 +49,20 @@ def client_for(sb, **kw) -> csframe.Client:
     return csframe.Client(**sb.credentials, base_url=sb.base_url, **kw)
 
 
-def truth_count(sb, custom_strings: list[str]) -> tuple[int, set[str]]:
-    """How many messages the sandbox holds for these custom strings, and their ids."""
-    ids: list[str] = []
-    for i in range(0, len(custom_strings), 200):
-        q = ",".join(f"custom_string:{c}" for c in custom_strings[i : i + 200])
-        ids += sb.truth_sms_ids(q=q, operator="OR")
-    return len(ids), set(ids)
+def truth_ids(sb) -> set[str]:
+    """Every message id the sandbox holds for the account (its ground truth)."""
+    return set(sb.truth_sms_ids())
 
 
-def assert_exactly_once(sb, result: pd.DataFrame) -> None:
-    """Every row sent exactly once: the sandbox holds one message per custom string and
-    they are exactly the message ids the result reports."""
+def assert_exactly_once(sb, result: pd.DataFrame, before: set[str]) -> None:
+    """Every row sent exactly once: since ``before``, the sandbox gained exactly one
+    message per row, and they are exactly the message ids the result reports."""
     assert (result["outcome"] == "sent").all(), result["outcome"].value_counts()
-    count, ids = truth_count(sb, result["custom_string"].tolist())
-    assert count == len(result)
-    assert ids == set(result["message_id"])
+    now = sb.truth_sms_ids()
+    assert len(now) == len(set(now))
+    new = set(now) - before
+    assert len(now) - len(before) == len(result)  # a message sent twice would show here
+    assert new == set(result["message_id"])
     assert result["message_id"].is_unique
 
 
@@ -78,6 +76,7 @@ def sb():
 def cs(sb):
     sb.reset()
     sb.set_faults()
+    sb.before = truth_ids(sb)
     return client_for(sb)
 
 
@@ -117,7 +116,7 @@ def test_send_then_rerun_sends_nothing_twice(sb, cs, tmp_path):
     assert res.loc[5, "outcome"] == "rejected" and res.loc[5, "status"] == "INVALID_RECIPIENT"
     assert pd.isna(res.loc[5, "message_id"])
     ok = res.drop(index=5)
-    assert_exactly_once(sb, ok)
+    assert_exactly_once(sb, ok, sb.before)
     assert (ok["status"] == "SUCCESS").all() and (ok["via"] == "response").all()
     assert ok["price"].sum() == pytest.approx(res.attrs["total_price"])
     assert res["custom_string"].str.startswith(res.attrs["run_id"] + ".").all()
@@ -154,7 +153,7 @@ def test_insufficient_credit_stops_cleanly_and_a_rerun_finishes(sb, cs, tmp_path
     sb.set_balance(sb.credentials["username"], 1000)
     done = cs.send(plan, journal=tmp_path / "c.sqlite", chunk_size=500)
     assert done.attrs["requests"] == 2  # 800 left: two chunks of 500
-    assert_exactly_once(sb, done)
+    assert_exactly_once(sb, done, sb.before)
 
 
 def test_nocredit_account_sends_nothing(sb, tmp_path):
@@ -205,6 +204,7 @@ def test_ten_thousand_personalised_with_faults_every_recipient_exactly_once(tmp_
     }
     with running(scale="tiny", seed=3, faults=faults) as sb:
         cs = client_for(sb)
+        before = truth_ids(sb)
         plan = writers.sms_plan(recipients(10_000), BODY, to="phone", marketing=True)
         res = cs.send(plan, journal=tmp_path / "f.sqlite", chunk_size=500, settle=0.3)
         seen = sb.stats()["faults"]
@@ -213,7 +213,7 @@ def test_ten_thousand_personalised_with_faults_every_recipient_exactly_once(tmp_
         assert seen.get("rate_limit", 0) >= 1
         assert res.attrs["stopped"] is None
         assert res["outcome"].notna().all() and len(res) == 10_000
-        assert_exactly_once(sb, res)
+        assert_exactly_once(sb, res, before)
         assert (res["via"] == "lookup").sum() >= 500  # a committed-then-dropped batch
         assert res["to"].is_unique
 
@@ -222,10 +222,11 @@ def test_every_answer_lost_after_commit_is_resolved_by_lookup(tmp_path):
     # every second request is dropped after the server committed it
     with running(scale="tiny", faults={"drop_after_commit_rate": 0.5, "seed": 1}) as sb:
         cs = client_for(sb)
-        plan = writers.sms_plan(recipients(800), BODY, to="phone")
-        res = cs.send(plan, journal=tmp_path / "d.sqlite", chunk_size=100, settle=0.2)
+        before = truth_ids(sb)
+        plan = writers.sms_plan(recipients(400), BODY, to="phone")
+        res = cs.send(plan, journal=tmp_path / "d.sqlite", chunk_size=50, settle=0.2)
         sb.set_faults()
-        assert_exactly_once(sb, res)
+        assert_exactly_once(sb, res, before)
         batches = Journal(tmp_path / "d.sqlite").batches()
         # one request per chunk, each either answered or resolved by lookup: none resent
         assert sb.stats()["by_path"]["/v3/sms/send"] == len(batches) == 8
@@ -237,16 +238,18 @@ def test_concurrent_workers_with_faults_exactly_once(tmp_path):
     faults = {"error_rate": 0.1, "drop_after_commit_rate": 0.1, "drop_rate": 0.05, "seed": 5}
     with running(scale="tiny", faults=faults) as sb:
         cs = client_for(sb)
-        plan = writers.sms_plan(recipients(3000), BODY, to="phone")
-        res = cs.send(plan, journal=tmp_path / "w.sqlite", chunk_size=100, workers=4, settle=0.3)
+        before = truth_ids(sb)
+        plan = writers.sms_plan(recipients(1500), BODY, to="phone")
+        res = cs.send(plan, journal=tmp_path / "w.sqlite", chunk_size=50, workers=4, settle=0.3)
         sb.set_faults()
-        assert_exactly_once(sb, res)
+        assert_exactly_once(sb, res, before)
 
 
 def test_an_unresolvable_request_stays_in_flight_until_a_rerun(tmp_path):
     # the send is dropped after commit and every lookup fails: nothing may be resent
     with running(scale="tiny") as sb:
         cs = client_for(sb, max_attempts=2)
+        before = truth_ids(sb)
         plan = writers.sms_plan(recipients(50), BODY, to="phone")
 
         def on_event(kind, info):
@@ -263,7 +266,7 @@ def test_an_unresolvable_request_stays_in_flight_until_a_rerun(tmp_path):
         again = cs.send(plan, journal=tmp_path / "u.sqlite")
         assert again.attrs["requests"] == 0  # resolved by lookup, not resent
         assert (again["via"] == "lookup").all()
-        assert_exactly_once(sb, again)
+        assert_exactly_once(sb, again, before)
 
 
 # ---------------------------------------------------------------------- SIGKILL and rerun
@@ -277,7 +280,7 @@ SCRIPT = textwrap.dedent(
 
     base_url, username, api_key, journal, mode, when = sys.argv[1:7]
     when = int(when)
-    n = 3000
+    n = 1200
     i = np.arange(n)
     df = pd.DataFrame({"phone": [f"+6143{k:07d}" for k in i], "name": "Ann", "code": i})
     plan = writers.sms_plan(df, "Hi {name}, code {code}. Reply STOP to opt out", to="phone")
@@ -289,14 +292,14 @@ SCRIPT = textwrap.dedent(
         if kind == "batch_start":
             print("START", info["batch"], flush=True)
 
-    writers.send(cs, plan, journal, chunk_size=500, on_event=on_event)
+    writers.send(cs, plan, journal, chunk_size=200, on_event=on_event)
     print("FINISHED", flush=True)
     """
 )
 
 
 def kill_plan():
-    i = np.arange(3000)
+    i = np.arange(1200)
     df = pd.DataFrame({"phone": [f"+6143{k:07d}" for k in i], "name": "Ann", "code": i})
     return writers.sms_plan(df, "Hi {name}, code {code}. Reply STOP to opt out", to="phone")
 
@@ -331,9 +334,9 @@ def script(tmp_path) -> Path:
 @pytest.mark.parametrize(
     "mode,state_after_kill",
     [
-        ("batch_done", {"sent": 1500, "pending": 1500}),  # between chunks
-        ("batch_start", {"sent": 1000, "inflight": 500, "pending": 1500}),  # before the POST
-        ("batch_response", {"sent": 1000, "inflight": 500, "pending": 1500}),  # server committed
+        ("batch_done", {"sent": 600, "pending": 600}),  # between chunks
+        ("batch_start", {"sent": 400, "inflight": 200, "pending": 600}),  # before the POST
+        ("batch_response", {"sent": 400, "inflight": 200, "pending": 600}),  # server committed
     ],
 )
 def test_sigkill_then_rerun_no_duplicates_no_losses(
@@ -348,20 +351,21 @@ def test_sigkill_then_rerun_no_duplicates_no_losses(
         assert j.counts() == state_after_kill
     plan = kill_plan()
     sb.reset_stats()
-    res = cs.send(plan, journal=journal, chunk_size=500, settle=0.5)
-    assert_exactly_once(sb, res)
+    res = cs.send(plan, journal=journal, chunk_size=200, settle=0.5)
+    assert_exactly_once(sb, res, sb.before)
     committed = mode == "batch_response"
     # the in-flight chunk is looked up before anything is sent; only what is missing goes
     sends = {"batch_done": 3, "batch_start": 4, "batch_response": 3}[mode]
     assert sb.stats()["by_path"]["/v3/sms/send"] == sends
     if mode != "batch_done":
         assert "/v3/sms/history" in sb.stats()["by_path"]
-    assert ((res["via"] == "lookup").sum() == 500) == committed
+    assert ((res["via"] == "lookup").sum() == 200) == committed
 
 
 def test_sigkill_from_outside_during_a_request(tmp_path, script):
     # the server takes 0.4 s per request; kill the sender while a send is in flight
     with running(scale="tiny", latency_ms=400) as sb:
+        before = truth_ids(sb)
         journal = tmp_path / "ext.sqlite"
         proc = spawn(sb, journal, "never", 0, script)
         deadline = time.monotonic() + 60
@@ -375,7 +379,7 @@ def test_sigkill_from_outside_during_a_request(tmp_path, script):
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         with Journal(journal) as j:
-            assert j.counts().get("inflight") == 500
+            assert j.counts().get("inflight") == 200
         cs = client_for(sb)
-        res = cs.send(kill_plan(), journal=journal, chunk_size=500, settle=1.5)
-        assert_exactly_once(sb, res)
+        res = cs.send(kill_plan(), journal=journal, chunk_size=200, settle=1.5)
+        assert_exactly_once(sb, res, before)

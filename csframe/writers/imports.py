@@ -155,7 +155,8 @@ def _contacts_frame(session, list_id: int, workers: int) -> pd.DataFrame:
     frame = read_list(session, list_id, workers)
     # phones as the API stores them; trimmed text for matching
     for f in CONTACT_FIELDS:
-        frame[f] = frame[f].map(lambda v: None if v in (None, "") else str(v).strip())
+        text = frame[f].astype("str").str.strip()
+        frame[f] = text.where(text != "")
     return frame
 
 
