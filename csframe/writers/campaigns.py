@@ -383,6 +383,10 @@ def _resolve(client, kind, payload, token, before, started, settle=0.0) -> dict 
 
 
 def _done(j, kind: str, record: dict[str, Any], price: dict[str, Any], via: str) -> dict:
+    if isinstance(record.get("data"), dict) and ID_FIELD[kind] in record["data"]:
+        # the email campaign answer wraps the record: {total_count, queued_count, data}
+        outer = record
+        record = {**outer["data"], "_total_count": outer.get("queued_count")}
     result = {
         "kind": kind,
         "campaign_id": record.get(ID_FIELD[kind]),
