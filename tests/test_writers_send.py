@@ -383,3 +383,31 @@ def test_sigkill_from_outside_during_a_request(tmp_path, script):
         cs = client_for(sb)
         res = cs.send(kill_plan(), journal=journal, chunk_size=200, settle=1.5)
         assert_exactly_once(sb, res, before)
+
+
+# ---------------------------------------------------------------------------------- MMS
+
+
+def test_mms_plan_quote_and_send_with_an_uploaded_image(sb, cs, tmp_path):
+    img = tmp_path / "voucher.gif"
+    img.write_bytes(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+    df = recipients(700)
+    plan = writers.mms_plan(
+        df, "Hi {name}, your voucher. Reply STOP to opt out", img, "Voucher", to="phone", prices=cs
+    )
+    q = cs.quote(plan)
+    assert q.attrs["quote"]["requests"] == 1 and q.attrs["quote"]["refused"] == 0
+    assert q.attrs["quote"]["total"] == pytest.approx(plan.attrs["estimated_total"])
+    sb.reset_stats()
+    sb.set_faults(drop_after_commit_rate=0.5, seed=2)
+    res = cs.send(plan, journal=tmp_path / "m.sqlite", chunk_size=100, settle=0.2)
+    sb.set_faults()
+    assert sb.stats()["by_path"]["/v3/uploads"] == 1  # once per run, kept in the journal
+    assert (res["outcome"] == "sent").all() and res["message_id"].is_unique
+    found = find_by_custom_string(cs.session, "mms", res["custom_string"].tolist())
+    assert len(found) == 700 and all(len(v) == 1 for v in found.values())
+    assert {r[0]["message_id"] for r in found.values()} == set(res["message_id"])
+    with pytest.raises(writers.PlanError, match="send_campaign"):
+        cs.send(
+            writers.email_plan(pd.DataFrame({"email": ["a@b.co"]}), "s", "b", 2, marketing=False)
+        )

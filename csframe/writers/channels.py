@@ -99,7 +99,9 @@ def channel_of(plan: Any) -> Channel:
     name = plan.attrs.get("channel")
     if name == "email":
         raise PlanError(
-            "email plans are sent one email per request: use csframe.writers.send_emails(plan)"
+            "email plans cannot be sent by send() yet: a transactional email carries no "
+            "custom_string, so a lost answer could not be resolved without risking a second "
+            "email. For a list, use send_campaign(kind='email')."
         )
     if name not in CHANNELS:
         raise PlanError(

@@ -217,9 +217,14 @@ def _phones(df: pd.DataFrame, to: str, problems: Problems, allow_duplicates: boo
     return text
 
 
-def _opt_out(bodies: pd.Series, marketing: bool | None, problems: Problems) -> None:
+def _opt_out(
+    bodies: pd.Series, marketing: bool | None, problems: Problems, template: str = ""
+) -> None:
     if marketing is False:
         return
+    literal = "".join(p for p in tpl.parse(template) if isinstance(p, str)) if template else ""
+    if re.search(OPT_OUT, literal):
+        return  # the template's own text has it, so every message does
     lacking = ~_matches(bodies, OPT_OUT) & bodies.notna().to_numpy(bool)
     if not lacking.any():
         return
@@ -248,7 +253,11 @@ def _unit_prices(
         return pd.Series(np.nan, index=countries.index, dtype="float64")
     if hasattr(prices, "session"):
         if media_file is not None and not re.match(r"^https?://", media_file):
-            return pd.Series(np.nan, index=countries.index, dtype="float64")
+            # pricing needs a URL: upload the file once just for the quote (the send
+            # uploads it again: uploads expire after 10 minutes)
+            from csframe.writers.uploads import upload_file
+
+            media_file = upload_file(prices.session, media_file, convert="mms")
         prices = account_prices(prices, sample, countries, media_file=media_file)
     if isinstance(prices, pd.Series):
         prices = prices.to_dict()
@@ -371,7 +380,7 @@ def sms_plan(
     problems.add_rows(empty, "body", "the message body is empty")
     sender = _check_sender(sender, problems)
     ts = _check_schedule(schedule, problems)
-    _opt_out(bodies, marketing, problems)
+    _opt_out(bodies, marketing, problems, body)
     problems.raise_if_any()
 
     seg = segments(bodies)
@@ -462,7 +471,7 @@ def mms_plan(
     )
     sender = _check_sender(sender, problems)
     ts = _check_schedule(schedule, problems)
-    _opt_out(bodies, marketing, problems)
+    _opt_out(bodies, marketing, problems, body)
     seg = segments(bodies.fillna(""))
     chars = bodies.fillna("").str.len().to_numpy()
     limit = np.where(seg["encoding"].to_numpy() == "gsm7", MMS_MAX_GSM, MMS_MAX_UCS2)
@@ -474,7 +483,7 @@ def mms_plan(
     )
     problems.raise_if_any()
     countries = calling_country(numbers)
-    unit = _unit_prices(countries, prices, numbers, media_file=media or "")
+    unit = _unit_prices(countries, prices, numbers, media_file=media)
     plan = pd.DataFrame(
         {
             "row_key": keys,
