@@ -148,7 +148,7 @@ def test_lists_page(sb, http, lists_truth):
             "_import_in_progress", "_optout_in_progress",
         }  # fmt: skip
         assert re.fullmatch(r"[A-Z0-9]{16}", rec["list_email_id"])
-        assert rec["_contacts_count"] == lists_truth.get(list_id, {"contacts": 0})["contacts"]
+        assert rec["_contacts_count"] == lists_truth[list_id]["contacts"]
     # Paging with a small limit: 15 is the minimum, so one page; page 2 is empty.
     data = ok(http.get(sb.base_url + "/lists", params={"page": 2}))
     assert data["data"] == [] and data["from"] is None and data["current_page"] == 2

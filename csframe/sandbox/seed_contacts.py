@@ -45,6 +45,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import operator
 import random
 import re
 import unicodedata
@@ -1001,7 +1002,8 @@ class _Seeder:
         rand, now = self.r.random, self.now
         person_lists = self.person_lists
         contacts, truth = [], []
-        for row in sorted(self.rows, key=lambda x: x.contact_id):
+        self.rows.sort(key=operator.attrgetter("contact_id"))
+        for row in self.rows:
             f = row.fields  # ROW_TEMPLATE's keys, in CONTACT_COLUMNS order
             added = row.date_added
             f["date_added"] = added
@@ -1037,7 +1039,7 @@ class _Seeder:
             elif p.email:
                 emails.add(p.email.casefold())
         out: dict[str, list[int]] = {}
-        for row in sorted(self.rows, key=lambda x: x.contact_id):
+        for row in self.rows:  # sorted by contact_id in load()
             if row.list_id == OPT_OUT_LIST_ID or row.person.pid not in pids:
                 continue
             phone = mc.normalise_phone(row.fields.get("phone_number"), "AU")

@@ -302,7 +302,8 @@ async def truth(request: Request) -> Response:
     names = store.get_meta("contacts_seed", {}).get("lists", {})
     opted = store.get_meta("contacts_seed", {}).get("opted_out", {})
     out_lists = []
-    for list_id in sorted(by_list if want is None else [want]):
+    seeded = set(by_list) | {int(k) for k in names}
+    for list_id in sorted(seeded if want is None else [want]):
         rows = by_list.get(list_id, [])
         groups: dict[int, dict[str, Any]] = {}
         dirt: dict[str, list[int]] = defaultdict(list)
