@@ -187,17 +187,10 @@ def _read_probe(cell) -> dict:
     raise AssertionError(f"the check cell printed nothing: {cell.get('outputs')}")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
-def test_notebook_runs_against_the_sandbox(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    monkeypatch.setenv("CI", "1")  # no progress bars in the outputs
+def _execute(path: Path, workdir: Path, probes: dict[str, str] | None) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
-    probes = PROBES.get(path.stem)
     if probes:
         nb.cells.append(nbformat.v4.new_code_cell(_probe_cell(probes)))
-    workdir = tmp_path / "work"
-    workdir.mkdir()
     client = nbclient.NotebookClient(
         nb,
         timeout=CELL_TIMEOUT,
@@ -211,6 +204,22 @@ def test_notebook_runs_against_the_sandbox(path, tmp_path, monkeypatch):
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             assert out.get("output_type") != "error", f"cell {i} of {path.name} raised"
+    return nb
+
+
+@pytest.fixture
+def kernel_env(monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    monkeypatch.setenv("CI", "1")  # no progress bars in the outputs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_notebook_runs_against_the_sandbox(path, tmp_path, kernel_env):
+    probes = PROBES.get(path.stem)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    nb = _execute(path, workdir, probes)
     if probes:
         CHECKS[path.stem](_read_probe(nb.cells[-1]), workdir)
     else:
@@ -219,3 +228,52 @@ def test_notebook_runs_against_the_sandbox(path, tmp_path, monkeypatch):
             o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
         ]
         assert written or images, f"{path.name} ran but wrote no file and drew no figure"
+
+
+# With CLICKSEND_* set, a notebook talks to "your account". Here that account is a sandbox
+# the test started (CLICKSEND_BASE_URL points at it), so we can prove that the notebooks
+# that can write -- 03 imports contacts, 04 sends SMS -- read and quote but write nothing
+# until the user flips WRITE / SEND.
+ACCOUNT_PROBES = {
+    "03-contact-cleanup": {"imported": "int(imported_count)", "write": "WRITE", "sandbox": "sb"},
+    "04-bulk-campaign": {
+        "sent": "int(sent_count)",
+        "send": "SEND",
+        "quote_total": "float(quote_total)",
+        "sandbox": "sb",
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", sorted(ACCOUNT_PROBES))
+def test_notebook_on_an_account_writes_nothing(stem, tmp_path, kernel_env, monkeypatch):
+    from csframe import Client
+    from csframe.sandbox import running
+
+    path = REPO / "notebooks" / f"{stem}.ipynb"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    with running(scale="small", seed=11, process=True) as account:
+        monkeypatch.setenv("CLICKSEND_USERNAME", account.credentials["username"])
+        monkeypatch.setenv("CLICKSEND_API_KEY", account.credentials["api_key"])
+        monkeypatch.setenv("CLICKSEND_BASE_URL", account.base_url)
+        observer = Client(**account.credentials, base_url=account.base_url, cache=False)
+
+        def contacts_per_list():
+            return observer.lists().set_index("list_id")["_contacts_count"].to_dict()
+
+        messages = len(account.truth_sms_ids())
+        lists = contacts_per_list()
+        nb = _execute(path, workdir, ACCOUNT_PROBES[stem])
+        v = _read_probe(nb.cells[-1])
+        assert v["sandbox"] is None, "with credentials set the notebook must not start a sandbox"
+        assert len(account.truth_sms_ids()) == messages, "a message was sent"
+        assert contacts_per_list() == lists, "contacts were written"
+        observer.close()
+    if stem.startswith("03"):
+        assert v["write"] is False and v["imported"] == 0
+    else:
+        assert v["send"] is False and v["sent"] == 0 and v["quote_total"] > 0
+    text = json.dumps(nb, default=str)
+    assert account.credentials["api_key"] not in text, "the API key appeared in an output"

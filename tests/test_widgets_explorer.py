@@ -270,3 +270,26 @@ def test_view_shows_progress_while_loading(module_client, history):
     view.end.value = dt.date.fromisoformat(end) - dt.timedelta(days=1)
     assert ("loading", (0, 1), "visible") in seen
     assert seen[-1][0] == "ready" and view.progress.layout.visibility == "hidden"
+
+
+def test_several_channels_and_their_total(module_client, history):
+    start, end = _range(history)
+    ex = Explorer(module_client, start=start, end=end, channels=["email", "sms"], metric="spend")
+    assert ex.refresh(), ex.error
+    assert ex.channels == ("sms", "email")  # canonical order
+    spend = ex.table()
+    assert list(spend.columns) == ["sms", "email", "all"]
+    assert spend["all"].to_numpy() == pytest.approx((spend["sms"] + spend["email"]).to_numpy())
+    email = module_client.history(
+        "email", start=start, end=str(pd.Timestamp(end) + pd.Timedelta(days=1))[:10]
+    )
+    assert spend["email"].sum() == pytest.approx(email["price"].sum())
+    ex.metric = "volume"
+    assert int(ex.table()["email"].sum()) == len(email)
+    ex.metric = "delivery_rate"
+    rate = ex.table()
+    m = ex.measures()
+    total = m.groupby(ex.group_by)[["delivered", "sent"]].sum()
+    assert rate["all"].to_numpy() == pytest.approx((total["delivered"] / total["sent"]).to_numpy())
+    ex.group_by = "country"
+    assert "unknown" in ex.table().index  # email has no destination country
