@@ -411,3 +411,12 @@ def test_mms_plan_quote_and_send_with_an_uploaded_image(sb, cs, tmp_path):
         cs.send(
             writers.email_plan(pd.DataFrame({"email": ["a@b.co"]}), "s", "b", 2, marketing=False)
         )
+
+
+def test_without_a_journal_path_one_is_made_under_the_cache_dir(cs, tmp_path):
+    plan = writers.sms_plan(recipients(3), BODY, to="phone")
+    res = cs.send(plan)
+    path = Path(res.attrs["journal"])
+    assert path.is_file() and path.parent == tmp_path / "cache" / "runs"
+    assert path.stem == res.attrs["run_id"]
+    assert cs.send(plan, journal=path).attrs["requests"] == 0

@@ -387,9 +387,10 @@ class _Run:
         if not isinstance(msgs, list):
             return None
         by_pos: dict[int, dict] = {}
-        if len(msgs) == len(positions) and all(
-            str(m.get("custom_string") or "").lower() == custom[p].lower()
-            for p, m in zip(positions, msgs, strict=True)
+        echoed = [str(m.get("custom_string") or "").lower() for m in msgs]
+        if len(msgs) == len(positions) and (
+            all(e == custom[p].lower() for p, e in zip(positions, echoed, strict=True))
+            or not any(echoed)  # an answer without custom strings: in request order
         ):
             by_pos = dict(zip(positions, msgs, strict=True))
         else:  # match on custom_string when the order is not the request's
