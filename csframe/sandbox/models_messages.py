@@ -222,6 +222,9 @@ class Paged:
         self.indexes = [
             f"CREATE INDEX IF NOT EXISTS {self.idx_user} ON {t}(channel, user_id, {read}ord)",
             f"CREATE INDEX IF NOT EXISTS {self.idx_sub} ON {t}(channel, subaccount_id, {read}sub_ord)",
+        ]
+        # Lookups by id (cancel, receipt by id, mark one read): built on first use.
+        self.lookup_indexes = [
             f"CREATE INDEX IF NOT EXISTS {t}_mid ON {t}(message_id COLLATE NOCASE) WHERE message_id IS NOT NULL",
         ]
         if spec.by_date:
@@ -230,10 +233,10 @@ class Paged:
                 f"CREATE INDEX IF NOT EXISTS {self.idx_sub_date} ON {t}(channel, subaccount_id, date)",
             ]
         if t == "msg_inbound":
-            self.indexes.append(
+            self.lookup_indexes.append(
                 f"CREATE INDEX IF NOT EXISTS {t}_orig ON {t}(original_message_id COLLATE NOCASE)"
             )
-        self._indexed = False
+        self._indexed = self._lookup_indexed = False
         self._insert = (
             f"INSERT INTO {t} (id, ord, sub_ord, {', '.join(spec.columns)}) "
             f"VALUES ({','.join('?' * (len(spec.columns) + 3))})"
@@ -250,6 +253,15 @@ class Paged:
                 for ddl in self.indexes:
                     self.db.execute(ddl)
             self._indexed = True
+
+    def create_lookup_indexes(self) -> None:
+        """The message-id indexes (once, on the first lookup by id)."""
+        self.create_indexes()
+        if not self._lookup_indexed:
+            with self.store._lock:
+                for ddl in self.lookup_indexes:
+                    self.db.execute(ddl)
+            self._lookup_indexed = True
 
     # ------------------------------------------------------------------ views
 
@@ -836,7 +848,7 @@ def find_row(
     store: Store, channel: str, view: View, message_id: str
 ) -> tuple[int, str, int, bytes] | None:
     """``(id, status, price_micros, json)`` of one message of ``msg_rows`` visible to ``view``."""
-    state(store)
+    state(store).rows.create_lookup_indexes()
     sql = "SELECT id, status, price_micros, json FROM msg_rows WHERE message_id=? COLLATE NOCASE AND channel=? AND user_id=?"
     args: list[Any] = [message_id, channel, view.user_id]
     if view.subaccount_id is not None:
@@ -1151,8 +1163,12 @@ def email_record(
     price_micros: int,
     custom_string: str | None,
     attachments: list[dict[str, str]],
+    body_plain_text: str | None = None,
 ) -> dict[str, Any]:
-    """One transactional email record (OpenAPI ``transactional_email``)."""
+    """One transactional email record (OpenAPI ``transactional_email``).
+
+    ``body_plain_text`` defaults to the body without its tags.
+    """
     return {
         "user_id": user_id,
         "subaccount_id": subaccount_id,
@@ -1163,7 +1179,7 @@ def email_record(
         "bcc": bcc,
         "subject": subject,
         "body": body,
-        "body_plain_text": _plain(body),
+        "body_plain_text": _plain(body) if body_plain_text is None else body_plain_text,
         "schedule": schedule,
         "message_id": message_id,
         "status": status,

@@ -6,13 +6,13 @@ stream). Volumes follow the SMS row count ``n``:
 
 | channel | rows | who sends it |
 |---|---|---|
-| MMS | 3% (min 12) | marketing (campaign bursts to list contacts), main (order photos) |
-| voice | 2% (min 10) | alerts (codes read out), support (reminders, keypress), main |
-| email | 5% (min 20) | main (orders, invoices), support (tickets), alerts (security) |
-| fax | 0.5% (min 6) | main (invoices to businesses), support |
-| letters | 0.2% (min 5) | main (statements, reminders), support |
-| postcards | 0.2% (min 5) | marketing, main |
-| inbound SMS | 2.5% (min 15) | replies to delivered SMS; ~35% are opt-outs |
+| MMS | 2% (min 12) | marketing (campaign bursts to list contacts), main (order photos) |
+| voice | 1.5% (min 10) | alerts (codes read out), support (reminders, keypress), main |
+| email | 4% (min 20) | main (orders, invoices), support (tickets), alerts (security) |
+| fax | 0.4% (min 6) | main (invoices to businesses), support |
+| letters | 0.15% (min 5) | main (statements, reminders), support |
+| postcards | 0.15% (min 5) | marketing, main |
+| inbound SMS | 2% (min 15) | replies to delivered SMS; ~35% are opt-outs |
 
 Dates follow the SMS rhythm (weekdays, business hours in Melbourne, growth over the 13
 months); statuses and prices are realistic per channel (see each ``_<channel>`` function).
@@ -27,7 +27,6 @@ Everything seeded is unread.
 
 from __future__ import annotations
 
-import operator
 import unicodedata
 from typing import Any
 
@@ -284,48 +283,52 @@ def seed_area(store: Store, seed_value: int, n_sms: int, now_ts: int, rng: Any) 
     logins = {name: (sid, username, sender) for name, sid, username, _, sender, *_ in LOGINS}
     sample = _sms_sample(store, rng, n_sms)
     ids = _Ids(rng)
-    out = _RowSink()
-    _mms(out, rng, ids, logins, sample, _n(n_sms, 0.03, 12), now_ts)
-    _voice(out, rng, ids, logins, sample, _n(n_sms, 0.02, 10), now_ts)
-    _email(out, rng, ids, logins, _n(n_sms, 0.05, 20), now_ts)
-    _fax(out, rng, ids, logins, _n(n_sms, 0.005, 6), now_ts)
-    _letters(out, rng, ids, logins, _n(n_sms, 0.002, 5), now_ts)
-    _postcards(out, rng, ids, logins, _n(n_sms, 0.002, 5), now_ts)
-    st.rows.bulk_load(out.tuples())
-    st.receipts.bulk_load(_receipts(rng, out, now_ts))
+    out = _RowSink(now_ts)
+    _mms(out, rng, ids, logins, sample, _n(n_sms, 0.02, 12), now_ts)
+    _voice(out, rng, ids, logins, sample, _n(n_sms, 0.015, 10), now_ts)
+    _email(out, rng, ids, logins, _n(n_sms, 0.04, 20), now_ts)
+    _fax(out, rng, ids, logins, _n(n_sms, 0.004, 6), now_ts)
+    _letters(out, rng, ids, logins, _n(n_sms, 0.0015, 5), now_ts)
+    _postcards(out, rng, ids, logins, _n(n_sms, 0.0015, 5), now_ts)
+    st.rows.bulk_load(out.rows)
+    st.receipts.bulk_load(out.receipts)
     st.inbound.bulk_load(_inbound(rng, ids, sample, n_sms, now_ts))
     for paged in (st.rows, st.receipts, st.inbound):
         paged.create_indexes()
 
 
 class _RowSink:
-    """Collects ``msg_rows`` per channel, then numbers them in (date, generation) order."""
+    """Final ``msg_rows`` tuples, numbered as they come (callers add in date order per
+    channel), plus the receipts of delivered/failed voice and fax messages."""
 
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, int, dict[str, Any], dict[str, Any]]] = []
-        self.ids: list[int] = []
+    def __init__(self, now_ts: int) -> None:
+        self.now = now_ts
+        self.rows: list[tuple[Any, ...]] = []
+        self.receipts: list[tuple[Any, ...]] = []
+        self.begin()
 
-    def add(self, columns: dict[str, Any], record: dict[str, Any]) -> None:
-        self.rows.append((columns["date"], len(self.rows), columns, record))
+    def begin(self) -> None:
+        """Start a channel: ordinals restart."""
+        self._ord, self._sub, self._r_ord, self._r_sub = 0, {}, 0, {}
 
-    def tuples(self) -> list[tuple[Any, ...]]:
-        by_channel: dict[str, list[tuple[int, int, dict[str, Any], dict[str, Any]]]] = {}
-        for r in self.rows:
-            by_channel.setdefault(r[2]["channel"], []).append(r)
-        out = []
-        self.numbered: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-        next_id = 1
-        pick = operator.itemgetter(*mm.ROWS.columns)
-        for channel in mm.CHANNELS:
-            sub_ords: dict[int, int] = {}
-            for i, (_, _, cols, rec) in enumerate(sorted(by_channel.get(channel, []))[:]):
-                sid = cols["subaccount_id"]
-                sub_ords[sid] = sub_ords.get(sid, 0) + 1
-                cols["json"] = orjson.dumps(rec)
-                out.append((next_id, i + 1, sub_ords[sid], *pick(cols)))
-                self.numbered.append((next_id, cols, rec))
-                next_id += 1
-        return out
+    def add(self, cols: tuple[Any, ...], rec: dict[str, Any]) -> None:
+        rid = len(self.rows) + 1
+        sid = cols[2]
+        self._ord += 1
+        self._sub[sid] = self._sub.get(sid, 0) + 1
+        self.rows.append((rid, self._ord, self._sub[sid], *cols, orjson.dumps(rec)))
+        channel, status = cols[0], cols[4]
+        if channel in ("voice", "fax") and status in mm.RECEIPT_STATUSES:
+            spread = (rid * 2654435761) % 1000
+            delay = 15 + spread % 105 if channel == "voice" else 60 + spread % 840
+            ts = min(self.now, cols[3] + delay)
+            render = mm.voice_receipt_record if channel == "voice" else mm.fax_receipt_record
+            self._r_ord += 1
+            self._r_sub[sid] = self._r_sub.get(sid, 0) + 1
+            self.receipts.append(
+                (len(self.receipts) + 1, self._r_ord, self._r_sub[sid], channel, MAIN_USER_ID,
+                 sid, ts, 0, rid, cols[7], orjson.dumps(render(rec, ts)))
+            )  # fmt: skip
 
 
 def _cols(
@@ -343,24 +346,10 @@ def _cols(
     units: int,
     price: int,
     schedule: int,
-) -> dict[str, Any]:
-    return {
-        "channel": channel,
-        "user_id": MAIN_USER_ID,
-        "subaccount_id": sid,
-        "date": date,
-        "status": status,
-        "to_": to,
-        "from_": sender,
-        "message_id": message_id,
-        "custom_string": custom,
-        "list_id": list_id,
-        "country": country,
-        "username": username,
-        "units": units,
-        "price_micros": price,
-        "schedule": schedule,
-    }
+) -> tuple[Any, ...]:
+    """A ``msg_rows`` row without its json, in ``mm.ROWS.columns`` order."""
+    return (channel, MAIN_USER_ID, sid, date, status, to, sender, message_id, custom, list_id,
+            country, username, units, price, schedule)  # fmt: skip
 
 
 def _sms_sample(store: Store, rng: np.random.Generator, n_sms: int) -> dict[str, list[Any]]:
@@ -371,12 +360,11 @@ def _sms_sample(store: Store, rng: np.random.Generator, n_sms: int) -> dict[str,
     picks = np.sort(rng.choice(max_id, size=k, replace=False) + 1).tolist() if k else []
     cols = (
         "id, to_, from_, body, message_id, custom_string, list_id, date, subaccount_id, country, "
-        "CASE WHEN list_id IS NULL THEN NULL ELSE json_extract(json, '$.contact_id') END, "
-        "CASE WHEN list_id IS NULL THEN NULL ELSE json_extract(json, '$.first_name') END, "
-        "CASE WHEN list_id IS NULL THEN NULL ELSE json_extract(json, '$.last_name') END"
+        "CASE WHEN list_id IS NULL THEN NULL "
+        "ELSE json_extract(json, '$.contact_id', '$.first_name', '$.last_name') END"
     )
     names = ("id", "to", "from", "body", "message_id", "custom_string", "list_id", "date",
-             "subaccount_id", "country", "contact_id", "first_name", "last_name")  # fmt: skip
+             "subaccount_id", "country")  # fmt: skip
     got: list[tuple[Any, ...]] = []
     with store._lock:
         for i in range(0, len(picks), 900):
@@ -386,7 +374,11 @@ def _sms_sample(store: Store, rng: np.random.Generator, n_sms: int) -> dict[str,
                 "AND status='Completed' ORDER BY id",
                 chunk,
             ).fetchall()
-    return {name: [r[j] for r in got] for j, name in enumerate(names)}
+    out = {name: [r[j] for r in got] for j, name in enumerate(names)}
+    contacts = [orjson.loads(r[10]) if r[10] else (None, None, None) for r in got]
+    for j, name in enumerate(("contact_id", "first_name", "last_name")):
+        out[name] = [c[j] for c in contacts]
+    return out
 
 
 # ---------------------------------------------------------------------- channels
@@ -427,7 +419,8 @@ def _mms(out, rng, ids, logins, sample, k, now_ts):  # noqa: ANN001
     tx_tmpl = rng.integers(0, len(MMS_TX), k)
     mids = ids.take(k)
     media = ids.take(k)
-    for i in range(k):
+    out.begin()
+    for i in np.argsort(date, kind="stable").tolist():
         r = int(recip[i])
         campaign = i < k_camp or i >= k - k_sched
         name = "marketing" if campaign else "main"
@@ -498,7 +491,8 @@ def _voice(out, rng, ids, logins, sample, k, now_ts):  # noqa: ANN001
     mids = ids.take(k)
     langs = {"AU": "en-au", "NZ": "en-au", "GB": "en-gb", "US": "en-us", "CA": "en-us",
              "DE": "de-de", "FR": "fr-fr", "IN": "en-in"}  # fmt: skip
-    for i in range(k):
+    out.begin()
+    for i in np.argsort(date, kind="stable").tolist():
         name = ("alerts", "support", "main")[kind[i]]
         sid, username, sender = logins[name]
         if landline[i] or not sample["to"]:
@@ -571,9 +565,11 @@ def _email(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
     u = rng.random((k, 4))
     mids = ids.take(k)
     files = ids.take(k)
+    plain = {name: [mm._plain(b) for _, b in EMAIL_KINDS[name][2]] for name in EMAIL_KINDS}
     ascii_first = [_ascii(x) or "customer" for x in FIRST_NAMES]
     ascii_last = [_ascii(x) or "acme" for x in LAST_NAMES]
-    for i in range(k):
+    out.begin()
+    for i in np.argsort(date, kind="stable").tolist():
         name = ("main", "support", "alerts")[kind[i]]
         sid, username, _ = logins[name]
         addr_id, from_name, templates = EMAIL_KINDS[name]
@@ -590,8 +586,14 @@ def _email(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
             else []
         )
         bcc = [{"email": "archive@acme.example", "name": "ACME Archive"}] if u[i, 2] < 0.05 else []
-        subject = subject.replace("{code}", str(code[i]))
-        body = body.replace("{code}", str(code[i])).replace("{first_name}", fn)
+        code_s = str(code[i])
+        subject = subject.replace("{code}", code_s)
+        body = body.replace("{code}", code_s).replace("{first_name}", fn)
+        body_plain = (
+            plain[name][tmpl[i] % len(templates)]
+            .replace("{code}", code_s)
+            .replace("{first_name}", fn)
+        )
         attachments = []
         if subject.startswith("Tax invoice"):
             attachments = [{
@@ -621,7 +623,7 @@ def _email(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
             from_name=from_name, to=to, cc=cc, bcc=bcc, subject=subject, body=body,
             schedule=sched, message_id=mids[i], status=status, status_text=text,
             soft_bounce_count=soft, hard_bounce_count=hard, price_micros=price,
-            custom_string=None, attachments=attachments,
+            custom_string=None, attachments=attachments, body_plain_text=body_plain,
         )  # fmt: skip
         out.add(
             _cols("email", d, sid, username, status, email, from_name, mids[i], None, None,
@@ -642,7 +644,8 @@ def _fax(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
     mids = ids.take(k)
     files = ids.take(k)
     senders = {"main": "+61390001234", "support": "+61290005678"}
-    for i in range(k):
+    out.begin()
+    for i in np.argsort(date, kind="stable").tolist():
         name = "main" if main[i] else "support"
         sid, username, _ = logins[name]
         if us[i]:
@@ -720,7 +723,8 @@ def _letters(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
     st[k - k_sched :] = 4
     mids = ids.take(k)
     files = ids.take(k)
-    for i in range(k):
+    out.begin()
+    for i in np.argsort(date, kind="stable").tolist():
         name = "main" if rng.random() < 0.75 else "support"
         sid, username, _ = logins[name]
         address = _address(rng, rng.random() < 0.1, rng.random() < 0.4)
@@ -757,7 +761,8 @@ def _postcards(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
     mids = ids.take(k)
     files = ids.take(k)
     suppliers = ids.take(k)
-    for i in range(k):
+    out.begin()
+    for i in np.argsort(date, kind="stable").tolist():
         name = "marketing" if rng.random() < 0.8 else "main"
         sid, username, _ = logins[name]
         address = _address(rng, rng.random() < 0.05, False)
@@ -783,29 +788,6 @@ def _postcards(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
 # ---------------------------------------------------------------------- receipts, inbound
 
 
-def _receipts(rng: np.random.Generator, out: _RowSink, now_ts: int) -> list[tuple[Any, ...]]:
-    """Voice and fax receipts: one per Completed/Failed message, in send order."""
-    rows = []
-    next_id = 1
-    for channel, delay in (("voice", (15, 120)), ("fax", (60, 900))):
-        sub_ords: dict[int, int] = {}
-        ordinal = 0
-        for row_id, cols, rec in out.numbered:
-            if cols["channel"] != channel or cols["status"] not in mm.RECEIPT_STATUSES:
-                continue
-            ts = min(now_ts, cols["date"] + int(rng.integers(*delay)))
-            render = mm.voice_receipt_record if channel == "voice" else mm.fax_receipt_record
-            ordinal += 1
-            sid = cols["subaccount_id"]
-            sub_ords[sid] = sub_ords.get(sid, 0) + 1
-            rows.append(
-                (next_id, ordinal, sub_ords[sid], channel, MAIN_USER_ID, sid, ts, 0, row_id,
-                 cols["message_id"], orjson.dumps(render(rec, ts)))
-            )  # fmt: skip
-            next_id += 1
-    return rows
-
-
 def _inbound(
     rng: np.random.Generator, ids: _Ids, sample: dict[str, list[Any]], n_sms: int, now_ts: int
 ) -> list[tuple[Any, ...]]:
@@ -813,7 +795,7 @@ def _inbound(
     n = len(sample["id"])
     if not n:
         return []
-    k = min(n, _n(n_sms, 0.025, 15))
+    k = min(n, _n(n_sms, 0.02, 15))
     camp = [i for i in range(n) if sample["list_id"][i] is not None]
     other = [i for i in range(n) if sample["list_id"][i] is None]
     rng.shuffle(camp)
