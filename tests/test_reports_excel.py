@@ -424,3 +424,19 @@ def test_neutralise_array_matches_neutralise():
     texts = [*DANGEROUS, "hello", "a=b", " =1", "", "'quoted", "a\x00b\x1fc\nd", "x" * 40000, None]
     got = excel_mod.neutralise_array(pa.array(texts)).to_pylist()
     assert got == [None if t is None else neutralise(t) for t in texts]
+
+
+def test_xml_special_text_round_trips(tmp_path):
+    texts = ["a & b", "<tag>x</tag>", " lead", "trail ", "x\ry", "in\ttab", "emoji 🙏 ü", "a\nb"]
+    ws = load_workbook(write_excel(small_report(texts), tmp_path / "r.xlsx"))["data"]
+    assert [ws.cell(row=i + 2, column=2).value for i in range(len(texts))] == texts
+
+
+def test_bytes_present():
+    import pyarrow as pa
+
+    from csframe.reports.sheetxml import bytes_present
+
+    present = bytes_present(pa.array(["ab", None, "c&"]).slice(1))
+    assert present[ord("&")] and present[ord("c")] and not present[ord("a")]
+    assert not bytes_present(pa.array([None, None], type=pa.string())).any()

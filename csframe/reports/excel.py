@@ -84,7 +84,14 @@ from csframe.reports.base import (
     default_label,
     format_value,
 )
-from csframe.reports.sheetxml import column_cells, flat, render_rows, series_values, splice
+from csframe.reports.sheetxml import (
+    bytes_present,
+    column_cells,
+    flat,
+    render_rows,
+    series_values,
+    splice,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from csframe.reports.base import Report
@@ -190,9 +197,10 @@ def neutralise_series(series: pd.Series) -> np.ndarray:
     return neutralise_array(_as_text(series)).to_numpy(zero_copy_only=False)
 
 
-# The same rules as _FORMULA_RE / _ILLEGAL_RE, in RE2 syntax for pyarrow.
-_FORMULA_RE2 = r"^[=+\-@\t\r\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}]"
+# The same rules as _FORMULA_RE / _ILLEGAL_RE, for pyarrow.
+_FORMULA_FIRST = pa.array(list(FORMULA_PREFIXES))
 _ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_ILLEGAL_BYTES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]
 
 
 def neutralise_array(values: pa.Array) -> pa.Array:
@@ -203,10 +211,16 @@ def neutralise_array(values: pa.Array) -> pa.Array:
         >>> neutralise_array(pa.array(["=1", "ok", None])).to_pylist()
         ["'=1", 'ok', None]
     """
-    values = pc.replace_substring_regex(values, _ILLEGAL_RE2, "")
-    risky = pc.fill_null(pc.match_substring_regex(values, _FORMULA_RE2), False)
-    values = pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
-    return pc.utf8_slice_codeunits(values, 0, _MAX_TEXT)
+    values = flat(values)
+    if bytes_present(values)[_ILLEGAL_BYTES].any():  # rare: skip the regex otherwise
+        values = pc.replace_substring_regex(values, _ILLEGAL_RE2, "")
+    first = pc.utf8_slice_codeunits(values, 0, 1)
+    risky = pc.fill_null(pc.is_in(first, value_set=_FORMULA_FIRST), False)
+    if pc.any(risky).as_py():
+        values = pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+    if len(values) and (pc.max(pc.utf8_length(values)).as_py() or 0) > _MAX_TEXT:
+        values = pc.utf8_slice_codeunits(values, 0, _MAX_TEXT)
+    return values
 
 
 def _as_text(series: pd.Series) -> pa.Array:

@@ -35,6 +35,8 @@ import pyarrow.compute as pc
 
 #: Rows rendered per chunk (bounds memory: a chunk is a few MB of XML).
 CHUNK_ROWS = 20_000
+#: zlib level for the spliced (large) sheets.
+SHEET_COMPRESSLEVEL = 3
 #: Excel's day 0 (the 1900 system, with its phantom 1900-02-29) as Unix seconds.
 _EXCEL_EPOCH = -2209161600
 _SECONDS_PER_DAY = 86400.0
@@ -51,10 +53,50 @@ class ColumnCells:
     cells: Callable[[int, int, pa.Array], pa.Array]  # (start, stop, row numbers) -> cells
 
 
+def bytes_present(values: pa.Array) -> np.ndarray:
+    """Which byte values occur in a string array's UTF-8 data (a bool per byte value).
+
+    ASCII bytes never occur inside multi-byte UTF-8 sequences, so this says exactly whether
+    a control character, ``&``, ``<``, ... appears anywhere: one pass over the buffer
+    instead of a regex per value, and most columns need no replacing at all.
+
+    Example::
+
+        >>> bool(bytes_present(pa.array(["a&b", None]))[ord("&")])
+        True
+    """
+    values = flat(values)
+    present = np.zeros(256, dtype=bool)
+    if not len(values) or values.null_count == len(values):
+        return present
+    _, offsets, data = values.buffers()[:3]
+    off = np.frombuffer(offsets, dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
+    start, stop = int(off[0]), int(off[-1])
+    if data is None or stop <= start:
+        return present
+    raw = np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start)
+    present[:256] = np.bincount(raw, minlength=256)[:256] > 0
+    return present
+
+
 def _xml_text(values: pa.Array) -> pa.Array:
+    present = bytes_present(values)
     for old, new in _ESCAPES:
-        values = pc.replace_substring(values, old, new)
+        if present[ord(old)]:
+            values = pc.replace_substring(values, old, new)
     return values
+
+
+_BLANKS = pa.array([" ", "\t", "\n", "\r", "\u00a0"])
+
+
+def _blank_edges(values: pa.Array) -> pa.Array:
+    """Values starting or ending with white space (which XML drops without
+    xml:space="preserve")."""
+    first = pc.utf8_slice_codeunits(values, 0, 1)
+    last = pc.utf8_slice_codeunits(values, -1, None) if len(values) else first
+    edges = pc.or_(pc.is_in(first, value_set=_BLANKS), pc.is_in(last, value_set=_BLANKS))
+    return pc.fill_null(edges, False)
 
 
 def _numbers(series: pd.Series) -> pa.Array:
@@ -111,7 +153,7 @@ def column_cells(letter: str, values: pa.Array, ctype: str, style_id: int | None
         values = _xml_text(values)
         head, mid, tail = f'<c r="{letter}', f'"{style} t="inlineStr"><is><t>', "</t></is></c>"
         # Leading/trailing blanks need xml:space="preserve" to survive.
-        spaced = pc.fill_null(pc.match_substring_regex(values, r"^\s|\s$"), False)
+        spaced = _blank_edges(values)
         mid_sp = f'"{style} t="inlineStr"><is><t xml:space="preserve">'
     elif ctype == "b":
         head, mid, tail = f'<c r="{letter}', f'"{style} t="b"><v>', "</v></c>"
@@ -204,6 +246,11 @@ def splice(source: io.BytesIO, target, pending: dict[str, Iterable[bytes]]) -> N
                 head += b"<sheetData>"
             out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
             out.compress_type = zipfile.ZIP_DEFLATED
+            # Level 3: about 3x faster than zlib's default 6 on sheet XML, ~10% larger.
+            if hasattr(out, "compress_level"):  # Python >= 3.13
+                out.compress_level = SHEET_COMPRESSLEVEL
+            else:
+                out._compresslevel = SHEET_COMPRESSLEVEL
             with dst.open(out, "w", force_zip64=True) as fh:
                 fh.write(head)
                 for chunk in chunks:
