@@ -24,7 +24,7 @@ from csframe.sandbox.pricing import NumberError, normalise_number
 from csframe.sandbox.seed import seed
 
 NOW = "2026-11-01T00:00:00Z"
-CAMPAIGN_LISTS = (428, 431, 502, 517, 560, 611)
+CAMPAIGN_LISTS = (428, 431, 502, 517, 560, 611, 633, 640)
 OPT_OUTS = 623
 # Every kind of dirt the seed plants (small scale has them all).
 DIRT_KINDS = {
@@ -135,7 +135,7 @@ def test_lists_page(sb, http, lists_truth):
     r = http.get(sb.base_url + "/lists")
     data = ok(r)
     check_types("GET", "/lists", r.json())
-    assert data["total"] == 8 and data["last_page"] == 1 and data["prev_page_url"] is None
+    assert data["total"] == 10 and data["last_page"] == 1 and data["prev_page_url"] is None
     assert data["first_page_url"].endswith("/v3/lists?page=1")
     assert [lk["label"] for lk in data["links"]] == ["&laquo; Previous", "1", "Next &raquo;"]
     by_id = {x["list_id"]: x for x in data["data"]}
@@ -186,7 +186,7 @@ def test_other_accounts_lists_are_forbidden(sb):
     assert data["total"] == 0 and data["data"] == []
     # Subaccount logins share the account's lists.
     marketing = tuple(sb.accounts["marketing"].values())
-    assert ok(requests.get(sb.base_url + "/lists", auth=marketing, timeout=30))["total"] == 8
+    assert ok(requests.get(sb.base_url + "/lists", auth=marketing, timeout=30))["total"] == 10
     err(requests.get(sb.base_url + "/lists", timeout=30), 401, "MISSING_CREDENTIALS")
 
 
@@ -283,11 +283,12 @@ def test_contacts_paging_matches_truth(sb, http, lists_truth):
     ids = [r["contact_id"] for r in rows]
     assert ids == sorted(ids) == lists_truth[428]["contact_ids"]
     assert {r["_list_name"] for r in rows} == {"Customers AU"}
-    r = http.get(f"{sb.base_url}/lists/428/contacts", params={"page": 3, "limit": 100})
+    big = biggest(lists_truth)
+    r = http.get(f"{sb.base_url}/lists/{big}/contacts", params={"page": 2, "limit": 100})
     check_types("GET", "/lists/{list_id}/contacts", r.json())
     data = ok(r)
-    assert (data["from"], data["to"], data["per_page"]) == (201, 201 + len(data["data"]) - 1, 100)
-    assert data["total"] == len(rows)
+    assert (data["from"], data["to"], data["per_page"]) == (101, 100 + len(data["data"]), 100)
+    assert data["total"] == lists_truth[big]["contacts"] > 200
 
 
 def test_updated_after(sb, http):
@@ -358,6 +359,10 @@ def test_copy_and_transfer(fresh, http):
 # ---------------------------------------------------------------- bulk operations
 
 
+def biggest(lists_truth: dict[int, dict[str, Any]]) -> int:
+    return max(CAMPAIGN_LISTS, key=lambda x: lists_truth[x]["contacts"])
+
+
 def expected_survivors(rows: list[dict[str, Any]], fields: list[str]) -> list[int]:
     seen, keep = set(), []
     for r in sorted(rows, key=lambda r: r["contact_id"]):
@@ -420,16 +425,18 @@ def test_remove_duplicates_on_a_new_list(fresh, http):
 @pytest.mark.parametrize("fields", [["phone_number"], ["email"], ["first_name", "last_name"]])
 def test_remove_duplicates_on_the_seeded_list(fresh, http, lists_truth, fields):
     sb = fresh
-    rows = all_contacts(sb, http, 428)
+    big = biggest(lists_truth)
+    rows = all_contacts(sb, http, big)
     want = expected_survivors(rows, fields)
     body = None if fields == ["phone_number"] else {"fields": fields}  # no body: phone_number
-    deleted = ok(http.put(f"{sb.base_url}/lists/428/remove-duplicates", json=body))["deleted"]
-    left = [c["contact_id"] for c in all_contacts(sb, http, 428)]
+    deleted = ok(http.put(f"{sb.base_url}/lists/{big}/remove-duplicates", json=body))["deleted"]
+    left = [c["contact_id"] for c in all_contacts(sb, http, big)]
     assert left == want and deleted == len(rows) - len(want) > 0
     if fields == ["phone_number"]:
         # Planted phone groups collapse to their first row; households lose a member
         # (the API cannot tell two people on one landline apart).
-        truth = lists_truth[428]
+        truth = lists_truth[big]
+        assert truth["duplicate_groups"]
         for g in truth["duplicate_groups"]:
             if g["rule"] in ("phone", "phone+name"):
                 assert len(set(g["contact_ids"]) & set(left)) == 1
@@ -439,22 +446,24 @@ def test_remove_duplicates_on_the_seeded_list(fresh, http, lists_truth, fields):
 
 def test_remove_opted_out(fresh, http, lists_truth, truth):
     sb = fresh
-    want = lists_truth[428]["opted_out"][str(OPT_OUTS)]
+    target = max(
+        CAMPAIGN_LISTS, key=lambda x: len(lists_truth[x]["opted_out"].get(str(OPT_OUTS), []))
+    )
+    want = lists_truth[target]["opted_out"][str(OPT_OUTS)]
     assert want
-    before = [c["contact_id"] for c in all_contacts(sb, http, 428)]
-    r = http.put(f"{sb.base_url}/lists/428/remove-opted-out-contacts/{OPT_OUTS}")
+    before = [c["contact_id"] for c in all_contacts(sb, http, target)]
+    r = http.put(f"{sb.base_url}/lists/{target}/remove-opted-out-contacts/{OPT_OUTS}")
     assert ok(r) == {"deleted": len(want)}
     assert r.json()["response_msg"] == "Optout contacts has been deleted."
     check_types("PUT", "/lists/{list_id}/remove-opted-out-contacts/{opt_out_list_id}", r.json())
-    after = [c["contact_id"] for c in all_contacts(sb, http, 428)]
+    after = [c["contact_id"] for c in all_contacts(sb, http, target)]
     assert after == [c for c in before if c not in set(want)]
     # Everyone removed is a person on the opt-out list (per the truth's person ids).
     person = {row["contact_id"]: row["person_id"] for lt in truth["lists"] for row in lt["rows"]}
     opted = {person[c] for c in lists_truth[OPT_OUTS]["contact_ids"]}
     assert {person[c] for c in want} <= opted
-    assert ok(http.put(f"{sb.base_url}/lists/428/remove-opted-out-contacts/{OPT_OUTS}")) == {
-        "deleted": 0
-    }
+    again = http.put(f"{sb.base_url}/lists/{target}/remove-opted-out-contacts/{OPT_OUTS}")
+    assert ok(again) == {"deleted": 0}
     err(http.put(f"{sb.base_url}/lists/428/remove-opted-out-contacts/428"), 400, "BAD_REQUEST")
     err(http.put(f"{sb.base_url}/lists/428/remove-opted-out-contacts/99999"), 404, "NOT_FOUND")
 

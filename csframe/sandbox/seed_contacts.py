@@ -9,13 +9,15 @@ history, so history's ``list_id``/``contact_id`` point into them):
 ==========  ======================  ======  =============================================
 list_id     name                    share   looks like
 ==========  ======================  ======  =============================================
-428         Customers AU            40 %    CRM export: AU numbers, national formats,
+428         Customers AU            19 %    CRM export: AU numbers, national formats,
                                             addresses, customer numbers in custom_1..3
-431         Newsletter              22 %    web sign-ups: many email-only, gmail variants
+431         Newsletter              17 %    web sign-ups: many email-only, gmail variants
 502         VIP                      5 %    mostly Customers AU people, added via the API
 517         Event signups 2026      12 %    messy event forms: every kind of format
 560         Lapsed customers        10 %    CRM export, overlaps Customers AU
 611         Spring sale leads        8 %    web leads, overlaps Newsletter
+633         Loyalty members         14 %    CRM export, overlaps Customers AU
+640         Website enquiries       12 %    web leads
 623         Opt-outs                 3 %+   E.164 numbers (and a few emails) of people who
                                             opted out, no names: everyone who replied STOP
                                             (inbound SMS), list members, SMS recipients
@@ -23,15 +25,17 @@ list_id     name                    share   looks like
 ==========  ======================  ======  =============================================
 
 Sizes scale with the SMS count: about ``n_sms / 5`` contacts in all, at least 60 and at
-most 100,000 (tiny 60, small 1,000, medium 20,000, large 100,000).
+most 100,000 (tiny 60, small 1,000, medium 20,000, large 100,000), and no list beyond
+the 20,000 recipients a campaign may have at large scale; every list also holds everyone
+its latest seeded campaign reached, which makes the small scales somewhat larger.
 
 People come from the SMS history (campaign recipients keep their history ``contact_id``
 and names; transactional recipients get names) and from fresh numbers. Seeded rows are
 stored as they were in the source files (the dashboard import keeps the text when no
 country is chosen), which is why they carry national formats and punctuation that the
 API would have normalised; see the README. Every row's truth (the person behind it,
-the planted duplicate group and the rule that links it, the kinds of dirt) goes to the
-``contacts_truth`` table, served at ``/_sandbox/truth/contacts``.
+the planted duplicate group and the rule that links it, the kinds of dirt) is kept by
+``models_contacts`` (in memory) and served at ``/_sandbox/truth/contacts``.
 
 No accidental duplicates: distinct people never share a mobile number or an email match
 key (lower-cased; gmail dots and ``+tags`` removed), and no two people with a postcode
@@ -63,17 +67,19 @@ OPT_OUT_LIST_ID = 623
 STAGING_LIST_ID = 645
 # (list_id, name, share of all contacts, profile)
 LISTS: tuple[tuple[int, str, float, str], ...] = (
-    (int(LIST_IDS[0]), "Customers AU", 0.40, "crm"),
-    (int(LIST_IDS[1]), "Newsletter", 0.22, "web"),
+    (int(LIST_IDS[0]), "Customers AU", 0.19, "crm"),
+    (int(LIST_IDS[1]), "Newsletter", 0.17, "web"),
     (int(LIST_IDS[2]), "VIP", 0.05, "api"),
     (int(LIST_IDS[3]), "Event signups 2026", 0.12, "event"),
     (int(LIST_IDS[4]), "Lapsed customers", 0.10, "crm"),
     (int(LIST_IDS[5]), "Spring sale leads", 0.08, "web"),
+    (633, "Loyalty members", 0.14, "crm"),
+    (640, "Website enquiries", 0.12, "web"),
     (OPT_OUT_LIST_ID, "Opt-outs", 0.03, "optout"),
     (STAGING_LIST_ID, "Import staging", 0.0, "none"),
 )
-# Where each campaign list's people come from, in order: SMS history of the same list,
-# other lists (list_id: share), SMS recipients, then fresh people. AU-only lists say so.
+# Where each list's people come from, in order: SMS history of the same list, other
+# lists (list_id: share), SMS recipients, then fresh people. AU-only lists say so.
 SOURCES: dict[int, dict[str, Any]] = {
     428: {"history": 0.5, "from": {}, "recipients": 0.25, "au_only": True},
     431: {"history": 0.3, "from": {428: 0.25}, "recipients": 0.10, "au_only": False},
@@ -81,6 +87,8 @@ SOURCES: dict[int, dict[str, Any]] = {
     517: {"history": 0.2, "from": {431: 0.1}, "recipients": 0.10, "au_only": False},
     560: {"history": 0.3, "from": {428: 0.3}, "recipients": 0.10, "au_only": True},
     611: {"history": 0.3, "from": {431: 0.15}, "recipients": 0.10, "au_only": False},
+    633: {"history": 0.0, "from": {428: 0.4}, "recipients": 0.20, "au_only": True},
+    640: {"history": 0.0, "from": {431: 0.1}, "recipients": 0.10, "au_only": False},
 }
 # Per profile: P(phone shown | person has one), P(email shown | person has one),
 # P(address), phone format weights.
@@ -151,6 +159,7 @@ INVALID_PHONES = (
     "junk",
     "trunk_in_brackets",
 )
+INVALID_ANYWHERE = ("letters", "na", "unknown", "excel", "junk")
 COMMON_DOMAINS = (
     ("gmail.com", 35),
     ("outlook.com", 10),
@@ -687,15 +696,17 @@ class _Seeder:
         self, p: Person, profile: str, junk: bool, readable: bool = False
     ) -> tuple[str, str]:
         """``(text, dirt)`` of the person's number as this list wrote it. ``junk``: maybe
-        unusable (4 %); ``readable``: a form the API reads back as the same number."""
+        unusable (6 %); ``readable``: a form the API reads back as the same number."""
         r = self.r
         assert p.phone
         au = p.phone.startswith("+61")
-        if junk and r.random() < 0.04:
+        if junk and r.random() < 0.06:
             nat = "0" + p.phone[3:] if au else p.phone
-            kinds = ("extension", "two_numbers", *INVALID_PHONES) if au else INVALID_PHONES
+            # Length and trunk-prefix faults are only surely unreadable in an AU number.
+            kinds = ("extension", "two_numbers", *INVALID_PHONES) if au else INVALID_ANYWHERE
             unused = [k for k in kinds if k not in self.junk_seen]
-            kind = r.pick(unused) if unused else r.pick(kinds)  # each kind at least once
+            # Each kind at least once; those only an AU number can show, first.
+            kind = unused[0] if unused and au else r.pick(unused or kinds)
             self.junk_seen.add(kind)
             if kind == "extension":
                 return f"{nat} ext {r.int(2, 40)}", "phone_extension"
