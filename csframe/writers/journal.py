@@ -216,13 +216,22 @@ class Journal:
         self.error[pos] = reason
 
     def _apply_results(self, results: list, via: str) -> None:
-        for pos, state, mid, status, price, error in results:
-            self.state[pos] = _CODE[state]
-            self.message_id[pos] = mid
-            self.status[pos] = status
-            self.price[pos] = np.nan if price is None else price
-            self.error[pos] = error
-            self.via[pos] = via
+        if not results:
+            return
+        pos, state, mid, status, price, error = zip(*results, strict=True)
+        at = np.fromiter(pos, dtype=np.int64, count=len(pos))
+
+        def objects(values: tuple) -> np.ndarray:
+            out = np.empty(len(values), dtype=object)
+            out[:] = values
+            return out
+
+        self.state[at] = np.fromiter((_CODE[s] for s in state), dtype=np.int8, count=len(at))
+        self.message_id[at] = objects(mid)
+        self.status[at] = objects(status)
+        self.price[at] = np.array([np.nan if v is None else v for v in price], dtype=float)
+        self.error[at] = objects(error)
+        self.via[at] = via
 
     # -- meta ------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -321,8 +330,8 @@ class Journal:
         close the batch (``answered``: from its response; ``resolved``: by lookup)."""
         if batch_state not in ("answered", "resolved"):
             raise ValueError("batch_state must be 'answered' or 'resolved'")
-        results = [[int(p), s, m, st, pr, e] for p, s, m, st, pr, e in outcomes]
-        blob = orjson.dumps(results)
+        results = outcomes if isinstance(outcomes, list) else list(outcomes)
+        blob = orjson.dumps(results)  # positions are ints; tuples serialise as arrays
         with self._lock:
             with self._tx() as db:
                 db.execute(
@@ -376,6 +385,21 @@ class Journal:
             codes, counts = np.unique(self.state, return_counts=True)
         return {STATES[c]: int(k) for c, k in zip(codes.tolist(), counts.tolist(), strict=True)}
 
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of the per-row arrays: ``state`` (codes into :data:`STATES`),
+        ``batch``, ``attempts``, ``message_id``, ``status``, ``price``, ``error``, ``via``."""
+        with self._lock:
+            return {
+                "state": self.state.copy(),
+                "batch": self.batch_of.copy(),
+                "attempts": self.attempts.copy(),
+                "message_id": self.message_id.copy(),
+                "status": self.status.copy(),
+                "price": self.price.copy(),
+                "error": self.error.copy(),
+                "via": self.via.copy(),
+            }
+
     def rows(self) -> pd.DataFrame:
         """Every row's state, in plan order."""
         with self._lock:
@@ -383,9 +407,9 @@ class Journal:
                 {
                     "pos": np.arange(self.n),
                     "row_key": pd.array(self.row_keys, dtype="str"),
-                    "custom_string": pd.array(
-                        [f"{self._run_id}.{k}" for k in self.row_keys], dtype="str"
-                    ),
+                    "custom_string": (
+                        f"{self._run_id}." + pd.Series(self.row_keys, dtype="str")
+                    ).array,
                     "state": pd.Categorical.from_codes(self.state, categories=list(STATES)),
                     "batch": pd.Series(self.batch_of, dtype="Int64").where(self.batch_of > 0),
                     "attempts": self.attempts.copy(),

@@ -61,21 +61,16 @@ from csframe.errors import (
 )
 from csframe.writers._common import JournalMismatch, check_chunk_size, show_rows
 from csframe.writers.channels import Channel, channel_of, fingerprint, row_hashes
-from csframe.writers.journal import Journal
+from csframe.writers.journal import STATES, Journal
 from csframe.writers.lookup import find_by_custom_string
 
 log = logging.getLogger("csframe.writers")
 
 OUTCOMES = ("sent", "rejected", "not_sent", "unconfirmed")
-_OUTCOME_OF_STATE = {
-    "sent": "sent",
-    "rejected": "rejected",
-    "unconfirmed": "unconfirmed",
-    "inflight": "unconfirmed",
-    "pending": "not_sent",
-    "no_credit": "not_sent",
-}
 _FATAL = (AuthenticationError, AccountError, NotFound, ValidationError)
+# journal state code -> outcome code (STATES order: pending, inflight, sent, rejected,
+# no_credit, unconfirmed; OUTCOMES order: sent, rejected, not_sent, unconfirmed)
+_OUTCOME_CODES = np.array([2, 3, 0, 1, 2, 3], dtype=np.int8)
 
 
 class SendStopped(UserWarning):
@@ -528,35 +523,35 @@ class _Run:
 
     # -- the result -------------------------------------------------------------------------
     def outcomes(self) -> pd.DataFrame:
-        rows = self.j.rows()
+        snap = self.j.snapshot()
         n = len(self.plan)
-        state = rows["state"].astype(str).to_numpy(dtype=object)
-        outcome = pd.Categorical(
-            [_OUTCOME_OF_STATE[s] for s in state.tolist()], categories=OUTCOMES
-        )
-        status = rows["status"].to_numpy(dtype=object, na_value=None).copy()
+        code = snap["state"]
+        state = np.asarray(STATES, dtype=object)[code]
+        outcome = pd.Categorical.from_codes(_OUTCOME_CODES[code], categories=OUTCOMES)
+        status = snap["status"]
         status[state == "pending"] = "NOT_SENT"
         unconfirmed = (state == "unconfirmed") & pd.isna(status)
         status[(state == "inflight") | unconfirmed] = "UNCONFIRMED"
-        error = rows["error"].to_numpy(dtype=object, na_value=None).copy()
+        error = snap["error"]
         if self.stopped:
             unsettled = (state == "pending") & pd.isna(error)
             error[unsettled] = f"not sent: the run stopped ({self.stopped})"
         error[state == "inflight"] = (
             "request unanswered and not yet resolved: rerun with this journal"
         )
+        keys = self.plan["row_key"].astype("str")
         result = pd.DataFrame(
             {
-                "row_key": self.plan["row_key"].to_numpy(),
-                "to": self.plan["to"].to_numpy(),
-                "custom_string": rows["custom_string"].to_numpy(),
+                "row_key": keys.array,
+                "to": self.plan["to"].array,
+                "custom_string": (f"{self.run_id}." + keys).array,
                 "outcome": outcome,
                 "status": pd.array(status, dtype="str"),
-                "message_id": rows["message_id"].to_numpy(),
-                "price": rows["price"].to_numpy(),
+                "message_id": pd.array(snap["message_id"], dtype="str"),
+                "price": snap["price"],
                 "error": pd.array(error, dtype="str"),
-                "via": pd.Categorical(rows["via"], categories=["response", "lookup"]),
-                "attempts": pd.array(rows["attempts"], dtype="Int64"),
+                "via": pd.Categorical(snap["via"], categories=["response", "lookup"]),
+                "attempts": pd.array(snap["attempts"], dtype="Int64"),
             },
             index=self.plan.index,
         )
