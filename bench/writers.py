@@ -60,7 +60,9 @@ def recipients(n: int, seed: int = 1) -> pd.DataFrame:
 
 
 class JournalTimer:
-    """Adds up the wall time spent inside the journal's methods during a send."""
+    """Adds up the wall time spent inside the journal's methods during a send (summed over
+    threads: with several workers an upper bound, as a worker waiting for the GIL while in
+    the journal counts too)."""
 
     METHODS = (
         "initialise",
@@ -71,6 +73,7 @@ class JournalTimer:
         "custom_strings",
         "counts",
         "rows",
+        "snapshot",
         "inflight",
         "meta",
         "row_hashes",
