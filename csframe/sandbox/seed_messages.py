@@ -419,8 +419,13 @@ def _mms(out, rng, ids, logins, sample, k, now_ts):  # noqa: ANN001
     tx_tmpl = rng.integers(0, len(MMS_TX), k)
     mids = ids.take(k)
     media = ids.take(k)
+    order = np.argsort(date, kind="stable").tolist()
+    # Python lists: indexing numpy arrays row by row costs more than the row itself.
+    date, schedule, camp_tmpl, st, recip, fail, tx_tmpl = (
+        a.tolist() for a in (date, schedule, camp_tmpl, st, recip, fail, tx_tmpl)
+    )
     out.begin()
-    for i in np.argsort(date, kind="stable").tolist():
+    for i in order:
         r = int(recip[i])
         campaign = i < k_camp or i >= k - k_sched
         name = "marketing" if campaign else "main"
@@ -491,8 +496,13 @@ def _voice(out, rng, ids, logins, sample, k, now_ts):  # noqa: ANN001
     mids = ids.take(k)
     langs = {"AU": "en-au", "NZ": "en-au", "GB": "en-gb", "US": "en-us", "CA": "en-us",
              "DE": "de-de", "FR": "fr-fr", "IN": "en-in"}  # fmt: skip
+    order = np.argsort(date, kind="stable").tolist()
+    # Python lists: indexing numpy arrays row by row costs more than the row itself.
+    date, schedule, st, kind, landline, recip, land, tmpl, code, fail, u = (
+        a.tolist() for a in (date, schedule, st, kind, landline, recip, land, tmpl, code, fail, u)
+    )
     out.begin()
-    for i in np.argsort(date, kind="stable").tolist():
+    for i in order:
         name = ("alerts", "support", "main")[kind[i]]
         sid, username, sender = logins[name]
         if landline[i] or not sample["to"]:
@@ -507,18 +517,18 @@ def _voice(out, rng, ids, logins, sample, k, now_ts):  # noqa: ANN001
         )
         parts = voice_parts(body)
         lang = langs.get(country, "en-us")
-        voice = "female" if u[i, 0] < 0.75 or lang == "en-in" else "male"
+        voice = "female" if u[i][0] < 0.75 or lang == "en-in" else "male"
         require_input = int(name == "support")
-        detection = int(u[i, 1] < 0.4)
+        detection = int(u[i][1] < 0.4)
         s = int(st[i])
         status_code = status_text = None
         digits = detected = None
         if s == 0:
             status, status_code, status_text = "Completed", "201", "Delivered"
-            if require_input and u[i, 2] < 0.7:
-                digits = "1" if u[i, 3] < 0.8 else "2"
+            if require_input and u[i][2] < 0.7:
+                digits = "1" if u[i][3] < 0.8 else "2"
             if detection:
-                detected = int(u[i, 2] < 0.25)
+                detected = int(u[i][2] < 0.25)
         elif s == 1:
             status = "Failed"
             status_code, status_text = VOICE_FAILURES[fail[i]]
@@ -568,24 +578,29 @@ def _email(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
     plain = {name: [mm._plain(b) for _, b in EMAIL_KINDS[name][2]] for name in EMAIL_KINDS}
     ascii_first = [_ascii(x) or "customer" for x in FIRST_NAMES]
     ascii_last = [_ascii(x) or "acme" for x in LAST_NAMES]
+    order = np.argsort(date, kind="stable").tolist()
+    # Python lists: indexing numpy arrays row by row costs more than the row itself.
+    date, schedule, st, kind, first, last, dom, num, tmpl, code, u = (
+        a.tolist() for a in (date, schedule, st, kind, first, last, dom, num, tmpl, code, u)
+    )
     out.begin()
-    for i in np.argsort(date, kind="stable").tolist():
+    for i in order:
         name = ("main", "support", "alerts")[kind[i]]
         sid, username, _ = logins[name]
         addr_id, from_name, templates = EMAIL_KINDS[name]
         subject, body = templates[tmpl[i] % len(templates)]
         fn, ln = FIRST_NAMES[first[i]], LAST_NAMES[last[i]]
         local = f"{ascii_first[first[i]]}.{ascii_last[last[i]]}"
-        if u[i, 0] < 0.4:
+        if u[i][0] < 0.4:
             local += str(num[i])
         email = f"{local}@{EMAIL_DOMAINS[dom[i]]}"
         to = [{"email": email, "name": f"{fn} {ln}"}]
         cc = (
             [{"email": "accounts@" + EMAIL_DOMAINS[dom[i]], "name": "Accounts"}]
-            if u[i, 1] < 0.08
+            if u[i][1] < 0.08
             else []
         )
-        bcc = [{"email": "archive@acme.example", "name": "ACME Archive"}] if u[i, 2] < 0.05 else []
+        bcc = [{"email": "archive@acme.example", "name": "ACME Archive"}] if u[i][2] < 0.05 else []
         code_s = str(code[i])
         subject = subject.replace("{code}", code_s)
         body = body.replace("{code}", code_s).replace("{first_name}", fn)
@@ -605,7 +620,7 @@ def _email(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
         soft = hard = 0
         if s == 0:
             status, text = "Delivered", "Delivered"
-            soft = int(u[i, 3] < 0.03)
+            soft = int(u[i][3] < 0.03)
         elif s == 1:
             status, text, hard = "Bounced", "Hard bounce: mailbox does not exist", 1
         elif s == 2:
@@ -644,8 +659,13 @@ def _fax(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
     mids = ids.take(k)
     files = ids.take(k)
     senders = {"main": "+61390001234", "support": "+61290005678"}
+    order = np.argsort(date, kind="stable").tolist()
+    # Python lists: indexing numpy arrays row by row costs more than the row itself.
+    date, st, main, us, num, pages, fail, u = (
+        a.tolist() for a in (date, st, main, us, num, pages, fail, u)
+    )
     out.begin()
-    for i in np.argsort(date, kind="stable").tolist():
+    for i in order:
         name = "main" if main[i] else "support"
         sid, username, _ = logins[name]
         if us[i]:
@@ -664,12 +684,12 @@ def _fax(out, rng, ids, logins, k, now_ts):  # noqa: ANN001
         p = int(pages[i])
         price = p * fax_price(country)
         d = int(date[i])
-        custom = f"invoice-{200000 + int(num[i] % 800000)}" if u[i, 0] < 0.6 else None
+        custom = f"invoice-{200000 + int(num[i] % 800000)}" if u[i][0] < 0.6 else None
         rec = mm.fax_record(
             date=d, user_id=MAIN_USER_ID, subaccount_id=sid, list_id=None, message_id=mids[i],
             to=to, sender=senders[name], country=country, custom_string=custom, schedule=d,
             pages=p, price_micros=price, status=status, status_code=code, status_text=text,
-            from_email="accounts@acme.example" if u[i, 1] < 0.5 else None,
+            from_email="accounts@acme.example" if u[i][1] < 0.5 else None,
             file_url=f"https://files.acme.example/fax/{files[i]}.pdf", api_username=username,
         )  # fmt: skip
         out.add(
