@@ -689,3 +689,13 @@ def test_seed_is_deterministic_and_list_recipients():
     finally:
         for s in (store, other, third):
             s.close()
+
+
+@pytest.mark.parametrize("module", ["models_contacts", "seed_contacts", "models_imports"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"csframe.sandbox.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

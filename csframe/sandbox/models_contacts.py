@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import threading
@@ -229,8 +230,13 @@ def normalise_phone(raw: Any, country: str) -> str | None:
     """
     if raw is None or raw == "":
         return None
+    return _normalise_text(str(raw).strip(), country)
+
+
+@functools.lru_cache(maxsize=131_072)  # bulk operations read the same list again and again
+def _normalise_text(text: str, country: str) -> str | None:
     try:
-        return normalise_number(str(raw).strip(), country)[0]
+        return normalise_number(text, country)[0]
     except NumberError:
         return None
 
