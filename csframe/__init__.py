@@ -15,10 +15,21 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "clean", "errors", "schema", "sandbox", "reports", "store", "__version__"]
+__all__ = [
+    "Client",
+    "clean",
+    "errors",
+    "reports",
+    "sandbox",
+    "schema",
+    "store",
+    "widgets",
+    "writers",
+    "__version__",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from csframe import clean, errors, reports, sandbox, schema, store
+    from csframe import clean, errors, reports, sandbox, schema, store, widgets, writers
     from csframe.client import Client
 
 
@@ -29,6 +40,6 @@ def __getattr__(name: str):
         from csframe.client import Client
 
         return Client
-    if name in {"clean", "errors", "schema", "sandbox", "reports", "store"}:
+    if name in {"clean", "errors", "reports", "sandbox", "schema", "store", "widgets", "writers"}:
         return importlib.import_module(f"csframe.{name}")
     raise AttributeError(f"module 'csframe' has no attribute {name!r}")
