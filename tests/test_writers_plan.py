@@ -315,3 +315,17 @@ def test_plan_speed_is_not_a_python_loop_per_row():
     p = sms_plan(df, "Hi {name}! Reply STOP to opt out", to="phone")
     assert p["parts"].sum() == n
     assert (p["encoding"] == "ucs2").sum() == len(range(0, n, 3))
+
+
+def test_missing_placeholder_columns_and_values_are_reported_not_rendered_as_nan():
+    import pandas as pd
+    import pytest
+
+    from csframe.writers import sms_plan
+    from csframe.writers.plan import PlanError
+
+    df = pd.DataFrame({"phone": ["+61411111111", "+61422222222"], "first_name": ["Ann", None]})
+    with pytest.raises(PlanError) as info:
+        sms_plan(df, "Hi {first_name} {nope}", to="phone", sender="ACME")
+    text = str(info.value)
+    assert "nope" in text and "first_name" in text

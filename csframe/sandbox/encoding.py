@@ -5,6 +5,8 @@ bodies are split into 153-septet parts (7 septets go to the concatenation header
 Characters of the GSM extension table (``^{}\\[~]|€`` and form feed) take two septets.
 Any other character makes the whole message UCS-2: 70 UTF-16 code units in one part,
 67 per part beyond that. Emoji outside the BMP are surrogate pairs, so they count 2.
+As handsets and networks do, a two-unit character (an escape sequence or a surrogate
+pair) is never split across parts: when it does not fit, it starts the next part.
 
 Example::
 
@@ -44,19 +46,25 @@ def sms_parts(body: str) -> tuple[str, int, int]:
         >>> sms_parts("price: 5€")      # € is an extension char: 2 septets
         ('gsm', 10, 1)
     """
-    septets = 0
+    widths = []
     for ch in body:
         if ch in GSM_BASIC:
-            septets += 1
+            widths.append(1)
         elif ch in GSM_EXTENDED:
-            septets += 2
+            widths.append(2)
         else:
-            units = len(body.encode("utf-16-le")) // 2
-            return "ucs2", units, _count(units, UCS2_SINGLE, UCS2_MULTI)
-    return "gsm", septets, _count(septets, GSM_SINGLE, GSM_MULTI)
+            widths = [2 if ord(c) > 0xFFFF else 1 for c in body]
+            return "ucs2", sum(widths), _count(widths, UCS2_SINGLE, UCS2_MULTI)
+    return "gsm", sum(widths), _count(widths, GSM_SINGLE, GSM_MULTI)
 
 
-def _count(units: int, single: int, multi: int) -> int:
-    if units <= single:
+def _count(widths: list[int], single: int, multi: int) -> int:
+    """Parts needed, packing characters greedily without splitting any of them."""
+    if sum(widths) <= single:
         return 1
-    return -(-units // multi)  # ceil division
+    parts, used = 1, 0
+    for w in widths:
+        if used + w > multi:
+            parts, used = parts + 1, 0
+        used += w
+    return parts

@@ -154,7 +154,9 @@ def prepare(df: pd.DataFrame, mapping: dict[str, str]) -> Prepared:
                 continue
             if k in first:
                 outcome[i] = "skipped_duplicate"
-                reason[i] = f"same {f} as row {labels[first[k]]!r}"
+                label = labels[first[k]]
+                label = label.item() if hasattr(label, "item") else label  # numpy -> Python
+                reason[i] = f"same {f} as row {label!r}"
             else:
                 first[k] = i
     return Prepared(fields, outcome, reason, mapping)

@@ -144,7 +144,8 @@ def render(
     Rows with problems render as missing.
     """
     own = problems is None
-    problems = problems or Problems(df.index, f"cannot render {what}")
+    if problems is None:  # not `or`: an empty Problems is falsy but must be kept
+        problems = Problems(df.index, f"cannot render {what}")
     parts = parse(template, what)
     known = set(check_columns(df, columns(template, what), what, problems))
     for column in [c for c in dict.fromkeys(p.column for p in parts if isinstance(p, Field))]:
