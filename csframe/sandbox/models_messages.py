@@ -43,7 +43,7 @@ from typing import Any
 
 import orjson
 
-from csframe.sandbox.models import HistoryQuery, Store, View
+from csframe.sandbox.models import SEARCH_FIELDS, HistoryQuery, Store, View
 from csframe.sandbox.pricing import CURRENCY, fmt_money
 
 CHANNELS = ("mms", "voice", "email", "fax", "letter", "postcard")
@@ -116,19 +116,8 @@ CREATE TABLE IF NOT EXISTS msg_inbound (
 );
 """
 
-# q= fields -> (column, is_integer), per table. Exact, case-insensitive (as SMS history).
-_COMMON_SEARCH: dict[str, tuple[str, bool]] = {
-    "status": ("status", False),
-    "to": ("to_", False),
-    "from": ("from_", False),
-    "subaccount_id": ("subaccount_id", True),
-    "message_id": ("message_id", False),
-    "custom_string": ("custom_string", False),
-    "list_id": ("list_id", False),
-    "country": ("country", False),
-    "username": ("username", False),
-    "_api_username": ("username", False),
-}
+# q= fields -> (column, is_integer): the same exact, case-insensitive search as SMS history.
+_COMMON_SEARCH: dict[str, tuple[str, bool]] = dict(SEARCH_FIELDS)
 _COMMON_ORDER: dict[str, str] = {
     "date": "date",
     "date_added": "date",
