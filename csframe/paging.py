@@ -2,15 +2,15 @@
 
 ClickSend paginates with ``page`` / ``limit`` (15-100) and a block of ``total``,
 ``last_page``, ... around ``data``. Offset pages shift when rows arrive mid-load, so
-callers pin ``date_to`` at load start (see :mod:`csframe.loaders`); this module also drops
-repeated primary keys, so a shift can never duplicate a row.
+callers pin ``date_to`` at load start, and the loaders drop repeated primary keys, so a
+shift can never duplicate a row (see :mod:`csframe.loaders`).
 
 Memory stays bounded: at most ``PREFETCH * max_workers`` pages are in flight or waiting to be
 yielded, whatever the number of pages.
 
 Example::
 
-    for records in iter_pages(session, "/sms/history", {"date_to": 1767225600}):
+    for body in iter_raw_pages(session, "/sms/history", {"date_to": 1767225600}):
         ...
 """
 
@@ -153,31 +153,3 @@ def _advance(body: bytes, bar) -> bytes:
     if bar is not None:
         bar.update(1)
     return body
-
-
-def iter_pages(
-    session,
-    path: str,
-    params: dict | None = None,
-    *,
-    primary_key: str | None = None,
-    **kw,
-) -> Iterator[list[dict]]:
-    """Yield each page's records (parsed), in page order; see :func:`iter_raw_pages`.
-
-    Repeated ``primary_key`` values (a row seen on an earlier page) are dropped.
-    """
-    seen: set = set()
-    for body in iter_raw_pages(session, path, params, **kw):
-        records = (page_block(orjson.loads(body)) or {}).get("data") or []
-        if primary_key is None:
-            yield records
-            continue
-        out = []
-        for rec in records:
-            key = rec.get(primary_key)
-            if key is None or key not in seen:
-                if key is not None:
-                    seen.add(key)
-                out.append(rec)
-        yield out

@@ -218,6 +218,14 @@ def _iter_tables(
         desc=f"{channel} history",
         first_body=probe if len(windows) == 1 else None,
     )
+    yield from chunked_tables(pages, resource, chunk_pages)
+
+
+def chunked_tables(
+    pages: Iterator[bytes], resource: schema.Resource, chunk_pages: int
+) -> Iterator[pa.Table]:
+    """Parse page bodies ``chunk_pages`` at a time into Arrow tables, in order, dropping
+    repeated primary keys (see :class:`_Deduper`)."""
     dedupe = _Deduper(resource.primary_key)
     bodies: list[bytes] = []
     for body in pages:

@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 
 from csframe import schema
-from csframe.frames import pages_table, table_to_frame, to_frame
-from csframe.loaders.message_history import SHORT_EXPIRE, _Deduper
+from csframe.frames import table_to_frame, to_frame
+from csframe.loaders.message_history import SHORT_EXPIRE, chunked_tables
 from csframe.paging import check_limit, iter_raw_pages
 from csframe.session import SECRET_KEYS
 from csframe.timeutil import parse_instant
@@ -67,15 +67,7 @@ def iter_tables(
         progress=progress,
         desc=resource.name,
     )
-    dedupe = _Deduper(resource.primary_key)
-    bodies: list[bytes] = []
-    for body in pages:
-        bodies.append(body)
-        if len(bodies) >= chunk_pages:
-            yield dedupe(pages_table(bodies, resource))
-            bodies = []
-    if bodies:
-        yield dedupe(pages_table(bodies, resource))
+    yield from chunked_tables(pages, resource, chunk_pages)
 
 
 def load(session, resource: schema.Resource, *, currency: str | None = None, **kw) -> pd.DataFrame:
