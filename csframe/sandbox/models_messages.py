@@ -260,19 +260,8 @@ class Paged:
         return "subaccount_id", "sub_ord", view.subaccount_id, self.idx_sub, self.idx_sub_date
 
     def _narrow(self, view: View, q: HistoryQuery) -> tuple[View, list[tuple[str, str]]]:
-        # q=subaccount_id:N alone (per-subaccount loads) stays on the ordinal fast path.
-        if view.subaccount_id is None and len(q.q) == 1 and q.q[0][0] == "subaccount_id":
-            try:
-                sid = int(q.q[0][1])
-            except ValueError:
-                return view, q.q
-            owner = self.db.execute(
-                "SELECT user_id FROM subaccounts WHERE subaccount_id=?", (sid,)
-            ).fetchone()
-            if owner is None or owner[0] != view.user_id:
-                return View(view.user_id, -1), []
-            return View(view.user_id, sid), []
-        return view, q.q
+        # The same rule as SMS history: q=subaccount_id:N alone stays on the fast path.
+        return self.store._narrow(view, q)
 
     # ------------------------------------------------------------------ paging
 
