@@ -84,8 +84,15 @@ def iter_raw_pages(
     base["limit"] = limit
     windows = windows or [{}]
 
+    expiries: dict[int, Any] = {}
+
     def fetch(window: dict, page: int) -> bytes:
-        expire = expire_after(window) if callable(expire_after) else expire_after
+        # one expiry per window, not per page: it is worked out from dates
+        expire = expiries.get(id(window))
+        if expire is None:
+            expire = expiries[id(window)] = (
+                expire_after(window) if callable(expire_after) else expire_after
+            )
         return session.get_raw(path, {**base, **window, "page": page}, expire_after=expire)
 
     bar = None
@@ -96,11 +103,14 @@ def iter_raw_pages(
             done: Future = Future()
             done.set_result(first_body)
             firsts.insert(0, done)
-        pending: deque = deque()
-        try:
+
+        def plan() -> Iterator[Future | tuple[dict, int]]:
+            """Every page in yield order: a window's first page (already submitted), then
+            the (window, page) pairs its ``last_page`` calls for."""
+            nonlocal bar
             for w_index, window in enumerate(windows):
-                first = firsts[w_index].result()
-                last_page = _last_page(first, path)
+                yield firsts[w_index]
+                last_page = _last_page(firsts[w_index].result(), path)
                 if (
                     progress_enabled(progress)
                     and bar is None
@@ -112,16 +122,27 @@ def iter_raw_pages(
                 if bar is not None:
                     bar.total += last_page
                     bar.refresh()
-                # Pages of earlier windows still pending come before this window's first.
-                while pending:
-                    yield _advance(pending.popleft().result(), bar)
-                yield _advance(first, bar)
                 for page in range(2, last_page + 1):
-                    pending.append(pool.submit(fetch, window, page))
-                    if len(pending) >= workers * PREFETCH:
-                        yield _advance(pending.popleft().result(), bar)
+                    yield window, page
+
+        jobs = plan()
+        pending: deque[Future] = deque()
+
+        def top_up() -> None:
+            # Keep the pool fed across window boundaries: the next window's pages are
+            # submitted while this one's are still being fetched, never after a drain.
+            while len(pending) < workers * PREFETCH:
+                job = next(jobs, None)
+                if job is None:
+                    return
+                pending.append(job if isinstance(job, Future) else pool.submit(fetch, *job))
+
+        try:
+            top_up()
             while pending:
-                yield _advance(pending.popleft().result(), bar)
+                body = pending.popleft().result()
+                top_up()  # before yielding, so the workers stay busy while the caller parses
+                yield _advance(body, bar)
         finally:
             for fut in [*pending, *firsts]:
                 fut.cancel()
