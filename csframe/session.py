@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from csframe import __version__
 from csframe.config import Credentials, cache_file
 from csframe.errors import ApiError, RateLimited, ServerError, error_for
+from csframe.httpcache import cached_session
 from csframe.ratelimit import TokenBucket
 
 log = logging.getLogger("csframe")
@@ -87,10 +88,13 @@ def _cacheable(response: requests.Response) -> bool:
     nor one that carries a secret: /account and /subaccounts return API keys."""
     if getattr(response, "from_cache", False):
         return True  # it passed this check when it was stored
-    body = response.content.strip()
-    if body[:1] != b"{" or body[-1:] != b"}":
-        return False
-    return not _has_secret(body)
+    # requests-cache asks twice per response; the answer cannot change in between
+    verdict = getattr(response, "_csframe_cacheable", None)
+    if verdict is None:
+        body = response.content.strip()
+        verdict = body[:1] == b"{" and body[-1:] == b"}" and not _has_secret(body)
+        response._csframe_cacheable = verdict
+    return verdict
 
 
 def redact(value: Any) -> Any:
@@ -142,10 +146,8 @@ class ApiSession:
                 raise ValueError("cache_dir is required when cache=True")
             self.cache_path = cache_file(credentials.username, cache_dir)
             _create_private(self.cache_path)
-            self.http: requests.Session = requests_cache.CachedSession(
-                str(self.cache_path),
-                backend="sqlite",
-                wal=True,
+            self.http: requests.Session = cached_session(
+                self.cache_path,
                 allowable_methods=("GET",),
                 allowable_codes=(200,),
                 expire_after=DEFAULT_EXPIRE,
@@ -313,12 +315,10 @@ _SUCCESS_PREFIX = b'{"http_code":200,"response_code":"SUCCESS"'
 def _fast_success(response: requests.Response) -> bool:
     """A cheap success test for page bodies in the API's compact form; anything else is
     parsed in full by ``_parse`` (which raises the right error)."""
-    body = response.content
     return (
         response.status_code == 200
-        and body.startswith(_SUCCESS_PREFIX)
-        and body.rstrip().endswith(b"}")
-        and (getattr(response, "from_cache", False) or not _has_secret(body))
+        and response.content.startswith(_SUCCESS_PREFIX)
+        and _cacheable(response)  # a whole object, and no secret in it
     )
 
 
