@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import requests
 
@@ -28,38 +29,39 @@ def test_cache_key_ignores_parameter_order_and_headers():
     assert a != _key(url.replace("sms", "mms"), {"page": 2, "limit": 100})
 
 
-def _hold_write_lock(backend, release: threading.Event) -> threading.Thread:
-    """A thread that keeps the writer out (it holds the write lock) until ``release``."""
-    held = threading.Event()
+@contextmanager
+def _writes_blocked(backend):
+    """Another thread holds the write lock (an open write transaction, the writer kept
+    out) until the block ends, or until the ``release_after(seconds)`` it yields fires."""
+    release, held = threading.Event(), threading.Event()
 
     def hold():
         with backend.responses.bulk_commit():
             held.set()
             release.wait(10)
 
-    thread = threading.Thread(target=hold)
-    thread.start()
+    holder = threading.Thread(target=hold)
+    holder.start()
     assert held.wait(5)
-    return thread
+    try:
+        yield lambda seconds: threading.Timer(seconds, release.set).start()
+    finally:
+        release.set()
+        holder.join()
 
 
 def test_a_queued_response_is_read_back_before_it_reaches_the_disk(sandbox, tmp_path):
     http = _session(sandbox, tmp_path / "c.sqlite")
     backend = http.cache
-    release = threading.Event()
-    holder = _hold_write_lock(backend, release)
-    try:
+    with _writes_blocked(backend) as release_after:
         r = http.get(f"{sandbox.base_url}/sms/history", params={"page": 1, "limit": 15})
         key = cache_key(r.request)
         assert key in backend._unsaved  # queued: the writer cannot store it yet
-        threading.Timer(0.3, release.set).start()
+        release_after(0.3)
         cached = backend.get_response(key)  # waits for the writer rather than missing
         assert cached is not None and cached.content == r.content
         assert key not in backend._unsaved
-    finally:
-        release.set()
-        holder.join()
-        http.close()
+    http.close()
 
 
 def test_reads_do_not_wait_for_a_write_transaction(sandbox, tmp_path):
@@ -68,20 +70,15 @@ def test_reads_do_not_wait_for_a_write_transaction(sandbox, tmp_path):
     r = http.get(f"{sandbox.base_url}/sms/history", params={"page": 1, "limit": 15})
     key = cache_key(r.request)
     backend.flush()
-    release = threading.Event()
-    holder = _hold_write_lock(backend, release)  # a write transaction stays open
     found = []
-    try:
+    with _writes_blocked(backend):
         reader = threading.Thread(target=lambda: found.append(backend.get_response(key)))
         reader.start()
         reader.join(5)
         # requests-cache's stock backend would block here until the transaction ends
         assert not reader.is_alive(), "a read waited for the writer"
-        assert found and found[0].content == r.content
-    finally:
-        release.set()
-        holder.join()
-        http.close()
+    assert found and found[0].content == r.content
+    http.close()
 
 
 def test_close_stores_every_queued_response(sandbox, tmp_path):
@@ -105,16 +102,11 @@ def test_close_stores_every_queued_response(sandbox, tmp_path):
 def test_delete_waits_for_a_queued_save_of_the_same_key(sandbox, tmp_path):
     http = _session(sandbox, tmp_path / "c.sqlite")
     backend = http.cache
-    release = threading.Event()
-    holder = _hold_write_lock(backend, release)
-    try:
+    with _writes_blocked(backend) as release_after:
         r = http.get(f"{sandbox.base_url}/sms/history", params={"page": 2, "limit": 15})
         key = cache_key(r.request)
-        threading.Timer(0.3, release.set).start()
+        release_after(0.3)
         backend.delete(key)  # must not be undone by the save still in the queue
-        backend.flush()
-        assert backend.get_response(key) is None
-    finally:
-        release.set()
-        holder.join()
-        http.close()
+    backend.flush()
+    assert backend.get_response(key) is None
+    http.close()
