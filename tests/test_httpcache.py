@@ -85,10 +85,13 @@ def test_close_stores_every_queued_response(sandbox, tmp_path):
     path = tmp_path / "c.sqlite"
     http = _session(sandbox, path)
     keys = []
-    for page in range(1, 6):
-        r = http.get(f"{sandbox.base_url}/sms/history", params={"page": page, "limit": 15})
-        keys.append(cache_key(r.request))
-    http.close()
+    with _writes_blocked(http.cache) as release_after:
+        for page in range(1, 6):
+            r = http.get(f"{sandbox.base_url}/sms/history", params={"page": page, "limit": 15})
+            keys.append(cache_key(r.request))
+        assert set(keys) <= set(http.cache._unsaved)  # all five still queued
+        release_after(0.3)
+        http.close()  # waits for the writer to store them
     again = _session(sandbox, path)
     try:
         assert all(again.cache.get_response(k) is not None for k in keys)
@@ -99,14 +102,12 @@ def test_close_stores_every_queued_response(sandbox, tmp_path):
         again.close()
 
 
-def test_delete_waits_for_a_queued_save_of_the_same_key(sandbox, tmp_path):
+def test_delete_is_not_undone_by_a_queued_save(sandbox, tmp_path):
     http = _session(sandbox, tmp_path / "c.sqlite")
     backend = http.cache
-    with _writes_blocked(backend) as release_after:
-        r = http.get(f"{sandbox.base_url}/sms/history", params={"page": 2, "limit": 15})
-        key = cache_key(r.request)
-        release_after(0.3)
-        backend.delete(key)  # must not be undone by the save still in the queue
+    for page in range(1, 9):
+        r = http.get(f"{sandbox.base_url}/sms/history", params={"page": page, "limit": 15})
+        backend.delete(cache_key(r.request))  # right behind its save in the queue
     backend.flush()
-    assert backend.get_response(key) is None
+    assert backend.responses.count() == 0
     http.close()
