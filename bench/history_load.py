@@ -11,6 +11,9 @@ latency per request, like a distant API. In one run:
 - frame building alone (network excluded): ``json.loads`` + ``pd.DataFrame`` + the same
   dtype conversions, vs csframe's columnar parse of the same page bodies
 - memory: the frame vs the same rows as a pyarrow Table, and peak RSS of the cold load
+- with ``--floors``, where the cold load's time over the physical limit goes: csframe cold
+  with the HTTP cache off, and a bare ``http.client`` loop on ``--workers`` threads that
+  only reads the bodies (what the sandbox and loopback cost before any client work)
 
 Sequential baselines at 1,000,000 rows take ~10 minutes each; by default they run on the
 first ``--baseline-pages`` pages and their time is extrapolated (printed as such).
@@ -18,17 +21,22 @@ first ``--baseline-pages`` pages and their time is extrapolated (printed as such
 
 Run:  .venv/bin/python bench/history_load.py                       # 1,000,000 rows, 8 workers
       .venv/bin/python bench/history_load.py --rows 100000 --workers 4 --full-baselines
+      .venv/bin/python bench/history_load.py --rows 200000 --baseline-pages 200 --floors
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
+import http.client
 import json
 import math
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -78,6 +86,29 @@ def sdk_load(root_url: str, creds: dict, params: dict, max_pages: int | None):
         page += 1
 
 
+def bare_load(base_url: str, creds: dict, params: dict, workers: int) -> tuple[int, int]:
+    """The floor: page 1, then every other page on ``workers`` threads with one
+    ``http.client`` connection each, bodies read and dropped. Returns (pages, bytes)."""
+    host_port, _, prefix = base_url.split("//", 1)[1].partition("/")
+    host, _, port = host_port.partition(":")
+    token = base64.b64encode(f"{creds['username']}:{creds['api_key']}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+    local = threading.local()
+
+    def get(page: int) -> bytes:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(host, int(port or 80))
+        query = "&".join(f"{k}={v}" for k, v in {**params, "limit": 100, "page": page}.items())
+        conn.request("GET", f"/{prefix}/sms/history?{query}", headers=headers)
+        return conn.getresponse().read()
+
+    last_page = json.loads(get(1))["data"]["last_page"]
+    with ThreadPoolExecutor(workers) as pool:
+        size = sum(len(b) for b in pool.map(get, range(2, last_page + 1)))
+    return last_page, size
+
+
 def naive_frame(bodies: list[bytes]) -> pd.DataFrame:
     """json.loads per page, one DataFrame, then the registry's dtypes the obvious way."""
     records = []
@@ -118,6 +149,11 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-pages", type=int, default=1000)
     ap.add_argument("--full-baselines", action="store_true")
     ap.add_argument("--frame-pages", type=int, default=2000, help="pages for the parse-only race")
+    ap.add_argument(
+        "--floors",
+        action="store_true",
+        help="also time csframe cold without the HTTP cache, and a bare http.client loop",
+    )
     args = ap.parse_args(argv)
     limit_pages = None if args.full_baselines else args.baseline_pages
 
@@ -156,6 +192,30 @@ def main(argv=None) -> int:
                 df = cs.history("sms", end=end)
                 cold.rows = len(df)
             requests_cold = cs.requests_sent - sent
+            floors: list[Run] = []
+            if args.floors:
+                del df
+                gc.collect()
+                with csframe.Client(
+                    **sb.credentials,
+                    base_url=sb.base_url,
+                    cache=False,
+                    max_workers=args.workers,
+                    progress=False,
+                ) as plain:
+                    plain.currency()
+                    with measure(
+                        f"csframe cold, HTTP cache off ({args.workers} workers)", floors
+                    ) as run:
+                        run.rows = len(plain.history("sms", end=end))
+                gc.collect()
+                with measure(
+                    f"bare http.client, {args.workers} threads, no parsing", floors
+                ) as run:
+                    pages_read, _ = bare_load(sb.base_url, sb.credentials, params, args.workers)
+                    run.rows = pages_read * 100
+                runs.extend(floors)
+                df = cs.history("sms", end=end)  # from the cache, for the checks below
             with measure("csframe warm (HTTP cache)", runs) as run:
                 df2 = cs.history("sms", end=end)
                 run.rows = len(df2)
@@ -217,6 +277,8 @@ def main(argv=None) -> int:
         f"{limit:.2f} s; cold took {cold.seconds:.2f} s = {cold.seconds / limit:.2f}x the limit "
         f"({requests_cold:,} requests)"
     )
+    for r in floors:
+        print(f"  {r.name}: {r.seconds:.2f} s = {r.seconds / limit:.2f}x the limit")
     print()
     print(
         report(

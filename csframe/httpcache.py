@@ -47,8 +47,8 @@ log = logging.getLogger("csframe")
 
 # Responses waiting for the writer (bounded: a slow disk slows the workers, not memory),
 # and how many it stores per transaction.
-WRITE_QUEUE = 256
-WRITE_BATCH = 64
+WRITE_QUEUE = 64
+WRITE_BATCH = 32
 
 
 def cache_key(request, **_ignored) -> str:
