@@ -20,6 +20,9 @@ custom backend and ``key_fn``), measured in ``bench/history_load.py``:
   builds every URL itself, so method plus URL with its query sorted is as good a key.
   Headers are never part of it: Authorization is neither stored nor matched.
 
+Not fork-safe: a child process inherits the queue but not the writer thread (nor usable
+SQLite connections, as with stock requests-cache); create the Client after forking.
+
 Example::
 
     http = cached_session(path)          # a requests_cache.CachedSession
