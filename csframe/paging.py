@@ -84,31 +84,27 @@ def iter_raw_pages(
     base["limit"] = limit
     windows = windows or [{}]
 
-    expiries: dict[int, Any] = {}
+    # one expiry per window, worked out once (from dates), not once per page
+    expiries = [expire_after(w) if callable(expire_after) else expire_after for w in windows]
 
-    def fetch(window: dict, page: int) -> bytes:
-        # one expiry per window, not per page: it is worked out from dates
-        expire = expiries.get(id(window))
-        if expire is None:
-            expire = expiries[id(window)] = (
-                expire_after(window) if callable(expire_after) else expire_after
-            )
-        return session.get_raw(path, {**base, **window, "page": page}, expire_after=expire)
+    def fetch(w_index: int, page: int) -> bytes:
+        params = {**base, **windows[w_index], "page": page}
+        return session.get_raw(path, params, expire_after=expiries[w_index])
 
     bar = None
     workers = max(1, max_workers)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csframe-page") as pool:
-        firsts = [pool.submit(fetch, w, 1) for w in windows[1 if first_body else 0 :]]
+        firsts = [pool.submit(fetch, i, 1) for i in range(1 if first_body else 0, len(windows))]
         if first_body is not None:
             done: Future = Future()
             done.set_result(first_body)
             firsts.insert(0, done)
 
-        def plan() -> Iterator[Future | tuple[dict, int]]:
+        def plan() -> Iterator[Future | tuple[int, int]]:
             """Every page in yield order: a window's first page (already submitted), then
-            the (window, page) pairs its ``last_page`` calls for."""
+            the (window index, page) pairs its ``last_page`` calls for."""
             nonlocal bar
-            for w_index, window in enumerate(windows):
+            for w_index in range(len(windows)):
                 yield firsts[w_index]
                 last_page = _last_page(firsts[w_index].result(), path)
                 if (
@@ -123,7 +119,7 @@ def iter_raw_pages(
                     bar.total += last_page
                     bar.refresh()
                 for page in range(2, last_page + 1):
-                    yield window, page
+                    yield w_index, page
 
         jobs = plan()
         pending: deque[Future] = deque()
