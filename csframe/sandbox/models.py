@@ -558,15 +558,19 @@ class Store:
                 for user_id in renumber:
                     self._renumber(user_id)
                     self._renumbered = True
-                for user_id, micros in (charge or {}).items():
-                    db.execute(
-                        "UPDATE users SET balance_micros = balance_micros - ? WHERE user_id=?",
-                        (micros, user_id),
-                    )
+                self.debit(charge or {})
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    def debit(self, charge: dict[int, int]) -> None:
+        """Take ``{user_id: micros}`` off the balances, inside the caller's transaction
+        (under ``self._lock``), so that what was sent and what it cost commit together."""
+        self.db.executemany(
+            "UPDATE users SET balance_micros = balance_micros - ? WHERE user_id=?",
+            [(micros, user_id) for user_id, micros in charge.items()],
+        )
 
     def _renumber(self, user_id: int) -> None:
         # Window functions recompute both dense ordinals in one pass each.

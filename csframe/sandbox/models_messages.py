@@ -920,11 +920,7 @@ def insert_rows(
         db.execute("BEGIN")
         try:
             ids = paged.append(rows)
-            for user_id, micros in (charge or {}).items():
-                db.execute(
-                    "UPDATE users SET balance_micros = balance_micros - ? WHERE user_id=?",
-                    (micros, user_id),
-                )
+            store.debit(charge or {})
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

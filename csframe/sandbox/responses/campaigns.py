@@ -787,10 +787,7 @@ def queue_email(
     with store._lock:
         mc.add_email_recipients(store, rows)
         if total:
-            store.db.execute(
-                "UPDATE users SET balance_micros = balance_micros - ? WHERE user_id=?",
-                (total, who.user_id),
-            )
+            store.debit({who.user_id: total})
     return len(plan), total
 
 
