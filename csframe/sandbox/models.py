@@ -25,7 +25,8 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -559,6 +560,23 @@ class Store:
                     self._renumber(user_id)
                     self._renumbered = True
                 self.debit(charge or {})
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One transaction under the store lock, or the caller's if one is already open (the
+        connection autocommits each statement otherwise)."""
+        with self._lock:
+            db = self.db
+            if db.in_transaction:
+                yield db
+                return
+            db.execute("BEGIN")
+            try:
+                yield db
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

@@ -71,15 +71,10 @@ def track_tables(store: Store, *tables: str, on_reset: Any = None) -> None:
             s.db.execute(f"CREATE TABLE _snap_{t} AS SELECT * FROM {t}")
 
     def reset(s: Store) -> None:
-        s.db.execute("BEGIN")
-        try:
+        with s.transaction() as db:
             for t in new:
-                s.db.execute(f"DELETE FROM {t}")
-                s.db.execute(f"INSERT INTO {t} SELECT * FROM _snap_{t}")
-            s.db.execute("COMMIT")
-        except BaseException:
-            s.db.execute("ROLLBACK")
-            raise
+                db.execute(f"DELETE FROM {t}")
+                db.execute(f"INSERT INTO {t} SELECT * FROM _snap_{t}")
         if on_reset is not None:
             on_reset(s)
 
@@ -90,18 +85,8 @@ def track_tables(store: Store, *tables: str, on_reset: Any = None) -> None:
 def bulk(store: Store, sql: str, rows: Any) -> None:
     """``executemany`` in one transaction (the Store autocommits each statement otherwise:
     a transaction per row), or inside the caller's if one is open."""
-    with store._lock:
-        db = store.db
-        if db.in_transaction:
-            db.executemany(sql, rows)
-            return
-        db.execute("BEGIN")
-        try:
-            db.executemany(sql, rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    with store.transaction() as db:
+        db.executemany(sql, rows)
 
 
 def next_counter(store: Store, name: str, start: int = 1) -> int:

@@ -915,16 +915,9 @@ def insert_rows(
     """Commit rows into one of this area's tables and debit ``charge``, atomically."""
     if not rows and not charge:
         return []
-    with store._lock:
-        db = store.db
-        db.execute("BEGIN")
-        try:
-            ids = paged.append(rows)
-            store.debit(charge or {})
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    with store.transaction():
+        ids = paged.append(rows)
+        store.debit(charge or {})
     return ids
 
 

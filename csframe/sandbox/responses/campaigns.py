@@ -784,7 +784,7 @@ def queue_email(
         email_history_row(cid, i, fields, sender, t, store.new_message_id(), outcome)
         for i, t in enumerate(plan, 1)
     ]
-    with store._lock:
+    with store.transaction():  # the recipients and their cost, together or not at all
         mc.add_email_recipients(store, rows)
         if total:
             store.debit({who.user_id: total})
