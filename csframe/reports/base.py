@@ -366,6 +366,34 @@ class Report:
     alerts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def assemble(
+        cls,
+        meta: ReportMeta,
+        tables: dict[str, pd.DataFrame],
+        specs: dict[str, TableSpec],
+        charts: list[ChartSpec],
+        summary: tuple[dict[str, Any], dict[str, Kind], dict[str, str], list[str]],
+    ) -> Report:
+        """A report from its tables and presentation, and ``summary``: the ``(values,
+        kinds, labels, alerts)`` that each report's summary step returns.
+
+        Example::
+
+            rep = Report.assemble(meta, tables, specs, charts, _summary(tables, meta))
+        """
+        values, kinds, labels, alerts = summary
+        return cls(
+            meta=meta,
+            tables=tables,
+            specs=specs,
+            charts=charts,
+            summary=values,
+            summary_kinds=kinds,
+            summary_labels=labels,
+            alerts=alerts,
+        )
+
     @property
     def budget_exceeded(self) -> bool:
         """True when a budget given to the report was exceeded (the CLI then exits 5).

@@ -323,16 +323,8 @@ def build(
                 cell="D3",
             )
         )
-    summary, kinds, labels, alerts = _summary(table, replies, meta, opt_out_threshold)
-    report = Report(
-        meta=meta,
-        tables=tables,
-        specs=specs,
-        charts=charts,
-        summary=summary,
-        summary_kinds=kinds,
-        summary_labels=labels,
-        alerts=alerts,
+    report = Report.assemble(
+        meta, tables, specs, charts, _summary(table, replies, meta, opt_out_threshold)
     )
     report.figures["campaigns"] = campaigns_figure(table, meta)
     return report

@@ -195,16 +195,8 @@ def build(
             cell="D3",
         )
     ]
-    summary, kinds, labels, alerts = _summary(tables, frame, health_threshold, region)
-    report = Report(
-        meta=meta,
-        tables=tables,
-        specs=specs,
-        charts=charts,
-        summary=summary,
-        summary_kinds=kinds,
-        summary_labels=labels,
-        alerts=alerts,
+    report = Report.assemble(
+        meta, tables, specs, charts, _summary(tables, frame, health_threshold, region)
     )
     report.figures["lists"] = lists_figure(tables["lists"], frame)
     return report

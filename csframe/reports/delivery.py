@@ -253,16 +253,8 @@ def build(
             cell="D22",
         ),
     ]
-    summary, kinds, labels, alerts = _summary(frame, tables, meta, failure_threshold, min_messages)
-    report = Report(
-        meta=meta,
-        tables=tables,
-        specs=specs,
-        charts=charts,
-        summary=summary,
-        summary_kinds=kinds,
-        summary_labels=labels,
-        alerts=alerts,
+    report = Report.assemble(
+        meta, tables, specs, charts, _summary(frame, tables, meta, failure_threshold, min_messages)
     )
     report.figures["daily_rates"] = rates_figure(tables["daily"], meta, failure_threshold)
     report.figures["errors"] = errors_figure(tables["errors"], meta)

@@ -481,16 +481,8 @@ def build(
             cell="D22",
         ),
     ]
-    summary, kinds, labels, alerts = _summary(tables, channels, meta, budget, histories)
-    report = Report(
-        meta=meta,
-        tables=tables,
-        specs=specs,
-        charts=charts,
-        summary=summary,
-        summary_kinds=kinds,
-        summary_labels=labels,
-        alerts=alerts,
+    report = Report.assemble(
+        meta, tables, specs, charts, _summary(tables, channels, meta, budget, histories)
     )
     report.figures["monthly_spend"] = spend_figure(wide, channels, meta)
     report.figures["subaccount_spend"] = subaccount_figure(subs, meta)
