@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -339,18 +340,17 @@ def _int(value: Any) -> int | None:
         return None
 
 
-@endpoint
-async def mms_send(request: Request) -> Response:
-    """``POST /mms/send``."""
-    who = authenticate(request)
-    return _mms(request, await json_body(request), who, True)
+def _posted(handler: Callable[[Request, Any, Any, bool], Response], send: bool):
+    """The ``POST`` endpoint that answers ``handler(request, body, who, send)``: a channel's
+    ``/send`` when ``send``, its ``/price`` otherwise."""
 
+    async def route(request: Request) -> Response:
+        who = authenticate(request)
+        return handler(request, await json_body(request), who, send)
 
-@endpoint
-async def mms_price(request: Request) -> Response:
-    """``POST /mms/price``."""
-    who = authenticate(request)
-    return _mms(request, await json_body(request), who, False)
+    op = "send" if send else "price"
+    route.__name__ = route.__qualname__ = f"{handler.__name__.lstrip('_')}_{op}"  # e.g. mms_send
+    return endpoint(route)
 
 
 # ---------------------------------------------------------------------- voice
@@ -431,20 +431,6 @@ def _voice(request: Request, payload: Any, who: Principal, send: bool) -> Respon
         _commit(store, who, rows, credit)
     data = {**_totals(out, credit.spent if send else total), "messages": out, "_currency": CURRENCY}
     return envelope(data, "Here are your data.")
-
-
-@endpoint
-async def voice_send(request: Request) -> Response:
-    """``POST /voice/send``."""
-    who = authenticate(request)
-    return _voice(request, await json_body(request), who, True)
-
-
-@endpoint
-async def voice_price(request: Request) -> Response:
-    """``POST /voice/price``."""
-    who = authenticate(request)
-    return _voice(request, await json_body(request), who, False)
 
 
 # ---------------------------------------------------------------------- email
@@ -630,20 +616,6 @@ def _fax(request: Request, payload: Any, who: Principal, send: bool) -> Response
         _commit(store, who, rows, credit)
     data = {**_totals(out, credit.spent if send else total), "messages": out, "_currency": CURRENCY}
     return envelope(data, "Fax queued for delivery." if send else "Here are some prices.")
-
-
-@endpoint
-async def fax_send(request: Request) -> Response:
-    """``POST /fax/send``."""
-    who = authenticate(request)
-    return _fax(request, await json_body(request), who, True)
-
-
-@endpoint
-async def fax_price(request: Request) -> Response:
-    """``POST /fax/price``."""
-    who = authenticate(request)
-    return _fax(request, await json_body(request), who, False)
 
 
 # ---------------------------------------------------------------------- letters, postcards
@@ -900,14 +872,14 @@ async def postcard_cancel(request: Request) -> Response:
 
 
 routes = [
-    Route("/v3/mms/send", mms_send, methods=["POST"]),
-    Route("/v3/mms/price", mms_price, methods=["POST"]),
-    Route("/v3/voice/send", voice_send, methods=["POST"]),
-    Route("/v3/voice/price", voice_price, methods=["POST"]),
+    Route("/v3/mms/send", _posted(_mms, send=True), methods=["POST"]),
+    Route("/v3/mms/price", _posted(_mms, send=False), methods=["POST"]),
+    Route("/v3/voice/send", _posted(_voice, send=True), methods=["POST"]),
+    Route("/v3/voice/price", _posted(_voice, send=False), methods=["POST"]),
     Route("/v3/email/send", email_send, methods=["POST"]),
     Route("/v3/email/price", email_price, methods=["GET", "POST"]),
-    Route("/v3/fax/send", fax_send, methods=["POST"]),
-    Route("/v3/fax/price", fax_price, methods=["POST"]),
+    Route("/v3/fax/send", _posted(_fax, send=True), methods=["POST"]),
+    Route("/v3/fax/price", _posted(_fax, send=False), methods=["POST"]),
     Route("/v3/post/letters/send", letter_send, methods=["POST"]),
     Route("/v3/post/letters/price", letter_price, methods=["POST"]),
     Route("/v3/post/postcards/send", postcard_send, methods=["POST"]),
