@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from csframe import loaders, store
-from csframe.timeutil import month_range, now_utc, parse_month
+from csframe import loaders, store, timeutil
+from csframe.timeutil import month_range, parse_month
 
 
 @dataclass
@@ -48,7 +48,7 @@ def first_month(client, channel: str) -> pd.Timestamp:
     block = client.get(resource.path, page=1, limit=15, order_by="date:asc")
     rows = (block or {}).get("data") or []
     if not rows:
-        return parse_month(now_utc(), "start")
+        return parse_month(timeutil.now_utc(), "start")
     return parse_month(pd.Timestamp(int(rows[0]["date"]), unit="s", tz="UTC"), "start")
 
 
@@ -65,7 +65,7 @@ def sync(client, channel: str, path: str | os.PathLike, start=None) -> SyncResul
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     state = store.StoreState.load(root, resource.name)
-    now = now_utc()
+    now = timeutil.now_utc()
     first = parse_month(start, "start") if start is not None else first_month(client, channel)
     result = SyncResult(root)
     sent_before = client.requests_sent

@@ -62,4 +62,10 @@ def month_range(start, end, *, default_months: int = 12) -> list[pd.Timestamp]:
 
 
 def now_utc() -> pd.Timestamp:
+    """The current instant in UTC.
+
+    Every "now" in csframe's loaders, windows and syncs comes from here (called as
+    ``timeutil.now_utc()``), so a test can move the whole client to another day with one
+    ``monkeypatch.setattr(timeutil, "now_utc", ...)``.
+    """
     return pd.Timestamp(dt.datetime.now(dt.UTC))

@@ -50,3 +50,29 @@ def client(sandbox, tmp_path):
         cache_dir=tmp_path / "client-cache",
         progress=False,
     )
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Move csframe's "now" to another instant: ``clock("2026-11-01T00:30:00Z")``.
+
+    Time still advances from there with the wall clock (as the sandbox's clock does), so a
+    sandbox started with ``running(now=...)`` right after this call and the client agree; the
+    client's reading is never behind the sandbox's, since it started counting first.
+    """
+    import time
+
+    import pandas as pd
+
+    from csframe import timeutil
+
+    def move(now: str) -> pd.Timestamp:
+        start = pd.Timestamp(now)
+        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+        t0 = time.monotonic()
+        monkeypatch.setattr(
+            timeutil, "now_utc", lambda: start + pd.Timedelta(seconds=time.monotonic() - t0)
+        )
+        return start
+
+    return move

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
+import pytest
 
 import csframe
 from csframe import schema
@@ -109,10 +111,25 @@ def test_concurrent_loads_from_threads_share_one_client(client):
     assert joined["message_id"].tolist() == whole["message_id"].tolist()
 
 
-def test_closed_months_come_from_cache_and_only_the_open_window_is_refetched(tmp_path):
+# "now" on the 1st, inside the settle period (7th), just past it (8th), the last day of a
+# month and New Year's Day: the expectation must hold on every day of the month.
+@pytest.mark.parametrize(
+    "now",
+    [
+        "2026-11-01T00:30:00Z",
+        "2026-11-07T12:00:00Z",
+        "2026-11-08T00:00:30Z",
+        "2026-11-30T23:59:00Z",
+        "2027-01-01T00:00:30Z",
+    ],
+)
+def test_closed_months_come_from_cache_and_only_the_open_window_is_refetched(tmp_path, clock, now):
+    from csframe import timeutil
     from csframe.loaders import plan_windows
+    from csframe.loaders.message_history import LONG_EXPIRE, SHORT_EXPIRE
 
-    with running(scale="small", seed=9) as sb:
+    clock(now)
+    with running(scale="small", seed=9, now=now) as sb:
         cs = csframe.Client(
             **sb.credentials, base_url=sb.base_url, cache_dir=tmp_path, progress=False
         )
@@ -122,22 +139,35 @@ def test_closed_months_come_from_cache_and_only_the_open_window_is_refetched(tmp
         sent = cs.requests_sent
         second = cs.history("sms", start="2025-12-01")
         refetched = cs.requests_sent - sent
-        # Only windows that closed less than settle_days ago go back to the API
-        now = pd.Timestamp.now(tz="UTC")
-        windows = plan_windows(ts("2025-12-01"), int(now.timestamp()))
-        open_windows = [
-            w
-            for w in windows
-            if pd.Timestamp(w["date_to"] + 1, unit="s", tz="UTC") >= now - pd.Timedelta(days=7)
-        ]
-        rows = [
-            len(sb.truth_sms_ids(date_from=w["date_from"], date_to=int(time.time())))
-            for w in open_windows
-        ]
-        assert open_windows and len(open_windows) < len(windows)
-        assert refetched == sum(max(1, -(-n // 100)) for n in rows)
+        pinned = int(timeutil.now_utc().timestamp())
+        windows = plan_windows(ts("2025-12-01"), pinned)
+        # Every window but the open one ends at a fixed instant, so its URL is the same
+        # on the second load and it comes from the cache: long-lived once it closed more
+        # than settle_days ago, and still fresh (5 minutes) if it closed more recently.
+        # Only the open window, whose date_to is pinned to "now", goes back to the API.
+        open_window = windows[-1]
+        rows = len(sb.truth_sms_ids(date_from=open_window["date_from"], date_to=pinned))
+        assert refetched == max(1, -(-rows // 100))
         assert len(second) == len(first) + len(new_ids)
         assert second["message_id"].tolist()[-30:] == new_ids
+        # The expiry each window's pages were stored with, on this day: long once the
+        # window closed more than settle_days (7) ago, short while it may still change.
+        cs.close()  # drains the write-behind queue
+        stored = {}
+        for response in cs.session.http.cache.responses.values():
+            query = dict(parse_qsl(urlsplit(response.url).query))
+            if "date_from" in query and response.expires is not None:
+                lifetime = response.expires - response.created_at
+                stored[int(query["date_to"])] = lifetime
+        now_ts = timeutil.now_utc()
+        for w in windows[:-1]:
+            end = pd.Timestamp(w["date_to"] + 1, unit="s", tz="UTC")
+            expected = LONG_EXPIRE if end < now_ts - cs.settle else SHORT_EXPIRE
+            assert abs(stored[w["date_to"]] - expected) < pd.Timedelta(minutes=1), w
+        open_pages = [v for k, v in stored.items() if k > windows[-2]["date_to"]]
+        assert open_pages and all(
+            abs(v - SHORT_EXPIRE) < pd.Timedelta(minutes=1) for v in open_pages
+        )
 
 
 def test_month_windows_lose_and_duplicate_nothing_at_boundaries():

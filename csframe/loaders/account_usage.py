@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pandas as pd
 
-from csframe import schema
+from csframe import schema, timeutil
 from csframe.frames import to_frame
 from csframe.loaders.message_history import expire_for
-from csframe.timeutil import month_range, now_utc
+from csframe.timeutil import month_range
 
 USAGE_CHANNELS = (
     "sms",
@@ -39,7 +39,7 @@ def usage(
     pages); ``price`` is in the account currency (``df.attrs["currency"]``).
     """
     months = month_range(start, end)
-    now = now_utc()
+    now = timeutil.now_utc()
 
     def fetch(month: pd.Timestamp) -> list[dict]:
         month_end = month + pd.DateOffset(months=1)

@@ -15,10 +15,10 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-from csframe import schema
+from csframe import schema, timeutil
 from csframe.frames import pages_table, table_to_frame
 from csframe.paging import check_limit, iter_raw_pages
-from csframe.timeutil import now_utc, parse_instant
+from csframe.timeutil import parse_instant
 
 LONG_EXPIRE = timedelta(days=30)
 SHORT_EXPIRE = timedelta(minutes=5)
@@ -37,7 +37,7 @@ HISTORY = {
 
 def expire_for(window_end: pd.Timestamp, settle: timedelta, now: pd.Timestamp | None = None):
     """Long expiry for windows that closed more than ``settle`` ago, short otherwise."""
-    now = now or now_utc()
+    now = now or timeutil.now_utc()
     return LONG_EXPIRE if window_end < now - settle else SHORT_EXPIRE
 
 
@@ -47,7 +47,7 @@ def history_params(start, end, *, now: pd.Timestamp | None = None) -> dict:
     The API's bounds are inclusive Unix seconds, so ``date_to`` is ``end - 1 s``, and it is
     pinned to "now" at load start so rows arriving during the load cannot shift pages.
     """
-    now = now or now_utc()
+    now = now or timeutil.now_utc()
     params: dict = {}
     t0 = parse_instant(start, "start") if start is not None else None
     t1 = parse_instant(end, "end") if end is not None else None
@@ -190,7 +190,7 @@ def _iter_tables(
     check_limit(limit)
     if not isinstance(chunk_pages, int) or chunk_pages < 1:
         raise ValueError(f"chunk_pages must be a positive integer, got {chunk_pages!r}")
-    now = now_utc()
+    now = timeutil.now_utc()
     params = history_params(start, end, now=now)
     first = probe = None
     if "date_from" not in params:
