@@ -18,6 +18,16 @@ Settings (all default off):
   then the connection is closed without a response -- the ambiguous failure;
 - ``truncate_rate``: the response is sent with its full Content-Length but only half
   of the body, then the connection is closed;
+- ``lost_answer_rate``: like ``drop_after_commit_rate``, but only for writes (POST, PUT,
+  PATCH, DELETE): the change is made, its answer never arrives;
+- ``slow_commit_s``: every write is held that many seconds before the server acts on it,
+  and then it is carried out *even if the client has given up* (timed out, closed the
+  connection) -- a slow backend or a load balancer's queue. The body is read first, so
+  the late commit is the whole request;
+- ``search_match``: how ``q=field:value`` compares text: ``"exact"`` (default,
+  case-insensitive equality) or ``"substring"`` (case-insensitive containment: a search
+  for ``run1.1`` also finds ``run1.10``) -- the API's reference promises a
+  case-insensitive search but not an exact one, so clients must verify what they get;
 - ``seed``: seeds the generator.
 
 Per-request overrides for tests: ``X-Sandbox-Fault: error|rate_limit|drop|
@@ -36,6 +46,7 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -52,9 +63,14 @@ FAULT_KEYS = (
     "drop_rate",
     "drop_after_commit_rate",
     "truncate_rate",
+    "lost_answer_rate",
+    "slow_commit_s",
+    "search_match",
     "seed",
 )
-FORCEABLE = ("error", "rate_limit", "drop", "drop_after_commit", "truncate")
+SEARCH_MATCHES = ("exact", "substring")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORCEABLE = ("error", "rate_limit", "drop", "drop_after_commit", "truncate", "lost_answer")
 
 
 @dataclass
@@ -69,6 +85,9 @@ class FaultSettings:
     drop_rate: float = 0.0
     drop_after_commit_rate: float = 0.0
     truncate_rate: float = 0.0
+    lost_answer_rate: float = 0.0
+    slow_commit_s: float = 0.0
+    search_match: str = "exact"
     seed: int = 0
 
     @classmethod
@@ -91,6 +110,11 @@ class FaultSettings:
             if f.name not in values or values[f.name] is None:
                 continue
             v = values[f.name]
+            if f.name == "search_match":
+                if v not in SEARCH_MATCHES:
+                    raise ValueError(f"search_match must be one of {list(SEARCH_MATCHES)}")
+                out.search_match = v
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"{f.name} must be a number")
             if f.name == "seed":
@@ -151,8 +175,14 @@ class FaultInjector:
 
     DRAWS = 6  # values drawn per request, whatever the settings (keeps replays aligned)
 
-    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        settings: dict[str, Any] | None = None,
+        on_configure: Callable[[FaultSettings], None] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
+        # told of every new configuration (the store applies ``search_match``)
+        self.on_configure = on_configure
         self.configure(settings)
 
     def configure(self, settings: dict[str, Any] | None) -> FaultSettings:
@@ -162,10 +192,15 @@ class FaultInjector:
             self.settings = parsed
             self.rng = random.Random(parsed.seed)
             self.bucket = TokenBucket(parsed.rate_limit) if parsed.rate_limit else None
+        if self.on_configure is not None:
+            self.on_configure(parsed)
         return parsed
 
-    def plan(self, forced: str | None = None, latency_ms: float | None = None) -> Plan:
-        """Draw the fate of the next request (``forced``/``latency_ms`` from test headers)."""
+    def plan(
+        self, forced: str | None = None, latency_ms: float | None = None, write: bool = False
+    ) -> Plan:
+        """Draw the fate of the next request (``forced``/``latency_ms`` from test headers;
+        ``write``: a POST/PUT/PATCH/DELETE, which ``lost_answer_rate`` applies to)."""
         with self._lock:
             s = self.settings
             u_jitter, u_drop, u_429, u_err, u_kind, u_late = (
@@ -204,6 +239,8 @@ class FaultInjector:
                 plan.fault = "drop_after_commit"
             elif u_late < s.drop_after_commit_rate + s.truncate_rate:
                 plan.fault = "truncate"
+            elif write and u_late < s.drop_after_commit_rate + s.truncate_rate + s.lost_answer_rate:
+                plan.fault = "lost_answer"
             return plan
 
 
@@ -237,6 +274,31 @@ async def close_connection(send: Any) -> None:
     # so it does not try to answer a request whose connection is gone.
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+async def _read_then_wait(receive: Any, seconds: float) -> Any:
+    """Read the whole request body now, wait ``seconds``, and return a ``receive`` that
+    replays it -- so the app acts on the request later even if the client is gone by then
+    (a slow commit). Later calls go to the real ``receive`` (which reports a disconnect)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # disconnected while sending the body: act on what arrived
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await asyncio.sleep(seconds)
+    replayed = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return await receive()
+
+    return replay
 
 
 class FaultMiddleware:
@@ -283,16 +345,20 @@ class FaultMiddleware:
                     latency_ms = None
         if forced is not None and forced not in FORCEABLE:
             forced = None  # unknown override values are ignored
-        plan = self.injector.plan(forced, latency_ms)
+        write = scope["method"] in WRITE_METHODS
+        plan = self.injector.plan(forced, latency_ms, write)
         if plan.latency > 0:
             await asyncio.sleep(plan.latency)
+        slow = self.injector.settings.slow_commit_s
+        if write and slow > 0 and plan.fault not in ("drop", "rate_limit", "error"):
+            receive = await _read_then_wait(receive, slow)
         if plan.fault:
             self.stats.fault(plan.fault)
         if plan.fault == "drop":
             await close_connection(raw_send)
         elif plan.fault in ("rate_limit", "error"):
             await self._respond(send, plan)
-        elif plan.fault in ("drop_after_commit", "truncate"):
+        elif plan.fault in ("drop_after_commit", "truncate", "lost_answer"):
             await self._handle_then_break(scope, receive, raw_send, send, plan.fault)
         else:
             await self.app(scope, receive, send)

@@ -295,6 +295,8 @@ class Store:
 
     def __init__(self, path: str | None = None) -> None:
         self._lock = threading.RLock()
+        # how q= compares text: "exact" or "substring" (a fault setting; see faults.py)
+        self.search_match = "exact"
         # isolation_level=None: explicit BEGIN/COMMIT, no implicit transactions.
         self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         # 16 KiB pages: measurably faster bulk loads and index builds for ~1 KB rows.
@@ -714,11 +716,24 @@ class Store:
                     except ValueError:
                         parts.append("0")  # a non-number never matches an integer field
                 else:
-                    parts.append(f"{col}=? COLLATE NOCASE")
-                    args.append(value)
+                    parts.append(self.text_match(col))
+                    args.append(self.text_value(value))
             joiner = " OR " if q.operator == "OR" else " AND "
             clauses.append("(" + joiner.join(parts) + ")")
         return " AND ".join(clauses), args
+
+    def text_match(self, col: str) -> str:
+        """The SQL test of a text search field (one ``?``), per ``search_match``:
+        case-insensitive equality, or -- the hostile mode -- case-insensitive containment."""
+        if self.search_match == "substring":
+            return f"{col} LIKE ? ESCAPE '\\'"
+        return f"{col}=? COLLATE NOCASE"
+
+    def text_value(self, value: str) -> str:
+        if self.search_match == "substring":
+            escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return f"%{escaped}%"
+        return value
 
     def _index(self) -> None:
         """Create the core indexes (the hot queries name them with INDEXED BY)."""

@@ -385,8 +385,8 @@ class Paged:
                     except ValueError:
                         parts.append("0")
                 else:
-                    parts.append(f"{col}=? COLLATE NOCASE")
-                    args.append(value)
+                    parts.append(self.store.text_match(col))
+                    args.append(self.store.text_value(value))
             joiner = " OR " if q.operator == "OR" else " AND "
             clauses.append("(" + joiner.join(parts) + ")")
         return " AND ".join(clauses), args

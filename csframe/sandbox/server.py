@@ -74,7 +74,9 @@ def create_app(store: Store, settings: dict[str, Any] | None = None) -> FaultMid
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
     app.state.store = store
     app.state.stats = Stats()
-    app.state.faults = FaultInjector(settings)
+    app.state.faults = FaultInjector(
+        settings, on_configure=lambda s: setattr(store, "search_match", s.search_match)
+    )
     return FaultMiddleware(app, app.state.faults, app.state.stats)
 
 
