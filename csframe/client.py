@@ -98,6 +98,9 @@ class Client:
         )
         self.max_workers = max_workers
         self.progress = progress
+        # where this client keeps its files (None: CSFRAME_CACHE_DIR or the user cache
+        # folder); send journals go under it even when the HTTP cache is off
+        self.cache_dir = cache_dir
         self.settle = timedelta(days=settle_days)
         self._currency: str | None = None
         self._lock = threading.Lock()
@@ -457,7 +460,7 @@ class Client:
         self, df: pd.DataFrame, list_id=None, list_name=None, mapping=None, **kw
     ) -> pd.DataFrame:
         """Validate, upload and import contacts, verified by reading the list back; one
-        outcome per row (imported / skipped_duplicate / rejected + reason); see
+        outcome per row (imported / already_present / rejected + reason); see
         :func:`csframe.writers.import_contacts`.
 
         Example::

@@ -55,7 +55,7 @@ EXPECTED = {
     "r1": "imported",
     "r2": "rejected",
     "r3": "rejected",
-    "r4": "skipped_duplicate",
+    "r4": "already_present",
     "r5": "rejected",
     "r6": "imported",
     "r7": "imported",
@@ -79,7 +79,7 @@ def assert_matches_list(sb, cs, res: pd.DataFrame, df: pd.DataFrame, mapping: di
             else:
                 assert got == str(want).strip(), (label, field)
     others = res[res["outcome"] != "imported"]
-    assert others["contact_id"].isna().all() | (others["outcome"] == "skipped_duplicate").all()
+    assert others["contact_id"].isna().all() | (others["outcome"] == "already_present").all()
 
 
 @pytest.mark.parametrize("method", ["upload", "per_contact"])
@@ -150,8 +150,8 @@ def test_existing_contacts_are_skipped_and_the_list_reused(cs):
         second = cs.import_contacts(more, list_name="Reuse", mapping=MAPPING)
     assert second.attrs["list_id"] == first.attrs["list_id"] and not second.attrs["list_created"]
     assert second["outcome"].astype(str).tolist() == [
-        "skipped_duplicate",
-        "skipped_duplicate",
+        "already_present",
+        "already_present",
         "imported",
     ]
     assert second.loc["r0", "contact_id"] == first.loc["r0", "contact_id"]
@@ -188,7 +188,7 @@ def test_fifty_thousand_rows_with_non_ascii_names(big):
     assert res.attrs["method"] == "upload"
     counts = res["outcome"].value_counts()
     assert counts["imported"] == n - 4 and counts["rejected"] == 2
-    assert counts["skipped_duplicate"] == 2
+    assert counts["already_present"] == 2
     lst = read_list(cs.session, res.attrs["list_id"])
     assert len(lst) == n - 4
     merged = res[res["outcome"] == "imported"].merge(

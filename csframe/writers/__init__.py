@@ -33,7 +33,7 @@ from csframe.writers.journal import Journal, JournalBusy
 from csframe.writers.plan import account_prices, email_plan, mms_plan, sms_plan
 from csframe.writers.quote import by_country, quote
 from csframe.writers.segments import segment, segments
-from csframe.writers.send import SendStopped, send
+from csframe.writers.send import SendInDoubt, SendStopped, send
 
 __all__ = [
     "CampaignPriceError",
@@ -44,6 +44,7 @@ __all__ = [
     "OptOutWarning",
     "PlanError",
     "PlanWarning",
+    "SendInDoubt",
     "SendStopped",
     "account_prices",
     "by_country",

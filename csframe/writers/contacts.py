@@ -48,7 +48,8 @@ CONTACT_FIELDS = (
     "address_country",
 )
 CHANNELS = ("phone_number", "email", "fax_number")
-OUTCOMES = ("imported", "updated", "unchanged", "skipped_duplicate", "rejected", "removed")
+# what became of each row of an import (see csframe.writers.imports)
+OUTCOMES = ("imported", "already_present", "updated", "rejected")
 PREFERRED = {"phone_number": ("phone_e164", "phone_number"), "email": ("email_norm", "email")}
 
 
@@ -99,7 +100,7 @@ def resolve_mapping(df: pd.DataFrame, mapping: Mapping[str, str] | None) -> dict
 @dataclass
 class Prepared:
     """The contact-field frame (``str``, NA for blanks) of a DataFrame, with a verdict per
-    row: ``outcome`` is None (to import), ``"rejected"`` or ``"skipped_duplicate"``."""
+    row: ``outcome`` is None (to import), ``"rejected"`` or ``"already_present"`` (repeats an earlier row)."""
 
     fields: pd.DataFrame
     outcome: np.ndarray
@@ -153,7 +154,7 @@ def prepare(df: pd.DataFrame, mapping: dict[str, str]) -> Prepared:
             if k is None or (isinstance(k, float) and np.isnan(k)) or outcome[i] is not None:
                 continue
             if k in first:
-                outcome[i] = "skipped_duplicate"
+                outcome[i] = "already_present"
                 label = labels[first[k]]
                 label = label.item() if hasattr(label, "item") else label  # numpy -> Python
                 reason[i] = f"same {f} as row {label!r}"

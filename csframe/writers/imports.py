@@ -1,8 +1,10 @@
 """Contact imports and list syncs, verified by reading the list back.
 
 :func:`import_contacts` maps and validates every row first (see
-:mod:`csframe.writers.contacts`), creates the list when ``list_name`` is new, skips rows
-already in the list (same phone or email), then either
+:mod:`csframe.writers.contacts`), creates the list when ``list_name`` is new, waits for
+an import still running on the list (a previous run's, after a timeout, a dropped
+connection or a killed process), reads the list, skips rows already in it (same E.164
+phone, then email key), then either
 
 - uploads one CSV (``POST /uploads?convert=csv``), starts ``POST /lists/{id}/import`` with
   the matching ``field_order``, and waits for the asynchronous import (progress bar,
@@ -12,11 +14,19 @@ already in the list (same phone or email), then either
 
 and finally reads the list back and matches the new contacts to the rows. The outcome
 frame is the same either way: one row per input row (same index) with ``outcome``
-(imported / skipped_duplicate / rejected), ``reason``, ``contact_id``, ``list_id`` and the
-contact fields as sent.
+(imported / already_present / rejected), ``reason``, ``contact_id``, ``list_id`` and the
+contact fields as sent. ``rejected`` is only for rows refused locally (with the reason)
+or by the API; rows the API did not take for a transient reason (429, 5xx, dropped
+connections) are tried again, honouring ``Retry-After`` with jittered back-off, until
+``timeout``; past it :class:`ImportTimeout` is raised (its ``result`` holds the outcomes
+so far) and a rerun continues.
 
 Creating requests (POST contact, POST import) are never repeated blindly: after an
-unanswered one, the list is read back first and only what is missing is sent again.
+unanswered one, the list is read back (and its import flag watched) and only what is
+missing is sent again; an import POST whose answer was lost is only repeated once
+``doubt_horizon`` seconds have passed without the import showing up.
+
+A rerun is idempotent: it adds only what is missing, whatever stopped the last run.
 
 :func:`sync_list` makes a list look like a frame: ``clean.diff`` decides what to add,
 update (PUT, only the changed fields) and, with ``mode="replace"``, remove (DELETE) --
@@ -71,7 +81,12 @@ _FATAL = (AuthenticationError, AccountError, NotFound)
 
 
 class ImportTimeout(ApiError):
-    """The asynchronous import did not finish within ``timeout`` seconds."""
+    """The import did not finish within ``timeout`` seconds (it may go on on the server).
+
+    ``result`` is the outcome frame so far when there is one; rerun the same call to
+    finish: it waits for the running import and adds only what is missing."""
+
+    result: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- lists
@@ -175,6 +190,7 @@ def import_contacts(
     skip_existing: bool = True,
     timeout: float = 600.0,
     poll: float = 0.5,
+    doubt_horizon: float = 600.0,
     progress: bool | str | None = None,
 ) -> pd.DataFrame:
     """Import ``df`` into a list and return one outcome per row; see the module docstring.
@@ -187,8 +203,11 @@ def import_contacts(
     method : ``"upload"`` (CSV + import), ``"per_contact"`` (a POST per contact) or
         ``"auto"`` (per contact up to ``threshold`` rows).
     skip_existing : rows whose phone or email is already in the list are
-        ``skipped_duplicate`` (use :func:`sync_list` to update them instead).
-    timeout, poll : how long to wait for an asynchronous import, and how often to look.
+        ``already_present`` (use :func:`sync_list` to update them instead).
+    timeout, poll : how long to wait for an import (and to keep retrying transient
+        failures), and how often to look.
+    doubt_horizon : seconds after an import POST whose answer was lost before its
+        absence means "not taken" (a slow server may still start it).
 
     Example::
 
@@ -197,11 +216,19 @@ def import_contacts(
     """
     if method not in ("auto", "upload", "per_contact"):
         raise ValueError("method must be 'auto', 'upload' or 'per_contact'")
+    for name, value in (("timeout", timeout), ("poll", poll), ("doubt_horizon", doubt_horizon)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
     session = client.session
     workers = client.max_workers
     cols = resolve_mapping(df, mapping)
     prepared = prepare(df, cols)
     list_id, created = ensure_list(session, list_id, list_name)
+    deadline = time.monotonic() + timeout
+    if not created:
+        # An import still running (a previous run's) must finish before the list is read,
+        # or its rows would look missing and be imported twice.
+        _wait_import(session, list_id, 0, set(), timeout, poll, False)
     before = (
         _contacts_frame(session, list_id, workers)
         if not created
@@ -213,7 +240,7 @@ def import_contacts(
         hit = _match(prepared.fields.iloc[todo], before)
         for pos, cid in zip(todo.tolist(), hit.tolist(), strict=True):
             if cid >= 0:
-                prepared.outcome[pos] = "skipped_duplicate"
+                prepared.outcome[pos] = "already_present"
                 prepared.reason[pos] = f"already in list {list_id} as contact {cid}"
                 existing_ids[pos] = cid
     todo = np.flatnonzero(prepared.ok)
@@ -223,12 +250,16 @@ def import_contacts(
     info: dict[str, Any] = {"method": use, "import_id": None}
     known = set(before["contact_id"].tolist())
     if len(todo):
-        if use == "per_contact":
-            _post_each(session, list_id, prepared, todo, workers, progress)
-        else:
-            info["import_id"] = _upload_and_import(
-                client, list_id, prepared, todo, known, timeout, poll, progress
-            )
+        try:
+            if use == "per_contact":
+                _post_each(session, list_id, prepared, todo, workers, progress, deadline)
+            else:
+                info["import_id"] = _upload_and_import(
+                    client, list_id, prepared, todo, known, timeout, poll, progress, doubt_horizon
+                )
+        except ImportTimeout as exc:
+            exc.result = _outcome_frame(df, prepared, existing_ids, list_id)
+            raise
     after = _contacts_frame(session, list_id, workers) if len(todo) else before
     new = after[~after["contact_id"].isin(known)]
     ids = np.full(len(df), -1, dtype=np.int64)
@@ -276,8 +307,10 @@ def _outcome_frame(df, prepared: Prepared, ids: np.ndarray, list_id: int) -> pd.
     return out
 
 
-def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, rounds=3) -> None:
-    """POST each row; unanswered ones are looked up (list read back) before a retry."""
+def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, deadline) -> None:
+    """POST each row; unanswered ones are looked up (list read back) before a retry;
+    429s wait for ``Retry-After``; transient failures are retried, with a jittered
+    back-off, until ``deadline`` (``time.monotonic()``), then :class:`ImportTimeout`."""
     fields = prepared.fields
     path = f"/lists/{list_id}/contacts"
     labels = fields.index
@@ -287,8 +320,8 @@ def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, ro
         try:
             session.post(path, body)
             return pos, "ok", None
-        except RateLimited:
-            return pos, "retry", None
+        except RateLimited as exc:
+            return pos, "retry", exc.retry_after
         except ValidationError as exc:
             return pos, "rejected", f"{exc.response_code}: {exc.response_msg}"
         except _FATAL:
@@ -298,9 +331,11 @@ def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, ro
 
     pending = list(todo.tolist())
     bar = _bar(progress, session, len(pending), "import contacts")
-    for round_no in range(rounds):
+    round_no = 0
+    while True:
         unknown = []
         retry = []
+        retry_after = None
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for pos, verdict, why in pool.map(post, pending):
                 if verdict == "rejected":
@@ -309,6 +344,8 @@ def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, ro
                     unknown.append(pos)
                 elif verdict == "retry":
                     retry.append(pos)
+                    if why is not None:
+                        retry_after = max(retry_after or 0.0, float(why))
                 if bar is not None and verdict in ("ok", "rejected"):
                     bar.update(1)
         if unknown:
@@ -321,11 +358,16 @@ def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, ro
         if not retry:
             break
         pending = retry
-        time.sleep(session.retry.delay(round_no))
-    else:
-        for pos in pending:
-            prepared.outcome[pos] = "rejected"
-            prepared.reason[pos] = f"not taken by the API after {rounds} attempts"
+        pause = session.retry.delay(min(round_no, 6), retry_after)
+        if time.monotonic() + pause > deadline:
+            if bar is not None:
+                bar.close()
+            raise ImportTimeout(
+                f"{len(pending)} contact(s) were not taken by the API before the timeout "
+                f"({round_no + 1} rounds; last: 429 or a transient failure); rerun to add them"
+            )
+        time.sleep(pause)
+        round_no += 1
     if bar is not None:
         bar.close()
     del labels
@@ -352,7 +394,7 @@ def csv_bytes(fields: pd.DataFrame, order: list[str]) -> bytes:
 
 
 def _upload_and_import(
-    client, list_id, prepared: Prepared, todo, known: set[int], timeout, poll, progress
+    client, list_id, prepared: Prepared, todo, known: set[int], timeout, poll, progress, horizon
 ) -> str | None:
     session = client.session
     order = [f for f in CONTACT_FIELDS if f in prepared.fields.columns]
@@ -361,28 +403,54 @@ def _upload_and_import(
     body = {"file_url": url, "field_order": [FIELD_ORDER[f] for f in order]}
     path = f"/lists/{list_id}/import"
     import_id = None
-    for attempt in range(3):
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
         started = time.monotonic()
         try:
             data = session.post(path, body)
             import_id = (data or {}).get("id") if isinstance(data, dict) else None
         except RateLimited as exc:
-            time.sleep(session.retry.delay(attempt, exc.retry_after))
+            pause = session.retry.delay(min(attempt, 6), exc.retry_after)
+            if time.monotonic() + pause > deadline:
+                raise ImportTimeout(f"POST {path} was refused with 429 until the timeout") from exc
+            time.sleep(pause)
+            attempt += 1
             continue
         except (*_FATAL, ValidationError):
             raise
-        except (ApiError, OSError):
-            # Did the import start? Wait for the list to settle, then look.
-            _wait_import(session, list_id, len(todo), known, timeout, poll, None)
-            current = _contacts_frame(session, list_id, client.max_workers)
-            if (~current["contact_id"].isin(known)).any():
+        except (ApiError, OSError) as exc:
+            # Did the import start? A slow server may start it late: watch the list's
+            # import flag and its contacts until the horizon before trying again.
+            if _import_showed_up(session, list_id, known, started + horizon, deadline, poll):
+                _wait_import(session, list_id, len(todo), known, timeout, poll, None)
                 return None
-            if time.monotonic() - started > timeout:
-                raise
+            if time.monotonic() > deadline:
+                raise ImportTimeout(f"POST {path} was not taken before the timeout") from exc
+            attempt += 1
             continue
         _wait_import(session, list_id, len(todo), known, timeout, poll, progress)
         return None if import_id is None else str(import_id)
-    raise ApiError(f"POST {path} was not taken after 3 attempts")
+
+
+def _import_showed_up(session, list_id, known: set[int], until: float, deadline, poll) -> bool:
+    """After an import POST whose answer was lost: True once the list is importing or has
+    new contacts; False when ``until`` (the doubt horizon, monotonic) passes first."""
+    while True:
+        rec = session.get(f"/lists/{list_id}", expire_after=DO_NOT_CACHE) or {}
+        if int(rec.get("_import_in_progress") or 0):
+            return True
+        if int(rec.get("_contacts_count") or 0) > len(known):
+            return True
+        now = time.monotonic()
+        if now >= until:
+            return False
+        if now >= deadline:
+            raise ImportTimeout(
+                f"an import POST to list {list_id} lost its answer and neither started nor "
+                "was ruled out before the timeout; rerun later to finish"
+            )
+        time.sleep(min(poll, max(0.0, until - now)))
 
 
 def _wait_import(session, list_id, expected, known, timeout, poll, progress) -> None:
@@ -468,7 +536,10 @@ def sync_list(
             rows.append(
                 {
                     "row": labels[i],
-                    "action": str(prepared.outcome[i]),
+                    # a repeat of an earlier row is not added: skipped as a duplicate
+                    "action": "skipped_duplicate"
+                    if prepared.outcome[i] == "already_present"
+                    else str(prepared.outcome[i]),
                     "contact_id": None,
                     "changed_columns": "",
                     "error": prepared.reason[i],

@@ -15,12 +15,24 @@ in-memory arrays; ``rows()`` and ``counts()`` read those.
 Row states:
 
 - ``pending``: not sent (never tried, or the API certainly did not take it);
-- ``inflight``: in a request whose answer was lost; resolved by a lookup on rerun;
+- ``inflight``: in a request whose answer has not been read (yet, or ever: a killed
+  process); resolved by a lookup before anything is sent again;
 - ``sent``: accepted by the API (``message_id`` known);
-- ``rejected``: refused by the API for this message (``status`` says why); final;
-- ``no_credit``: refused for INSUFFICIENT_CREDIT; tried again on the next run;
-- ``unconfirmed``: its request was taken but the message is not in the history (a free
-  test number, say); final, never sent again.
+- ``rejected``: refused by the API for this message for good (``status`` says why); final;
+- ``retryable``: refused for a cause that can change (no credit, throttled, country not
+  enabled); tried again by the next run;
+- ``in_doubt``: its request's outcome is unknown and the lookup did not find it, but the
+  lookup was made less than the doubt horizon after the request: the server may still
+  commit it. Never sent again until a lookup made after the horizon finds nothing.
+
+A later lookup of ``in_doubt`` rows is appended as a ``lookup`` entry of the log (its
+rows keep the batch of the request they were in, whose start time the horizon counts
+from).
+
+Files: the journal, its WAL and its lock file are created 0600 (they hold phone numbers
+and message bodies), a folder it creates 0700. The lock is taken *before* the journal is
+read (``Journal(path, lock=True)``), so no process works from a state another one is
+changing.
 
 Durability: WAL with ``synchronous=NORMAL`` survives the death of the process (what the
 journal is for); a power cut may lose the last commits, after which a rerun could at
@@ -31,7 +43,7 @@ the journal is held while a send runs.
 Example::
 
     with Journal("runs/oct.sqlite") as j:
-        j.counts()          # {'sent': 9800, 'rejected': 12, 'pending': 188}
+        j.counts()          # {'sent': 9800, 'rejected': 12, 'in_doubt': 188}
         j.rows().head()
 """
 
@@ -59,11 +71,12 @@ try:
 except ImportError:  # Windows: no advisory lock; one process per journal is then on you
     fcntl = None  # type: ignore[assignment]
 
-VERSION = 2
-STATES = ("pending", "inflight", "sent", "rejected", "no_credit", "unconfirmed")
-PENDING, INFLIGHT, SENT, REJECTED, NO_CREDIT, UNCONFIRMED = range(6)
-_CODE = {name: i for i, name in enumerate(STATES)}
-FINAL = ("sent", "rejected", "unconfirmed")
+VERSION = 3
+STATES = ("pending", "inflight", "sent", "rejected", "retryable", "in_doubt")
+PENDING, INFLIGHT, SENT, REJECTED, RETRYABLE, IN_DOUBT = range(6)
+# version 2 journals called these no_credit and unconfirmed (same codes)
+_CODE = {name: i for i, name in enumerate(STATES)} | {"no_credit": 4, "unconfirmed": 5}
+FINAL = ("sent", "rejected")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,7 +87,8 @@ CREATE TABLE IF NOT EXISTS plan (
 );
 CREATE TABLE IF NOT EXISTS batches (
     batch INTEGER PRIMARY KEY,        -- one request
-    state TEXT NOT NULL,              -- inflight, answered, resolved, released
+    state TEXT NOT NULL,              -- inflight, answered, resolved, released; or lookup
+                                      -- (a later lookup of in-doubt rows: no request)
     n INTEGER NOT NULL,
     positions BLOB NOT NULL,          -- int64 positions in the plan
     started REAL NOT NULL,
@@ -96,19 +110,53 @@ class JournalBusy(CsframeError, RuntimeError):
     """Another process is sending with this journal right now."""
 
 
-class Journal:
-    """A send journal at ``path`` (created on first use). Thread-safe."""
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) 0700; an existing folder is left as it is."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
 
-    def __init__(self, path: str | os.PathLike, *, synchronous: str = "NORMAL") -> None:
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` 0600 if it does not exist, and make sure it is 0600."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)
+
+
+class Journal:
+    """A send journal at ``path`` (created on first use). Thread-safe.
+
+    ``lock=True`` takes the one-process lock before the journal is read (what a send
+    does); ``JournalBusy`` if another process holds it.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, *, synchronous: str = "NORMAL", lock: bool = False
+    ) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be 'NORMAL' or 'FULL'")
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path = Path(path)
+        except TypeError:
+            raise TypeError(f"journal must be a path, got {type(path).__name__}") from None
+        if self.path.is_dir():
+            raise ValueError(f"journal {str(self.path)!r} is a folder; give a file path")
         self._lock = threading.RLock()
         self._lockfile: Any = None
-        self.db = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False, timeout=30
-        )
+        try:
+            _private_dir(self.path.parent)
+            if lock:
+                self.acquire_lock()
+            _private_file(self.path)
+            self.db = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
+            )
+        except OSError as exc:
+            self.release_lock()
+            raise OSError(f"cannot open the journal {str(self.path)!r}: {exc}") from exc
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self.db.executescript(SCHEMA)
@@ -133,7 +181,9 @@ class Journal:
         """Hold the journal's lock file (released by :meth:`release_lock` or process death)."""
         if fcntl is None or self._lockfile is not None:
             return
-        handle = open(str(self.path) + ".lock", "a+")  # noqa: SIM115 - held for the run
+        lock_path = Path(str(self.path) + ".lock")
+        _private_file(lock_path)
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the run
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -194,6 +244,9 @@ class Journal:
         ):
             pos = np.frombuffer(positions, dtype=np.int64)
             self._apply_begin(batch, pos, started)
+            if state == "lookup":  # a later lookup: no request, rows keep their batch
+                self._apply_results(orjson.loads(results), "lookup")
+                continue
             if state == "released":
                 self._apply_release(pos, outcome)
             elif state in ("answered", "resolved"):
@@ -289,13 +342,20 @@ class Journal:
         return {p: f"{run}.{keys[p]}" for p in positions}
 
     # -- the send protocol -----------------------------------------------------------------
-    def requeue_no_credit(self) -> int:
-        """A new run tries again the rows that had no credit last time (in memory; the log
-        already says they were not sent)."""
+    def requeue_retryable(self) -> int:
+        """A new run tries again the rows refused for a cause that can change (in memory;
+        the log already says they were not sent)."""
         with self._lock:
-            mask = self.state == NO_CREDIT
+            mask = self.state == RETRYABLE
             self.state[mask] = PENDING
             return int(mask.sum())
+
+    def requeue(self, positions: Sequence[int]) -> None:
+        """Retryable ``positions`` go back to pending within this run (e.g. THROTTLED)."""
+        with self._lock:
+            pos = np.asarray(positions, dtype=np.int64)
+            pos = pos[self.state[pos] == RETRYABLE]
+            self.state[pos] = PENDING
 
     def next_pending(self, limit: int) -> list[int]:
         """Up to ``limit`` pending positions in plan order."""
@@ -340,6 +400,35 @@ class Journal:
                 )
             self._apply_results(results, via)
 
+    def settle(
+        self,
+        batch: int,
+        outcomes: Sequence[tuple[int, str, str | None, str | None, float | None, str | None]],
+        *,
+        reason: str | None = None,
+    ) -> None:
+        """Commit what a lookup found for rows of ``batch``: closes the batch when it is
+        still in flight, else (in-doubt rows looked up again) appends a ``lookup`` entry."""
+        results = outcomes if isinstance(outcomes, list) else list(outcomes)
+        if not results:
+            return
+        with self._lock:
+            row = self.db.execute("SELECT state FROM batches WHERE batch=?", (batch,)).fetchone()
+        if row is not None and row[0] == "inflight":
+            self.record(batch, results, via="lookup", batch_state="resolved", outcome=reason)
+            return
+        pos = np.asarray([r[0] for r in results], dtype=np.int64)
+        blob = orjson.dumps(results)
+        now = time.time()
+        with self._lock:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO batches(state, n, positions, started, finished, outcome, results)"
+                    " VALUES ('lookup', ?, ?, ?, ?, ?, ?)",
+                    (len(pos), pos.tobytes(), now, now, reason, blob),
+                )
+            self._apply_results(results, "lookup")
+
     def release(self, batch: int, reason: str) -> None:
         """The API certainly did not take this batch: its rows are pending again."""
         with self._lock:
@@ -370,11 +459,15 @@ class Journal:
             arr = np.asarray(pos, dtype=np.int64)
             self.error[arr[self.state[arr] == PENDING]] = error
 
-    def inflight(self) -> dict[int, tuple[list[int], float]]:
-        """``{batch: (positions, started)}`` of requests whose answer is unknown."""
+    def inflight(self, *, in_doubt: bool = False) -> dict[int, tuple[list[int], float]]:
+        """``{batch: (positions, started)}`` of requests whose answer is unknown (with
+        ``in_doubt=True``, also of rows a lookup left in doubt), by the request's batch."""
         with self._lock:
             out: dict[int, tuple[list[int], float]] = {}
-            for pos in np.flatnonzero(self.state == INFLIGHT).tolist():
+            mask = self.state == INFLIGHT
+            if in_doubt:
+                mask |= self.state == IN_DOUBT
+            for pos in np.flatnonzero(mask).tolist():
                 b = int(self.batch_of[pos])
                 out.setdefault(b, ([], self.started.get(b, 0.0)))[0].append(pos)
             return out

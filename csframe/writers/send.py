@@ -6,26 +6,31 @@ The protocol, per request of at most 1000 messages:
 2. ``POST /sms/send`` (never retried blindly), every message with a ``custom_string`` of
    run id + row key (``csf3a9c01d2.1742``);
 3. the answer is committed: per row ``sent`` (message id, price), ``rejected`` (the API's
-   per-message code, e.g. INVALID_RECIPIENT) or ``no_credit``.
+   per-message code, e.g. INVALID_RECIPIENT: final) or ``retryable`` (a cause that can
+   change: INSUFFICIENT_CREDIT, THROTTLED, COUNTRY_NOT_ENABLED, ...).
 
-When the answer is lost -- a dropped connection, a timeout, a 5xx, a killed process --
-the batch is resolved by looking its custom strings up in the history (never from the
-HTTP cache) before anything is sent again: rows found are ``sent``; when none is found,
-even ``settle`` seconds after the request started, the API did not take the request and
-its rows are sent again; when some are found the request was taken, and the missing rows
-are priced to learn why the API refused them (``rejected``), or are left ``unconfirmed``
-(never sent again). A 429 means the API did not act: the batch is retried after
-``Retry-After``. A rerun with the same journal resolves in-flight batches first, skips
-settled rows, and tries ``no_credit`` rows again.
+When the outcome of a request is unknown -- a timeout, a dropped connection, a 5xx, an
+answer that does not list every message, a killed process -- its rows are looked up in
+the history (:mod:`csframe.writers.lookup`: search verified client-side, or a window
+read) before anything is sent again. Rows found are ``sent``. Rows not found are
+``in_doubt`` while the lookup was made less than ``doubt_horizon`` seconds after the
+request started: a slow server may still commit it, however late its answer was lost.
+Only a lookup made after the horizon that still finds nothing makes a row ``pending``
+again, to be sent once more. A 429 means the API did not act: retried after
+``Retry-After``.
 
-INSUFFICIENT_CREDIT stops the run cleanly: what was sent is recorded, the rest is
-``not_sent``, and a rerun after a top-up continues from there.
+A run sends what is pending and looks up in-doubt rows again as their horizon passes;
+with ``wait=True`` it waits for the last horizon instead of returning. A rerun with the
+same journal first looks up every row left in flight or in doubt, then tries retryable
+rows again. INSUFFICIENT_CREDIT stops the run cleanly (those rows are ``retryable``;
+top up and rerun).
 
 The result has one row per plan row (the plan's index): ``row_key``, ``to``,
-``custom_string``, ``outcome`` (sent / rejected / not_sent / unconfirmed), ``status`` (the
-API's code, or NOT_SENT / UNCONFIRMED), ``message_id``, ``price``, ``error``, ``via``
-(response / lookup), ``attempts``; ``attrs`` has the journal path, run id, counts,
-``requests`` and ``stopped`` (why the run ended early, or None).
+``custom_string``, ``outcome`` (sent / rejected / retryable / in_doubt / not_sent),
+``status`` (the API's code, or NOT_SENT / IN_DOUBT), ``message_id``, ``price``, ``error``,
+``via`` (response / lookup), ``attempts``; ``attrs`` has ``status`` ("complete",
+"in_doubt" or "stopped"), ``resolvable_after`` (when a rerun can settle in-doubt rows),
+the journal path, run id, counts, ``requests`` and ``stopped`` (why the run ended early).
 
 Example::
 
@@ -36,6 +41,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import secrets
@@ -61,20 +67,36 @@ from csframe.errors import (
 )
 from csframe.writers._common import JournalMismatch, check_chunk_size, show_rows
 from csframe.writers.channels import Channel, channel_of, fingerprint, row_hashes
-from csframe.writers.journal import STATES, Journal
-from csframe.writers.lookup import find_by_custom_string
+from csframe.writers.journal import IN_DOUBT, STATES, Journal
+from csframe.writers.lookup import LookupFailed, find_sent
 
 log = logging.getLogger("csframe.writers")
 
-OUTCOMES = ("sent", "rejected", "not_sent", "unconfirmed")
+OUTCOMES = ("sent", "rejected", "retryable", "in_doubt", "not_sent")
 _FATAL = (AuthenticationError, AccountError, NotFound, ValidationError)
 # journal state code -> outcome code (STATES order: pending, inflight, sent, rejected,
-# no_credit, unconfirmed; OUTCOMES order: sent, rejected, not_sent, unconfirmed)
-_OUTCOME_CODES = np.array([2, 3, 0, 1, 2, 3], dtype=np.int8)
+# retryable, in_doubt; OUTCOMES order: sent, rejected, retryable, in_doubt, not_sent).
+# A row still in flight when the run returns (its lookup failed) is in doubt.
+_OUTCOME_CODES = np.array([4, 3, 0, 1, 2, 3], dtype=np.int8)
+
+# Ten minutes: far beyond the 30 s client timeout, and beyond what load balancers and
+# gateways let a request live (typically 60-300 s), so a request still unanswered is
+# not going to be committed any more. A lookup after it that finds nothing is final.
+DEFAULT_DOUBT_HORIZON = 600.0
+
+# Per-message statuses that are not the message's fault and can change. THROTTLED and
+# the server's own errors are tried again within the run (after a back-off); the others
+# need the account to change (top up, enable a country, register a sender): next run.
+RETRY_NOW = frozenset({"THROTTLED", "INTERNAL_ERROR", "SOMETHING_IS_WRONG"})
+RETRY_LATER = frozenset({"INSUFFICIENT_CREDIT", "COUNTRY_NOT_ENABLED", "REGISTRATION_NEEDED"})
 
 
 class SendStopped(UserWarning):
     """A send ended before every row was settled (no credit, the API kept failing)."""
+
+
+class SendInDoubt(UserWarning):
+    """A send ended with rows whose outcome is unknown; a rerun after the horizon settles them."""
 
 
 def new_run_id() -> str:
@@ -82,10 +104,15 @@ def new_run_id() -> str:
     return "csf" + secrets.token_hex(4)
 
 
-def default_journal_dir() -> Path:
+def default_journal_dir(client=None) -> Path:
+    """``runs/`` under the client's cache directory (``cache_dir=``, else
+    ``CSFRAME_CACHE_DIR``, else the user cache folder), created 0700."""
     from csframe.config import cache_dir
 
-    return Path(cache_dir(None)) / "runs"
+    path = Path(cache_dir(getattr(client, "cache_dir", None))) / "runs"
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
 
 
 def send(
@@ -96,7 +123,9 @@ def send(
     chunk_size: int = 1000,
     workers: int = 1,
     max_attempts: int = 8,
-    settle: float = 5.0,
+    doubt_horizon: float = DEFAULT_DOUBT_HORIZON,
+    wait: bool = False,
+    settle: float | None = None,
     progress: bool | str | None = None,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
@@ -104,31 +133,51 @@ def send(
 
     Parameters
     ----------
-    journal : the journal file; reuse it to resume. None creates one under the cache
-        directory (its path is in ``result.attrs["journal"]``).
+    journal : the journal file; reuse it to resume. None creates one under the client's
+        cache directory (its path is in ``result.attrs["journal"]``).
     chunk_size : messages per request (at most 1000).
     workers : concurrent requests (1 keeps the plan's order and stops at the first
         INSUFFICIENT_CREDIT without anything else in flight).
     max_attempts : how often one row may be put in a request that the API did not take
-        (5xx, 429, dropped) before the run stops.
-    settle : seconds after an unanswered request started before its messages' absence
-        from the history counts as "not taken" (covers a server still processing it).
+        (5xx, 429, dropped, throttled) before the run stops.
+    doubt_horizon : seconds after a request started before its messages' absence from the
+        history counts as "not taken" (default 600: see ``DEFAULT_DOUBT_HORIZON``). Until
+        then its rows are ``in_doubt`` and are never sent again.
+    wait : when rows are in doubt at the end, wait for their horizon and settle them
+        (for scheduled jobs) instead of returning with ``attrs["status"] == "in_doubt"``.
+    settle : the old name of ``doubt_horizon`` (deprecated).
     on_event : called as ``on_event(kind, info)`` at ``batch_start`` (journal committed,
         request not yet sent), ``batch_response`` (answer read, not yet journaled),
         ``batch_done``, ``batch_unanswered``, ``batch_resolved``, ``stopped``.
+
+    Example::
+
+        res = send(cs, plan, "runs/oct.sqlite")
+        if res.attrs["status"] == "in_doubt":
+            print("rerun after", res.attrs["resolvable_after"])
     """
     channel = channel_of(plan)
     chunk_size = check_chunk_size(chunk_size)
-    if not isinstance(workers, int) or not 1 <= workers <= 32:
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 32:
         raise ValueError(f"workers must be an integer from 1 to 32, got {workers!r}")
+    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
+        raise ValueError(f"max_attempts must be a positive integer, got {max_attempts!r}")
+    if settle is not None:
+        warnings.warn("send(settle=...) is now doubt_horizon=...", DeprecationWarning, stacklevel=2)
+        doubt_horizon = settle
+    if (
+        isinstance(doubt_horizon, bool)
+        or not isinstance(doubt_horizon, int | float)
+        or not doubt_horizon >= 0
+    ):
+        raise ValueError(f"doubt_horizon must be a number of seconds >= 0, got {doubt_horizon!r}")
     path = Path(journal) if journal is not None else None
     run_id = None
     if path is None:
         run_id = new_run_id()
-        path = default_journal_dir() / f"{run_id}.sqlite"
-    j = Journal(path)
+        path = default_journal_dir(client) / f"{run_id}.sqlite"
+    j = Journal(path, lock=True)  # the lock is held before the journal is read
     try:
-        j.acquire_lock()
         media = plan.attrs.get("media_file")
         hashes = row_hashes(plan, channel, media)
         if j.is_new:
@@ -148,10 +197,21 @@ def send(
             )
         else:
             _check_same_plan(j, plan, channel, hashes)
-        run = _Run(client, plan, j, channel, chunk_size, workers, max_attempts, settle, on_event)
+        run = _Run(
+            client,
+            plan,
+            j,
+            channel,
+            chunk_size=chunk_size,
+            workers=workers,
+            max_attempts=max_attempts,
+            horizon=float(doubt_horizon),
+            wait=bool(wait),
+            on_event=on_event,
+        )
         run.start(progress)
         try:
-            run.resolve_inflight()
+            run.resolve_unknown()
             run.send_pending()
         finally:
             run.finish()
@@ -163,6 +223,15 @@ def send(
             f"send stopped: {result.attrs['stopped']}; {result.attrs['counts']}. Rerun with "
             f"journal={str(path)!r} to continue.",
             SendStopped,
+            stacklevel=2,
+        )
+    elif result.attrs["status"] == "in_doubt":
+        warnings.warn(
+            f"{result.attrs['counts'].get('in_doubt', 0)} message(s) are in doubt: their "
+            "request's answer was lost and they are not in the history yet. They will not be "
+            f"sent again before {result.attrs['resolvable_after']}; rerun then with "
+            f"journal={str(path)!r} (or pass wait=True) to settle them.",
+            SendInDoubt,
             stacklevel=2,
         )
     return result
@@ -191,6 +260,10 @@ def _check_same_plan(j: Journal, plan: pd.DataFrame, channel: Channel, hashes) -
     )
 
 
+def _when(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class _Run:
     def __init__(
         self,
@@ -198,10 +271,12 @@ class _Run:
         plan: pd.DataFrame,
         journal: Journal,
         channel: Channel,
+        *,
         chunk_size: int,
         workers: int,
         max_attempts: int,
-        settle: float,
+        horizon: float,
+        wait: bool,
         on_event,
     ) -> None:
         self.client = client
@@ -212,7 +287,8 @@ class _Run:
         self.chunk_size = chunk_size
         self.workers = workers
         self.max_attempts = max_attempts
-        self.settle = settle
+        self.horizon = horizon
+        self.wait = wait
         self.on_event = on_event
         self.cols = channel.columns(plan)
         self.meta = journal.meta()
@@ -242,7 +318,7 @@ class _Run:
         self.event("stopped", reason=reason)
 
     def start(self, progress) -> None:
-        self.j.requeue_no_credit()
+        self.j.requeue_retryable()
         if self.ch.name == "mms":
             self.media_url = self._media_url()
         from csframe.paging import progress_enabled
@@ -252,7 +328,7 @@ class _Run:
             from tqdm.auto import tqdm
 
             counts = self.j.counts()
-            done = sum(counts.get(s, 0) for s in ("sent", "rejected", "unconfirmed"))
+            done = sum(counts.get(s, 0) for s in ("sent", "rejected"))
             self.bar = tqdm(
                 total=len(self.plan), initial=done, desc=f"send {self.ch.name}", unit="msg"
             )
@@ -261,9 +337,9 @@ class _Run:
         if self.bar is not None:
             self.bar.close()
 
-    def _advance(self, n: int) -> None:
+    def _advance(self, outcomes: Sequence[tuple]) -> None:
         if self.bar is not None:
-            self.bar.update(n)
+            self.bar.update(sum(1 for o in outcomes if o[1] in ("sent", "rejected")))
 
     def _media_url(self) -> str | None:
         media = self.plan.attrs.get("media_file")
@@ -291,17 +367,23 @@ class _Run:
 
     def _backoff(self, positions: Sequence[int], retry_after: float | None = None) -> None:
         attempt = max((self.tries.get(p, 0) for p in positions), default=0)
-        time.sleep(self.session.retry.delay(max(0, attempt - 1), retry_after))
+        self.stop.wait(self.session.retry.delay(max(0, attempt - 1), retry_after))
+
+    def _messages(self, positions: Sequence[int]) -> list[dict[str, Any]]:
+        custom = self.j.custom_strings(positions)
+        return self.ch.messages(self.cols, positions, [custom[p] for p in positions])
 
     # -- sending ----------------------------------------------------------------------------
     def send_pending(self) -> None:
         if self.workers == 1:
             while not self.stop.is_set():
+                self.resolve_due()
                 positions = self.j.next_pending(self.chunk_size)
-                if not positions:
+                if positions:
+                    batch = self.j.begin(positions)
+                    self.batch(batch, positions)
+                elif not self._wait_for_doubt():
                     break
-                batch = self.j.begin(positions)
-                self.batch(batch, positions)
         else:
             self._send_concurrently()
         if self.fatal is not None:
@@ -311,6 +393,8 @@ class _Run:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             active: dict[Future, list[int]] = {}
             while True:
+                if not self.stop.is_set():
+                    self.resolve_due()
                 while len(active) < self.workers and not self.stop.is_set():
                     positions = self.j.next_pending(self.chunk_size)
                     if not positions:
@@ -318,19 +402,32 @@ class _Run:
                     batch = self.j.begin(positions)  # inflight now: not pending any more
                     active[pool.submit(self.batch, batch, positions)] = positions
                 if not active:
-                    break
-                done, _ = wait(list(active), return_when=FIRST_COMPLETED)
+                    if self.stop.is_set() or not self._wait_for_doubt():
+                        break
+                    continue
+                done, _ = wait(list(active), return_when=FIRST_COMPLETED, timeout=1.0)
                 for fut in done:
                     active.pop(fut)
                     fut.result()
 
+    def _wait_for_doubt(self) -> bool:
+        """With ``wait``: sleep until the next in-doubt batch's horizon; True if any."""
+        if not self.wait or self.stop.is_set():
+            return False
+        groups = self.j.inflight(in_doubt=True)
+        if not groups:
+            return False
+        due = min(started for _, started in groups.values()) + self.horizon
+        self.stop.wait(max(0.0, due - time.time()) + 0.01)
+        return True
+
     def batch(self, batch: int, positions: list[int]) -> None:
-        custom = self.j.custom_strings(positions)
-        messages = self.ch.messages(self.cols, positions, [custom[p] for p in positions])
+        messages = self._messages(positions)
         payload = self.ch.payload(messages, self.media_url)
         self.event("batch_start", batch=batch, positions=positions)
         with self.lock:
             self.requests += 1
+        started = self.j.started[batch]
         try:
             data = self.session.post(self.ch.send_path, payload, idempotent=False)
         except RateLimited as exc:
@@ -351,25 +448,38 @@ class _Run:
             # 5xx, dropped connection, timeout, unreadable body: did the API act?
             self.event("batch_unanswered", batch=batch, error=str(exc))
             self.j.note(batch, "unanswered", str(exc))
-            self.resolve(batch, positions, f"unanswered: {exc}", started=time.time())
+            self.resolve(batch, positions, started, f"unanswered: {exc}")
             return
         self.event("batch_response", batch=batch, positions=positions)
         if isinstance(data, dict) and self.currency is None:
             self.currency = (data.get("_currency") or {}).get("currency_name_short")
-        outcomes = self.parse(positions, custom, data)
+        outcomes = self.parse(positions, self.j.custom_strings(positions), data)
         if outcomes is None:
-            self.resolve(batch, positions, "the answer did not list every message", time.time())
+            self.resolve(batch, positions, started, "the answer did not list every message")
             return
         self.j.record(batch, outcomes, via="response", batch_state="answered")
-        self._advance(sum(1 for o in outcomes if o[1] in ("sent", "rejected", "unconfirmed")))
+        self._advance(outcomes)
         self.event("batch_done", batch=batch, positions=positions)
-        if any(o[1] == "no_credit" for o in outcomes):
+        self._after_refusals(outcomes)
+
+    def _after_refusals(self, outcomes: Sequence[tuple]) -> None:
+        """Retryable refusals: stop for credit; throttled ones go again after a back-off."""
+        if any(o[3] == "INSUFFICIENT_CREDIT" for o in outcomes):
             self.halt("INSUFFICIENT_CREDIT: the account ran out of credit")
+            return
+        again = [o for o in outcomes if o[1] == "retryable" and o[3] in RETRY_NOW]
+        if again:
+            codes = ", ".join(sorted({o[3] for o in again}))
+            again = [o[0] for o in again]
+            self._count_tries(again, f"{len(again)} message(s) refused: {codes}")
+            if not self.stop.is_set():
+                self._backoff(again)
+                self.j.requeue(again)
 
     def _record_no_credit(self, batch: int, positions: Sequence[int], why: str) -> None:
         self.j.record(
             batch,
-            [(p, "no_credit", None, "INSUFFICIENT_CREDIT", None, why) for p in positions],
+            [(p, "retryable", None, "INSUFFICIENT_CREDIT", None, why) for p in positions],
             via="response",
             batch_state="answered",
             outcome="INSUFFICIENT_CREDIT",
@@ -382,16 +492,16 @@ class _Run:
         if not isinstance(msgs, list):
             return None
         by_pos: dict[int, dict] = {}
-        echoed = [str(m.get("custom_string") or "").lower() for m in msgs]
+        echoed = [str(m.get("custom_string") or "") for m in msgs]
         if len(msgs) == len(positions) and (
-            all(e == custom[p].lower() for p, e in zip(positions, echoed, strict=True))
+            all(e == custom[p] for p, e in zip(positions, echoed, strict=True))
             or not any(echoed)  # an answer without custom strings: in request order
         ):
             by_pos = dict(zip(positions, msgs, strict=True))
         else:  # match on custom_string when the order is not the request's
-            index = {str(m.get("custom_string") or "").lower(): m for m in msgs}
+            index = {str(m.get("custom_string") or ""): m for m in msgs}
             for p in positions:
-                m = index.get(custom[p].lower())
+                m = index.get(custom[p])
                 if m is None:
                     return None
                 by_pos[p] = m
@@ -401,125 +511,77 @@ class _Run:
             status = str(m.get("status") or "")
             if status == "SUCCESS":
                 out.append((p, "sent", m.get("message_id"), status, _money(m), None))
-            elif status == "INSUFFICIENT_CREDIT":
-                out.append((p, "no_credit", None, status, None, "insufficient credit"))
+            elif status in RETRY_NOW or status in RETRY_LATER:
+                out.append((p, "retryable", None, status, None, status.lower().replace("_", " ")))
             else:
                 out.append((p, "rejected", None, status or "UNKNOWN", None, status or "no status"))
         return out
 
-    # -- resolving unanswered requests -------------------------------------------------------
-    def resolve_inflight(self) -> None:
-        """Before sending anything: settle every batch a previous run left in flight."""
-        for batch, (positions, started) in self.j.inflight().items():
+    # -- resolving unknown outcomes -----------------------------------------------------------
+    def resolve_unknown(self) -> None:
+        """Before sending anything: look up every row a previous run left in flight or in
+        doubt (found rows are settled at once; the horizon decides about the others)."""
+        for batch, (positions, started) in self.j.inflight(in_doubt=True).items():
             if self.stop.is_set():
                 break
-            self.resolve(
-                batch,
-                positions,
-                "the previous run ended while this request was in flight",
-                started=started,
-            )
+            self.resolve(batch, positions, started, "its request's answer is unknown")
         if self.stop.is_set() and self.fatal is not None:
             raise self.fatal
 
-    def resolve(self, batch: int, positions: list[int], reason: str, started: float) -> None:
-        custom = self.j.custom_strings(positions)
-        found: dict[str, list[dict]] = {}
-        while True:
-            try:
-                found = find_by_custom_string(
-                    self.session,
-                    self.ch.name,
-                    [custom[p] for p in positions],
-                    workers=self.client.max_workers,
-                )
-            except ApiError as exc:
-                # Cannot tell: the rows stay in flight for the next run to resolve.
-                self.j.note(batch, "lookup_failed", str(exc))
-                self.halt(f"could not look up an unanswered request in the history: {exc}")
+    def resolve_due(self) -> None:
+        """Look up again the in-doubt rows whose horizon has passed."""
+        now = time.time()
+        for batch, (positions, started) in self.j.inflight(in_doubt=True).items():
+            if self.stop.is_set():
                 return
-            wait_more = started + self.settle - time.time()
-            if found or wait_more <= 0:
-                break
-            time.sleep(wait_more)
-        if not found:
-            self.j.release(batch, f"not taken by the API ({reason})")
-            self.j.note(batch, "resolved_not_taken", reason)
-            self.event("batch_resolved", batch=batch, taken=False, positions=positions)
-            self._count_tries(positions, reason)
-            if not self.stop.is_set():
-                self._backoff(positions)
+            doubtful = [p for p in positions if self.j.state[p] == IN_DOUBT]
+            if doubtful and now >= started + self.horizon:
+                self.resolve(batch, doubtful, started, "its request's answer was lost")
+
+    def resolve(self, batch: int, positions: list[int], started: float, reason: str) -> None:
+        """Settle rows of a request whose outcome is unknown, by looking them up."""
+        messages = self._messages(positions)
+        looked_at = time.time()  # the horizon is judged at the lookup's start
+        try:
+            found = find_sent(
+                self.session, self.ch.name, messages, started, workers=self.client.max_workers
+            )
+        except LookupFailed as exc:
+            # Cannot tell: the rows stay as they are for a later lookup.
+            self.j.note(batch, "lookup_failed", str(exc))
+            self.halt(f"could not look up an unanswered request in the history: {exc}")
             return
-        outcomes = []
-        missing = []
-        for p in positions:
-            recs = found.get(custom[p].lower())
-            if not recs:
-                missing.append(p)
-                continue
-            rec = recs[0]
-            error = None
-            if len(recs) > 1:
-                ids = ", ".join(str(r.get("message_id")) for r in recs)
-                error = f"DUPLICATE: {len(recs)} messages in the history ({ids})"
-            outcomes.append(
-                (p, "sent", rec.get("message_id"), "SUCCESS", _money(rec, "message_price"), error)
-            )
-        if missing:
-            outcomes.extend(self.explain_missing(missing, custom))
-        self.j.record(batch, outcomes, via="lookup", batch_state="resolved", outcome=reason)
-        self.j.note(batch, "resolved_taken", {"found": len(positions) - len(missing)})
-        self._advance(sum(1 for o in outcomes if o[1] in ("sent", "rejected", "unconfirmed")))
-        self.event("batch_resolved", batch=batch, taken=True, positions=positions)
-        if any(o[1] == "no_credit" for o in outcomes):
-            self.halt("INSUFFICIENT_CREDIT: the account ran out of credit")
-
-    def explain_missing(self, positions: list[int], custom: dict[int, str]) -> list[tuple]:
-        """Rows of a request the API took but that are not in the history: price them to
-        learn whether the API refuses them (then the send refused them too)."""
-        messages = self.ch.messages(self.cols, positions, [custom[p] for p in positions])
-        try:
-            data = self.session.post(
-                self.ch.price_path, self.ch.payload(messages, self.media_url), idempotent=True
-            )
-            priced = (data or {}).get("messages") or []
-        except ApiError:
-            priced = []
-        balance = None
-        out = []
-        for i, p in enumerate(positions):
-            status = str(priced[i].get("status") or "") if i < len(priced) else ""
-            if status and status != "SUCCESS":
-                out.append((p, "rejected", None, status, None, f"{status} (found by pricing)"))
-                continue
-            if status == "SUCCESS":
-                if balance is None:
-                    balance = self._balance()
-                price = _money(priced[i]) or 0.0
-                if balance is not None and price > balance:
-                    out.append((p, "no_credit", None, "INSUFFICIENT_CREDIT", None, "no credit"))
-                    continue
-            out.append(
-                (
-                    p,
-                    "unconfirmed",
-                    None,
-                    "UNCONFIRMED",
-                    None,
-                    "the API took the request but this message is not in the history (a "
-                    "test number?); not sent again",
+        past_horizon = looked_at >= started + self.horizon
+        outcomes, released = [], []
+        for p, m in zip(positions, messages, strict=True):
+            recs = found.get(m["custom_string"])
+            if recs:
+                rec, error = recs[0], None
+                if len(recs) > 1:
+                    ids = ", ".join(str(r.get("message_id")) for r in recs)
+                    error = f"DUPLICATE: {len(recs)} messages in the history ({ids})"
+                price = _money(rec, "message_price")
+                outcomes.append((p, "sent", rec.get("message_id"), "SUCCESS", price, error))
+            elif past_horizon:
+                released.append(p)
+                why = (
+                    f"not taken by the API: not in the history {looked_at - started:.0f} s "
+                    f"after the request ({reason})"
                 )
-            )
-        return out
-
-    def _balance(self) -> float | None:
-        try:
-            from requests_cache import DO_NOT_CACHE
-
-            data = self.session.get("/account", expire_after=DO_NOT_CACHE)
-            return float(data.get("balance"))
-        except (ApiError, TypeError, ValueError, AttributeError):
-            return None
+                outcomes.append((p, "pending", None, None, None, why))
+            else:
+                why = (
+                    f"in doubt: {reason}; not in the history yet; not sent again before "
+                    f"{_when(started + self.horizon)} (the doubt horizon)"
+                )
+                outcomes.append((p, "in_doubt", None, "IN_DOUBT", None, why))
+        self.j.settle(batch, outcomes, reason=reason)
+        self._advance(outcomes)
+        taken = len(positions) - len(released)
+        self.j.note(batch, "looked_up", {"found": len(found), "released": len(released)})
+        self.event("batch_resolved", batch=batch, taken=taken > 0, positions=positions)
+        if released:
+            self._count_tries(released, reason)
 
     # -- the result -------------------------------------------------------------------------
     def outcomes(self) -> pd.DataFrame:
@@ -530,14 +592,13 @@ class _Run:
         outcome = pd.Categorical.from_codes(_OUTCOME_CODES[code], categories=OUTCOMES)
         status = snap["status"]
         status[state == "pending"] = "NOT_SENT"
-        unconfirmed = (state == "unconfirmed") & pd.isna(status)
-        status[(state == "inflight") | unconfirmed] = "UNCONFIRMED"
+        status[(state == "inflight") | (state == "in_doubt")] = "IN_DOUBT"
         error = snap["error"]
         if self.stopped:
             unsettled = (state == "pending") & pd.isna(error)
             error[unsettled] = f"not sent: the run stopped ({self.stopped})"
         error[state == "inflight"] = (
-            "request unanswered and not yet resolved: rerun with this journal"
+            "request unanswered and not yet looked up: rerun with this journal"
         )
         keys = self.plan["row_key"].astype("str")
         result = pd.DataFrame(
@@ -555,10 +616,20 @@ class _Run:
             },
             index=self.plan.index,
         )
-        assert len(result) == n
+        if len(result) != n:
+            raise RuntimeError("internal error: the result lost rows")  # never silently
         counts = result["outcome"].value_counts().to_dict()
+        doubtful = np.flatnonzero((state == "inflight") | (state == "in_doubt"))
+        after = None
+        if len(doubtful):
+            last = max(self.j.started.get(int(b), 0.0) for b in set(snap["batch"][doubtful]))
+            after = _when(max(last + self.horizon, time.time()))
+        run_status = "stopped" if self.stopped else "in_doubt" if len(doubtful) else "complete"
         result.attrs.update(
             {
+                "status": run_status,
+                "resolvable_after": after,
+                "doubt_horizon": self.horizon,
                 "channel": self.ch.name,
                 "journal": str(self.j.path),
                 "run_id": self.run_id,
