@@ -27,7 +27,8 @@ Settings (all default off):
 - ``search_match``: how ``q=field:value`` compares text: ``"exact"`` (default,
   case-insensitive equality) or ``"substring"`` (case-insensitive containment: a search
   for ``run1.1`` also finds ``run1.10``) -- the API's reference promises a
-  case-insensitive search but not an exact one, so clients must verify what they get;
+  case-insensitive search but not an exact one, so clients must verify what they get --
+  or ``"unsupported"`` (every ``q=`` is refused with 400, as on an endpoint without search);
 - ``seed``: seeds the generator.
 
 Per-request overrides for tests: ``X-Sandbox-Fault: error|rate_limit|drop|
@@ -68,7 +69,7 @@ FAULT_KEYS = (
     "search_match",
     "seed",
 )
-SEARCH_MATCHES = ("exact", "substring")
+SEARCH_MATCHES = ("exact", "substring", "unsupported")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORCEABLE = ("error", "rate_limit", "drop", "drop_after_commit", "truncate", "lost_answer")
 

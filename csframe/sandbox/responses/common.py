@@ -186,6 +186,8 @@ def search(
     Field names are case-insensitive; values match case-insensitively (see models).
     """
     raw = request.query_params.get("q") or ""
+    if raw and getattr(request.app.state.store, "search_match", "exact") == "unsupported":
+        raise ApiError(400, "BAD_REQUEST", "Search is not available on this endpoint.")
     filters: list[tuple[str, str]] = []
     for part in filter(None, (p.strip() for p in raw.split(","))):
         name, sep, value = part.partition(":")
