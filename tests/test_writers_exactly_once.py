@@ -25,7 +25,6 @@ import csframe
 from csframe import writers
 from csframe.sandbox import running
 from csframe.writers import SendInDoubt
-from csframe.writers.journal import Journal
 from csframe.writers.lookup import verify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -288,9 +287,11 @@ def test_journal_files_are_private_and_under_the_clients_cache_dir(tmp_path):
             assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert cs.send(writers.sms_plan(recipients(3), BODY, to="phone"), journal=path)[
-                "outcome"
-            ].eq("sent").all()
+            assert (
+                cs.send(writers.sms_plan(recipients(3), BODY, to="phone"), journal=path)["outcome"]
+                .eq("sent")
+                .all()
+            )
 
 
 def test_send_arguments_are_checked(tmp_path):

@@ -29,6 +29,8 @@ Settings (all default off):
   for ``run1.1`` also finds ``run1.10``) -- the API's reference promises a
   case-insensitive search but not an exact one, so clients must verify what they get --
   or ``"unsupported"`` (every ``q=`` is refused with 400, as on an endpoint without search);
+- ``write_paths``: a regular expression; when set, the write faults (``lost_answer_rate``,
+  ``slow_commit_s``) apply only to writes whose path matches it (``"/import$"``);
 - ``seed``: seeds the generator.
 
 Per-request overrides for tests: ``X-Sandbox-Fault: error|rate_limit|drop|
@@ -45,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +70,7 @@ FAULT_KEYS = (
     "lost_answer_rate",
     "slow_commit_s",
     "search_match",
+    "write_paths",
     "seed",
 )
 SEARCH_MATCHES = ("exact", "substring", "unsupported")
@@ -89,6 +93,7 @@ class FaultSettings:
     lost_answer_rate: float = 0.0
     slow_commit_s: float = 0.0
     search_match: str = "exact"
+    write_paths: str | None = None
     seed: int = 0
 
     @classmethod
@@ -111,6 +116,13 @@ class FaultSettings:
             if f.name not in values or values[f.name] is None:
                 continue
             v = values[f.name]
+            if f.name == "write_paths":
+                try:
+                    re.compile(v)
+                except (TypeError, re.error) as exc:
+                    raise ValueError(f"write_paths must be a regular expression ({exc})") from None
+                out.write_paths = v
+                continue
             if f.name == "search_match":
                 if v not in SEARCH_MATCHES:
                     raise ValueError(f"search_match must be one of {list(SEARCH_MATCHES)}")
@@ -346,7 +358,10 @@ class FaultMiddleware:
                     latency_ms = None
         if forced is not None and forced not in FORCEABLE:
             forced = None  # unknown override values are ignored
-        write = scope["method"] in WRITE_METHODS
+        pattern = self.injector.settings.write_paths
+        write = scope["method"] in WRITE_METHODS and (
+            pattern is None or re.search(pattern, scope["path"]) is not None
+        )
         plan = self.injector.plan(forced, latency_ms, write)
         if plan.latency > 0:
             await asyncio.sleep(plan.latency)

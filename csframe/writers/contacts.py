@@ -205,9 +205,10 @@ def read_list(session, list_id: int, workers: int = 8) -> pd.DataFrame:
     return frame
 
 
-def problems_summary(prepared: Prepared) -> str:
-    """One line per kind of verdict, for warnings."""
-    s = pd.Series(prepared.reason[~prepared.ok], index=prepared.fields.index[~prepared.ok])
+def problems_summary(prepared: Prepared, only: str | None = None) -> str:
+    """One line per kind of verdict (of outcome ``only``, if given), for warnings."""
+    mask = ~prepared.ok if only is None else prepared.outcome == only
+    s = pd.Series(prepared.reason[mask], index=prepared.fields.index[mask])
     lines = []
     for reason, rows in s.groupby(s.values).groups.items():
         lines.append(f"{reason}: {len(rows)} row(s) {show_rows(rows)}")

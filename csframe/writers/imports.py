@@ -285,10 +285,10 @@ def import_contacts(
             **info,
         }
     )
-    bad = ~prepared.ok & (prepared.outcome != "imported")
+    bad = prepared.outcome == "rejected"  # already_present rows are not a problem
     if bad.any():
         warnings.warn(
-            f"{int(bad.sum())} row(s) not imported: {problems_summary(prepared)}",
+            f"{int(bad.sum())} row(s) rejected: {problems_summary(prepared, 'rejected')}",
             PlanWarning,
             stacklevel=2,
         )
