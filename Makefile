@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint format bench clean install
+.PHONY: demo test lint format bench soak clean install
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) bench/history_load.py
+
+## soak: 50 journaled sends killed at random under every fault kind; prints duplicates and losses (both must be 0)
+soak: $(STAMP)
+	$(PY) bench/soak_send.py --trials 50
 
 clean:
 	rm -rf out .pytest_cache build *.egg-info

@@ -229,3 +229,69 @@ def test_connection_faults_with_each_uvicorn_protocol(http_impl):
         thread.join(10)
         sock.close()
         store.close()
+
+
+# ------------------------------------------------------------- hostile modes for writers
+
+
+def _send(sb, to: str, timeout: float = 5.0, custom: str | None = None) -> requests.Response:
+    msg = {"to": to, "body": "hello", "source": "test"}
+    if custom:
+        msg["custom_string"] = custom
+    return requests.post(
+        sb.base_url + "/sms/send", json={"messages": [msg]}, auth=auth(sb), timeout=timeout
+    )
+
+
+def test_slow_commit_happens_after_the_client_gave_up(sb):
+    sb.reset()
+    before = len(sb.truth_sms_ids())
+    sb.set_faults(slow_commit_s=0.8)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        _send(sb, "+61423000001", timeout=0.3)
+    assert len(sb.truth_sms_ids()) == before  # not yet
+    time.sleep(1.0)
+    assert len(sb.truth_sms_ids()) == before + 1  # committed, though nobody waited
+    r = requests.get(sb.base_url + "/account", auth=auth(sb), timeout=0.5)
+    assert r.status_code == 200  # reads are not held
+
+
+def test_lost_answers_hit_writes_only_and_write_paths_narrows_them(sb):
+    sb.reset()
+    before = len(sb.truth_sms_ids())
+    sb.set_faults(lost_answer_rate=1.0)
+    assert requests.get(sb.base_url + "/account", auth=auth(sb)).status_code == 200
+    with pytest.raises(requests.exceptions.ConnectionError):
+        _send(sb, "+61423000002")
+    assert len(sb.truth_sms_ids()) == before + 1  # done, answer lost
+    sb.set_faults(lost_answer_rate=1.0, write_paths="/import$")
+    assert _send(sb, "+61423000003").status_code == 200
+    assert sb.stats()["faults"] == {"lost_answer": 1}
+
+
+def test_search_match_modes(sb):
+    sb.reset()
+    for key in ("soak1.1", "soak1.10", "SOAK1.11"):
+        assert _send(sb, "+61423000004", custom=key).status_code == 200
+
+    def search(value: str) -> requests.Response:
+        return requests.get(
+            sb.base_url + "/sms/history", params={"q": f"custom_string:{value}"}, auth=auth(sb)
+        )
+
+    assert search("soak1.1").json()["data"]["total"] == 1  # exact, case-insensitive
+    assert search("soak1.11").json()["data"]["total"] == 1
+    sb.set_faults(search_match="substring")
+    got = {r["custom_string"] for r in search("soak1.1").json()["data"]["data"]}
+    assert got == {"soak1.1", "soak1.10", "SOAK1.11"}
+    sb.set_faults(search_match="unsupported")
+    assert search("soak1.1").status_code == 400
+
+
+def test_hostile_mode_settings_are_validated(sb):
+    with pytest.raises(ValueError, match="search_match"):
+        sb.set_faults(search_match="fuzzy")
+    with pytest.raises(ValueError, match="write_paths"):
+        sb.set_faults(write_paths="(")
+    with pytest.raises(ValueError, match="slow_commit_s"):
+        sb.set_faults(slow_commit_s=-1)

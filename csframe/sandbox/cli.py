@@ -45,6 +45,16 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--drop-rate", type=float, default=0.0)
     serve.add_argument("--drop-after-commit-rate", type=float, default=0.0)
     serve.add_argument("--truncate-rate", type=float, default=0.0)
+    serve.add_argument(
+        "--lost-answer-rate", type=float, default=0.0, help="writes done, answer lost"
+    )
+    serve.add_argument(
+        "--slow-commit-s", type=float, default=0.0, help="writes held this long, then done"
+    )
+    serve.add_argument("--write-paths", default=None, help="regex: which writes the two above hit")
+    serve.add_argument(
+        "--search-match", choices=["exact", "substring", "unsupported"], default="exact"
+    )
     serve.add_argument("--fault-seed", type=int, default=0)
     serve.add_argument("--db", default=None, help="SQLite file to use instead of memory")
     serve.set_defaults(func=cmd_serve)
@@ -63,6 +73,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "drop_rate": args.drop_rate,
         "drop_after_commit_rate": args.drop_after_commit_rate,
         "truncate_rate": args.truncate_rate,
+        "lost_answer_rate": args.lost_answer_rate,
+        "slow_commit_s": args.slow_commit_s,
+        "write_paths": args.write_paths,
+        "search_match": args.search_match,
         "seed": args.fault_seed,
     }
     try:
