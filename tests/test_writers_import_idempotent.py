@@ -160,3 +160,23 @@ def test_import_arguments_are_checked():
             cs.import_contacts(people(2), list_name="x", timeout=-1)
         with pytest.raises(ValueError, match="doubt_horizon"):
             cs.import_contacts(people(2), list_name="x", doubt_horizon="soon")
+
+
+def test_update_existing_writes_changed_fields_only():
+    with running(scale="tiny", seed=36) as sb:
+        cs = client_for(sb)
+        df = people(5, prefix="+6142")
+        cs.import_contacts(df, list_name="Upd")
+        changed = df.copy()
+        changed.loc[1, "first_name"] = "Renamed"
+        changed["last_name"] = [None, None, "Smith", None, None]
+        res = cs.import_contacts(changed, list_name="Upd", update_existing=True)
+        assert res["outcome"].astype(str).tolist() == [
+            "already_present", "updated", "updated", "already_present", "already_present",
+        ]  # fmt: skip
+        assert "first_name" in res.loc[1, "reason"] and "last_name" in res.loc[2, "reason"]
+        lst = read_list(cs.session, res.attrs["list_id"]).set_index("contact_id")
+        assert lst.loc[res.loc[1, "contact_id"], "first_name"] == "Renamed"
+        assert lst.loc[res.loc[2, "contact_id"], "last_name"] == "Smith"
+        assert lst.loc[res.loc[2, "contact_id"], "first_name"] == "P2"  # untouched
+        assert len(lst) == 5

@@ -63,6 +63,7 @@ from csframe.errors import (
 )
 from csframe.writers._common import PlanError, PlanWarning
 from csframe.writers.contacts import (
+    CHANNELS,
     CONTACT_FIELDS,
     OUTCOMES,
     Prepared,
@@ -188,6 +189,7 @@ def import_contacts(
     method: str = "auto",
     threshold: int = 200,
     skip_existing: bool = True,
+    update_existing: bool = False,
     timeout: float = 600.0,
     poll: float = 0.5,
     doubt_horizon: float = 600.0,
@@ -204,6 +206,9 @@ def import_contacts(
         ``"auto"`` (per contact up to ``threshold`` rows).
     skip_existing : rows whose phone or email is already in the list are
         ``already_present`` (use :func:`sync_list` to update them instead).
+    update_existing : rows already in the list whose other fields differ (a non-blank
+        value the contact lacks or has otherwise) are written to that contact (``PUT`` of
+        the changed fields only) and are ``updated``; blanks never erase a value.
     timeout, poll : how long to wait for an import (and to keep retrying transient
         failures), and how often to look.
     doubt_horizon : seconds after an import POST whose answer was lost before its
@@ -243,6 +248,8 @@ def import_contacts(
                 prepared.outcome[pos] = "already_present"
                 prepared.reason[pos] = f"already in list {list_id} as contact {cid}"
                 existing_ids[pos] = cid
+    if update_existing and (existing_ids >= 0).any():
+        _update_existing(session, list_id, prepared, existing_ids, before, workers)
     todo = np.flatnonzero(prepared.ok)
     use = method
     if method == "auto":
@@ -293,6 +300,44 @@ def import_contacts(
             stacklevel=2,
         )
     return result
+
+
+def _changes(row: pd.Series, contact: pd.Series) -> dict[str, Any]:
+    """The row's non-blank fields whose value the contact lacks or has otherwise (the
+    channel it was matched on is equal by definition; its stored format may differ)."""
+    out = {}
+    for f, v in row.items():
+        if v is None or pd.isna(v) or str(v).strip() == "":
+            continue
+        have = contact.get(f)
+        blank = have is None or pd.isna(have) or str(have).strip() == ""
+        if f in CHANNELS and not blank:
+            continue
+        if blank or str(have).strip() != str(v).strip():
+            out[f] = v
+    return out
+
+
+def _update_existing(session, list_id, prepared: Prepared, ids, before, workers) -> None:
+    """PUT the changed fields of rows matched to contacts already in the list."""
+    by_id = before.set_index("contact_id")
+    jobs = []
+    for pos in np.flatnonzero(ids >= 0).tolist():
+        change = _changes(prepared.fields.iloc[pos], by_id.loc[int(ids[pos])])
+        if change:
+            jobs.append((pos, int(ids[pos]), change))
+
+    def put(job):
+        pos, cid, change = job
+        try:
+            session.request("PUT", f"/lists/{list_id}/contacts/{cid}", json=change, idempotent=True)
+            return pos, "updated", f"updated contact {cid}: {', '.join(change)}"
+        except ValidationError as exc:
+            return pos, "rejected", f"update of contact {cid} refused: {exc.response_code}"
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for pos, outcome, reason in pool.map(put, jobs):
+            prepared.outcome[pos], prepared.reason[pos] = outcome, reason
 
 
 def _outcome_frame(df, prepared: Prepared, ids: np.ndarray, list_id: int) -> pd.DataFrame:
