@@ -95,7 +95,7 @@ def test_unanswered_send_is_found_not_repeated(sb, cs, tmp_path):
             sb.set_faults()
 
     cs.session.post = dropping_post
-    camp = cs.send_campaign(LIST, BODY, "Dropped", settle=0.2, journal=tmp_path / "c.sqlite")
+    camp = cs.send_campaign(LIST, BODY, "Dropped", doubt_horizon=0.2, journal=tmp_path / "c.sqlite")
     assert camp["via"] == "lookup"
     assert sends(sb) == 1
     assert [r["sms_campaign_id"] for r in campaigns_named(cs, "Dropped")] == [camp["campaign_id"]]
@@ -123,7 +123,7 @@ def test_a_send_that_never_arrived_is_sent_again(sb, cs):
             sb.set_faults()
 
     cs.session.post = lost_once
-    camp = cs.send_campaign(LIST, BODY, "Retried", settle=0.2)
+    camp = cs.send_campaign(LIST, BODY, "Retried", doubt_horizon=0.2)
     assert camp["via"] == "response"
     assert len(campaigns_named(cs, "Retried")) == 1
 
@@ -183,8 +183,10 @@ def test_unanswered_email_campaign_is_found_by_name(sb, cs):
 
     cs.session.post = dropping_post
     args = dict(kind="email", subject="Hello", from_email_address_id=2, from_name="ACME")
-    cs.send_campaign(LIST, "<p>Old</p> unsubscribe", "Monthly", **{**args, "settle": 0.1})
-    mail = cs.send_campaign(LIST, "<p>Hi</p> unsubscribe", "Monthly", **{**args, "settle": 0.1})
+    cs.send_campaign(LIST, "<p>Old</p> unsubscribe", "Monthly", **{**args, "doubt_horizon": 0.1})
+    mail = cs.send_campaign(
+        LIST, "<p>Hi</p> unsubscribe", "Monthly", **{**args, "doubt_horizon": 0.1}
+    )
     assert mail["via"] == "lookup" and sends(sb, "email") == 2
     ids = [r["email_campaign_id"] for r in campaigns_named(cs, "Monthly", "email")]
     assert len(ids) == 2 and mail["campaign_id"] == max(ids)

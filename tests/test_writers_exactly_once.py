@@ -306,3 +306,21 @@ def test_send_arguments_are_checked(tmp_path):
             cs.send(plan, journal=tmp_path)
         with pytest.warns(DeprecationWarning, match="doubt_horizon"):
             cs.send(plan, journal=tmp_path / "b.sqlite", settle=1.0)
+
+
+# ---------------------------------------------------------------------------- campaigns
+
+
+def test_a_campaign_committed_after_the_timeout_is_found_not_sent_again(tmp_path):
+    faults = {"slow_commit_s": 1.5, "write_paths": "campaigns/send$"}
+    with running(scale="tiny", seed=31, faults=faults) as sb:
+        cs = client_for(sb, timeout=0.5)
+        camp = cs.send_campaign(
+            428, "Hi {first_name}, 20% off. Reply STOP to opt out", "Late", doubt_horizon=4.0,
+            journal=tmp_path / "camp.sqlite",
+        )  # fmt: skip
+        assert camp["via"] == "lookup"
+        sb.set_faults()
+        named = cs.session.get("/sms-campaigns", {"q": "name:Late", "limit": 100})["data"]
+        assert len([c for c in named if c["name"] == "Late"]) == 1  # one campaign, not two
+        assert sb.stats()["by_path"]["/v3/sms-campaigns/send"] == 1

@@ -222,7 +222,8 @@ def send_campaign(
     marketing: bool | None = None,
     max_price: float | None = None,
     journal: str | os.PathLike | None = None,
-    settle: float = 5.0,
+    doubt_horizon: float = 600.0,
+    settle: float | None = None,
     max_attempts: int = 5,
 ) -> dict[str, Any]:
     """Price, then send one list campaign, exactly once; see the module docstring.
@@ -232,10 +233,27 @@ def send_campaign(
     ``quoted_count`` (from the price call), ``currency``, ``via`` (``response`` or
     ``lookup``: found after an unanswered request) and ``record`` (the API's record).
 
+    A send whose answer is lost is looked up (custom string token, or for email the
+    campaign that was not there before) until it shows up or ``doubt_horizon`` seconds
+    (default 600, as for :func:`~csframe.writers.send`) have passed since the request;
+    only then is it sent again, so a server that commits late never gets a second
+    campaign. ``settle`` is the old name of ``doubt_horizon`` (deprecated).
+
     Raises :class:`CampaignPriceError` above ``max_price``,
     :class:`~csframe.errors.InsufficientCredit` when the balance cannot pay the quote
     (nothing is sent), :class:`PlanError` for invalid arguments.
     """
+    if settle is not None:
+        import warnings
+
+        warnings.warn(
+            "send_campaign(settle=...) is now doubt_horizon=...", DeprecationWarning, stacklevel=2
+        )
+        doubt_horizon = settle
+    if isinstance(doubt_horizon, bool) or not isinstance(doubt_horizon, int | float):
+        raise PlanError(f"doubt_horizon must be a number of seconds, got {doubt_horizon!r}")
+    if doubt_horizon < 0:
+        raise PlanError(f"doubt_horizon must be >= 0, got {doubt_horizon!r}")
     local = media_file and not str(media_file).startswith(("http://", "https://"))
     if kind == "mms" and local and not os.path.isfile(media_file):
         raise PlanError(f"media_file {str(media_file)!r} is neither a URL nor a file")
@@ -257,16 +275,15 @@ def send_campaign(
     if journal is not None:
         from csframe.writers.journal import Journal
 
-        j = Journal(Path(journal))
-        j.acquire_lock()
+        j = Journal(Path(journal), lock=True)
     try:
-        return _send_campaign(client, kind, payload, max_price, j, settle, max_attempts)
+        return _send_campaign(client, kind, payload, max_price, j, doubt_horizon, max_attempts)
     finally:
         if j is not None:
             j.close()
 
 
-def _send_campaign(client, kind, payload, max_price, j, settle, max_attempts) -> dict[str, Any]:
+def _send_campaign(client, kind, payload, max_price, j, horizon, max_attempts) -> dict[str, Any]:
     signature = _signature(payload)
     meta = j.meta() if j is not None else {}
     if j is not None and meta:
@@ -321,7 +338,7 @@ def _send_campaign(client, kind, payload, max_price, j, settle, max_attempts) ->
         )
     # A previous run that died with the request in flight: look before sending again.
     if j is not None and meta.get("state") == "inflight":
-        found = _resolve(client, kind, payload, token, before, started=meta.get("started", 0))
+        found = _resolve(client, kind, payload, token, before, meta.get("started", 0), horizon)
         if found is not None:
             return _done(j, kind, found, price, "lookup")
     attempt = 0
@@ -342,7 +359,7 @@ def _send_campaign(client, kind, payload, max_price, j, settle, max_attempts) ->
                 j.set_meta(state="refused")
             raise
         except (ApiError, OSError, ValueError):
-            found = _resolve(client, kind, payload, token, before, started, settle)
+            found = _resolve(client, kind, payload, token, before, started, horizon)
             if found is not None:
                 return _done(j, kind, found, price, "lookup")
             if attempt >= max_attempts:
@@ -367,19 +384,22 @@ def _find_email(client, payload: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _resolve(client, kind, payload, token, before, started, settle=0.0) -> dict | None:
-    """The campaign an unanswered send created, or None when it created none."""
+def _resolve(client, kind, payload, token, before, started, horizon=0.0) -> dict | None:
+    """The campaign an unanswered send created, or None when a look made ``horizon``
+    seconds after ``started`` still finds none (polled meanwhile: a late commit shows up)."""
     while True:
+        looked_at = time.time()
         if kind == "email":
             new = [r for r in _find_email(client, payload) if r[ID_FIELD[kind]] not in before]
-        else:
-            new = _find(client, kind, f"custom_string:{token}")
+        else:  # the search may be loose: only the exact token counts
+            found = _find(client, kind, f"custom_string:{token}")
+            new = [r for r in found if str(r.get("custom_string") or "") == token]
         if new:
             return new[0]
-        wait = started + settle - time.time()
+        wait = started + horizon - looked_at
         if wait <= 0:
             return None
-        time.sleep(wait)
+        time.sleep(min(wait, 5.0))
 
 
 def _done(j, kind: str, record: dict[str, Any], price: dict[str, Any], via: str) -> dict:
