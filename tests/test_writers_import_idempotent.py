@@ -180,3 +180,14 @@ def test_update_existing_writes_changed_fields_only():
         assert lst.loc[res.loc[2, "contact_id"], "last_name"] == "Smith"
         assert lst.loc[res.loc[2, "contact_id"], "first_name"] == "P2"  # untouched
         assert len(lst) == 5
+
+
+def test_a_list_created_after_the_timeout_is_not_created_twice():
+    with running(scale="tiny", seed=37) as sb:
+        cs = client_for(sb, timeout=0.5)
+        sb.set_faults(slow_commit_s=1.2, write_paths="^/v3/lists$")
+        res = cs.import_contacts(people(3, prefix="+6141"), list_name="Late list", doubt_horizon=4)
+        sb.set_faults()
+        named = [r for r in cs.lists()["list_name"] if r == "Late list"]
+        assert len(named) == 1 and res.attrs["list_created"]
+        each_once(cs, res.attrs["list_id"], people(3, prefix="+6141"))

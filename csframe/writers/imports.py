@@ -104,9 +104,17 @@ def find_lists(session, name: str) -> list[dict[str, Any]]:
         page += 1
 
 
-def ensure_list(session, list_id: int | None, list_name: str | None) -> tuple[int, bool]:
+def ensure_list(
+    session,
+    list_id: int | None,
+    list_name: str | None,
+    *,
+    horizon: float = 600.0,
+    poll: float = 0.5,
+) -> tuple[int, bool]:
     """``(list_id, created)``: the given list, the list named ``list_name``, or a new one.
-    An unanswered create is checked by name before it is tried again."""
+    An unanswered create is looked up by name until ``horizon`` seconds after it was sent
+    (a late commit shows up) before it is tried again: never two lists of one name."""
     if list_id is not None:
         if isinstance(list_id, bool) or not isinstance(list_id, int | np.integer) or list_id <= 0:
             raise PlanError(f"list_id must be a positive integer, got {list_id!r}")
@@ -117,16 +125,24 @@ def ensure_list(session, list_id: int | None, list_name: str | None) -> tuple[in
     if existing:
         return int(existing[0]["list_id"]), False
     for attempt in range(3):
+        started = time.monotonic()
         try:
             data = session.post("/lists", {"list_name": list_name})
             return int(data["list_id"]), True
+        except RateLimited as exc:
+            time.sleep(session.retry.delay(attempt, exc.retry_after))
+            continue
         except (ApiError, OSError) as exc:
             if isinstance(exc, (*_FATAL, ValidationError)):
                 raise
-            existing = find_lists(session, list_name)
-            if existing:
-                return int(existing[0]["list_id"]), True
-            time.sleep(session.retry.delay(attempt))
+            while True:
+                existing = find_lists(session, list_name)
+                if existing:
+                    return int(existing[0]["list_id"]), True
+                left = started + horizon - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(poll, left))
     raise ApiError(f"could not create the list {list_name!r}")
 
 
@@ -228,7 +244,7 @@ def import_contacts(
     workers = client.max_workers
     cols = resolve_mapping(df, mapping)
     prepared = prepare(df, cols)
-    list_id, created = ensure_list(session, list_id, list_name)
+    list_id, created = ensure_list(session, list_id, list_name, horizon=doubt_horizon, poll=poll)
     deadline = time.monotonic() + timeout
     if not created:
         # An import still running (a previous run's) must finish before the list is read,
