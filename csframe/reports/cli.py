@@ -221,6 +221,8 @@ def _add_common(p: argparse.ArgumentParser, *, default_out: str | None, periodic
             metavar="last|this|YYYY-MM",
             help="one month instead of --start/--end: last month, this month, or YYYY-MM",
         )
+    else:  # accepted only to be refused in one clear line (no period to choose)
+        p.add_argument("--month", help=argparse.SUPPRESS)
     out_help = "output path; may use {month} {date} {start} {end} {report}"
     if default_out:
         out_help += (
@@ -386,7 +388,7 @@ def month_period(month: str, now: dt.datetime | None = None, tz: str = "UTC") ->
 
     stamp = pd.Timestamp(now) if now is not None else timeutil.now_utc()
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
-    now = stamp.tz_convert(tz).to_pydatetime()
+    now = stamp.tz_convert(tz).floor("us").to_pydatetime()
     text = str(month).strip().lower()
     if text in ("this", "current"):
         m = f"{now:%Y-%m}"
@@ -412,7 +414,7 @@ def output_path(template: str, *, report: str, start, end, now: dt.datetime | No
     if now is None:
         from csframe import timeutil
 
-        now = timeutil.now_utc().to_pydatetime()
+        now = timeutil.now_utc().floor("us").to_pydatetime()
     values = {
         "month": f"{end:%Y-%m}",
         "start": f"{start:%Y-%m}",
@@ -588,7 +590,10 @@ def execute(job: Job) -> int:
         if job.month is not None and (start is not None or end is not None):
             raise UsageError("--month cannot be combined with --start/--end")
         if job.month is not None and not cmd.periodic:
-            raise UsageError(f"{cmd.name} has no period: it describes the account as it is now")
+            raise UsageError(
+                f"{cmd.name} has no --month: it describes the lists as they are now "
+                "(use {date} in --out to keep one file per day)"
+            )
         # The period is checked before any client exists (a bad month needs no network);
         # its months are settled once the time zone is known.
         _period(job, tz or "UTC")
@@ -605,7 +610,7 @@ def execute(job: Job) -> int:
             if cmd.fixed_tz is None:
                 kwargs["tz"] = tz
             report = build(cs, **kwargs)
-        now = timeutil.now_utc().tz_convert(tz).to_pydatetime()  # {date}: today, there
+        now = timeutil.now_utc().tz_convert(tz).floor("us").to_pydatetime()  # {date}: there
         m = report.meta
         out = output_path(template, report=cmd.name, start=m.start, end=m.end, now=now)
     except (UsageError, ConfigurationError, OptionError) as exc:

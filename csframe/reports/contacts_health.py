@@ -147,6 +147,7 @@ def build(
 
     tz = check_tz(tz)
     when = pd.Timestamp(generated_at) if generated_at is not None else timeutil.now_utc()
+    when = (when.tz_localize("UTC") if when.tzinfo is None else when).floor("us")
     local = when.tz_convert(tz)
     month = month_start(local.year, local.month, tz)
     account = account or AccountInfo()

@@ -148,7 +148,9 @@ class ReportMeta:
     end: pd.Timestamp
     account: AccountInfo = field(default_factory=AccountInfo)
     currency: str | None = None
-    generated_at: dt.datetime = field(default_factory=lambda: timeutil.now_utc().to_pydatetime())
+    generated_at: dt.datetime = field(
+        default_factory=lambda: timeutil.now_utc().floor("us").to_pydatetime()
+    )
     tz: str = "UTC"
     to_date: pd.Timestamp | None = None
     snapshot: bool = False

@@ -211,6 +211,7 @@ def resolve_period(start=None, end=None, *, tz: str = UTC, now=None) -> Period:
     tz = check_tz(tz)
     now = pd.Timestamp(now) if now is not None else timeutil.now_utc()
     now = now.tz_localize(UTC) if now.tzinfo is None else now.tz_convert(UTC)
+    now = now.floor("us")  # a datetime's precision: reports hand it on as generated_at
     local = now.tz_convert(tz)
     current = month_start(local.year, local.month, tz)
     last_complete = _shift(current, -1, tz)
