@@ -189,6 +189,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         _add_common(p, default_out=cmd.default_out, periodic=cmd.periodic)
         if cmd.fixed_tz is None:
             _opt_tz(p)
+        else:  # accepted only to be refused in one clear line (months are fixed)
+            p.add_argument("--tz", help=argparse.SUPPRESS)
         for opt in cmd.options:
             _OPTIONS[opt](p)
         p.set_defaults(func=lambda args, cmd=cmd: run(cmd, args))
