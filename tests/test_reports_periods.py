@@ -176,3 +176,24 @@ def test_delivery_from_the_sandbox_uses_the_account_time_zone(client):
     history = client.history("sms", t0, t1)
     assert rep.summary["messages"] == len(history)
     assert delivery(client, "2026-03", "2026-03", tz="UTC").meta.tz == "UTC"
+
+
+def test_history_dates_without_a_time_in_the_account_time_zone():
+    from csframe import Client
+    from csframe.sandbox import running
+
+    with running(scale="tiny", seed=11) as sb:
+        late = sb.insert_sms(2, date="2026-03-31T23:30:00Z")  # 1 April 10:30 in Melbourne
+        cs = Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+        local = cs.history("sms", "2026-03-01", "2026-04-01", tz="account")
+        utc = cs.history("sms", "2026-03-01", "2026-04-01")  # naive dates: UTC, as before
+        april = cs.history("sms", "2026-04-01", "2026-05-01", tz="account")
+        t0, t1 = resolve_period("2026-03", "2026-03", tz=MELBOURNE).window
+        truth = sb.truth_sms_ids(date_from=int(t0.timestamp()), date_to=int(t1.timestamp()) - 1)
+        explicit = cs.history("sms", "2026-03-01", "2026-04-01", tz=MELBOURNE)
+        cs.close()
+    assert local["message_id"].tolist() == truth
+    assert explicit["message_id"].tolist() == truth
+    assert not set(late) & set(local["message_id"]) and set(late) <= set(april["message_id"])
+    assert set(late) <= set(utc["message_id"])
+    assert local["date"].min() >= t0 and local["date"].max() < t1
