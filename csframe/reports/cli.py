@@ -3,7 +3,7 @@
 ::
 
     csframe report usage-cost --start 2026-01 --end 2026-10 --out usage-cost.xlsx
-    csframe report usage-cost --month last --budget 500 --budget marketing=150
+    csframe report usage-cost --month last --budget 500 --budget csframe_marketing=150
     csframe report delivery --sandbox --month 2026-10 --format html --out 'out/d-{month}.html'
     csframe report run reports/usage-cost.toml            # a scheduled definition
 
@@ -367,7 +367,7 @@ def parse_budget_args(values: list[str] | None) -> dict[str, float] | None:
                 out[key or "total"] = float(amount)
             except ValueError:
                 raise UsageError(
-                    f"--budget: {item!r} is not AMOUNT or NAME=AMOUNT (e.g. 500, marketing=150)"
+                    f"--budget: {item!r} is not AMOUNT or NAME=AMOUNT (e.g. 500, csframe_marketing=150)"
                 ) from None
     return out
 

@@ -9,6 +9,14 @@ message history of the period for every billed channel that has one (:data:`HIST
 appears in the monthly tables, with zeros where nothing was billed, so charts and
 month-over-month comparisons have no gaps.
 
+Months are billing months as ``/account/usage`` reports them (UTC calendar months in the
+sandbox); the history is cut at the same instants so that the two reconcile. Without
+``start``/``end`` the period is the last 12 complete months. When it includes the running
+month, that month is "to date": its rows have no change against the month before, it is
+out of the average, peak and "last month" figures, and the summary adds the spend to date
+with a run-rate projection (spend so far / share of the month elapsed), labelled as an
+estimate.
+
 Tables (sheet order):
 
 ``monthly_spend``
@@ -42,11 +50,12 @@ Tables (sheet order):
 
 Budgets are monthly amounts in the account's currency: a number is the account's
 monthly budget; a mapping budgets subaccounts by username or id, with the key ``total``
-(or ``account``, ``*``) for the whole account.
+(or ``account``, ``*``) for the whole account. A subaccount key that names no subaccount
+of the account (``client.subaccounts()``) is an :class:`OptionError` listing the real ones.
 
 Example::
 
-    rep = usage_cost(cs, start="2026-01", end="2026-10", budget={"total": 500, "marketing": 150})
+    rep = usage_cost(cs, "2026-01", "2026-10", budget={"total": 500, "csframe_marketing": 150})
     rep.tables["monthly_spend"]
     rep.summary["total_spend"], rep.budget_exceeded
     rep.to_excel("usage-cost.xlsx")
