@@ -62,7 +62,7 @@ HEALTH_THRESHOLD = 0.8
 #: List names that say "this list collects opt-outs".
 OPT_OUT_NAME = re.compile(
     r"opt[\s_-]*outs?\b|opted[\s_-]*out|unsubscri|\bstop\b|suppress|"
-    r"do[\s_-]*not[\s_-]*(contact|call|message|text|sms|email)",
+    r"do[\s_-]*not[\s_-]*(?:contact|call|message|text|sms|email)",
     re.IGNORECASE,
 )
 
