@@ -172,8 +172,9 @@ class Client:
 
         ``start``/``end``: dates, datetimes or ISO strings; naive means UTC (``tz="account"``:
         dates without a time are midnight in the account's time zone; or an IANA name);
-        ``None`` means unbounded (``end`` is then pinned to the moment the load starts). Columns and dtypes:
-        :data:`csframe.schema.SMS_HISTORY`; currency in ``df.attrs["currency"]``.
+        ``None`` means unbounded (``end`` is then pinned to the moment the load starts).
+        Columns and dtypes: :data:`csframe.schema.SMS_HISTORY`; currency in
+        ``df.attrs["currency"]``.
 
         Example::
 

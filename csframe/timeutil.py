@@ -1,8 +1,8 @@
 """Parsing the dates, datetimes and months that loaders accept.
 
 Naive datetimes and date strings mean UTC, unless a time zone is given for dates
-without a time (``parse_instant(..., tz=...)``: the history loaders pass the account's);
-aware ones are converted to UTC.
+without a time (``parse_instant(..., tz=...)``; ``cs.history(..., tz="account")`` passes
+the account's); aware ones are converted to UTC.
 
 Example::
 
