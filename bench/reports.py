@@ -47,7 +47,7 @@ import csframe  # noqa: E402
 from csframe.reports import ReportMeta, TableSpec, usage_cost  # noqa: E402
 from csframe.reports.base import AccountInfo, Report  # noqa: E402
 from csframe.reports.delivery import FAILED_COLUMNS  # noqa: E402
-from csframe.reports.usage_cost import period  # noqa: E402
+from csframe.reports.periods import period  # noqa: E402
 from csframe.sandbox import running  # noqa: E402
 
 NAIVE_REPORT = "naive: full SMS history frame + pandas"

@@ -173,9 +173,11 @@ class Client:
     def history(self, channel: str = "sms", start=None, end=None, **kw) -> pd.DataFrame:
         """Message history of ``channel`` in the window ``[start, end)`` as a typed frame.
 
-        ``start``/``end``: dates, datetimes or ISO strings; naive means UTC; ``None`` means
-        unbounded (``end`` is then pinned to the moment the load starts). Columns and dtypes:
-        :data:`csframe.schema.SMS_HISTORY`; currency in ``df.attrs["currency"]``.
+        ``start``/``end``: dates, datetimes or ISO strings; naive means UTC (``tz="account"``:
+        dates without a time are midnight in the account's time zone; or an IANA name);
+        ``None`` means unbounded (``end`` is then pinned to the moment the load starts).
+        Columns and dtypes: :data:`csframe.schema.SMS_HISTORY`; currency in
+        ``df.attrs["currency"]``.
 
         Example::
 
@@ -512,19 +514,22 @@ class Client:
         return {"max_workers": self.max_workers, "progress": self.progress}
 
     def _load_kw(self, kw: dict) -> dict:
-        allowed = {"max_workers", "progress", "limit"}
+        allowed = {"max_workers", "progress", "limit", "tz"}
         unknown = set(kw) - allowed
         if unknown:
             raise TypeError(
                 f"unexpected argument(s) {', '.join(sorted(unknown))}; "
                 f"allowed: {', '.join(sorted(allowed | {'channel', 'start', 'end'}))}"
             )
-        return {
+        out = {
             "max_workers": kw.get("max_workers", self.max_workers),
             "progress": kw.get("progress", self.progress),
             "settle": self.settle,
             "limit": kw.get("limit", 100),
         }
+        if "tz" in kw:  # history only: the zone of dates without a time ("account": its own)
+            out["tz"] = kw["tz"]
+        return out
 
 
 def _path(path: str) -> str:

@@ -37,8 +37,9 @@ def run_demo(
     ``channels``, ``subaccounts``, ``total_units``, ``total_spend`` (and as text,
     ``total_spend_text``), ``currency``, ``account``, ``delivered``,
     ``cost_per_delivered`` (and ``cost_per_delivered_text``), ``reconciliation_differences``
-    (usage vs the sum of history prices). Without ``start``/``end``: the 12 months up to the current one (the
-    sandbox's data always ends today).
+    (usage vs the sum of history prices), ``month_to_date`` (the running month when the
+    period includes it, else None). Without ``start``/``end``: the last 12 complete months
+    (the sandbox's data always ends today; the running month is no complete month).
 
     Example::
 
@@ -73,6 +74,7 @@ def run_demo(
         "cost_per_delivered": s.get("cost_per_delivered"),
         "cost_per_delivered_text": m.money(s.get("cost_per_delivered"), 4),
         "reconciliation_differences": s.get("reconciliation_differences"),
+        "month_to_date": f"{m.to_date:%Y-%m}" if m.to_date is not None else None,
     }
 
 

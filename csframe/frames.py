@@ -312,3 +312,24 @@ def _arrow_numeric(col: pa.ChunkedArray) -> pa.ChunkedArray:
         except pa.ArrowInvalid:
             raise _Fallback("unparseable number") from None
     raise _Fallback(f"cannot read {t} as a number")
+
+
+def for_excel(df: pd.DataFrame, tz: str | None = None) -> pd.DataFrame:
+    """A copy of ``df`` that ``df.to_excel(...)`` accepts: tz-aware datetime columns as
+    naive wall times in ``tz`` (default: UTC). Excel cells have no time zone, and pandas
+    refuses to write tz-aware ones; say which zone the times are in next to the data.
+
+    Example::
+
+        >>> df = pd.DataFrame({"date": pd.to_datetime(["2026-03-31T23:30Z"])})
+        >>> for_excel(df, tz="Australia/Melbourne")["date"].iloc[0]
+        Timestamp('2026-04-01 10:30:00')
+
+        sms = cs.history("sms", "2026-03-01", "2026-04-01")
+        for_excel(sms, tz="Australia/Melbourne").to_excel("sms-march.xlsx", index=False)
+    """
+    out = df.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert(tz or "UTC").dt.tz_localize(None)
+    return out

@@ -32,7 +32,8 @@ PREFETCH = 8
 
 
 def progress_enabled(progress: bool | str) -> bool:
-    """``"auto"``: on in notebooks and terminals, off when not a TTY or under CI."""
+    """``"auto"``: on in notebooks and terminals, off under CI and whenever stdout or
+    stderr is not a TTY (cron, ``| cat``, ``> log``: bars there are only noise)."""
     if progress in (True, False):
         return bool(progress)
     if os.environ.get("CI"):
@@ -45,7 +46,7 @@ def progress_enabled(progress: bool | str) -> bool:
             return True
     except Exception:
         pass
-    return sys.stderr.isatty()
+    return sys.stderr.isatty() and sys.stdout.isatty()
 
 
 def check_limit(limit: int) -> int:
@@ -114,10 +115,11 @@ def iter_raw_pages(
                 ):
                     from tqdm.auto import tqdm
 
-                    bar = tqdm(desc=desc or path, unit="page", leave=False, total=0)
-                if bar is not None:
-                    bar.total += last_page
-                    bar.refresh()
+                    # The total is known before the bar starts: every window's first page
+                    # is already in flight (submitted first), and each says its last_page.
+                    # A total that grew window by window made % and ETA meaningless.
+                    total = sum(_last_page(f.result(), path) for f in firsts[w_index:])
+                    bar = tqdm(desc=desc or path, unit="page", leave=False, total=total)
                 for page in range(2, last_page + 1):
                     yield w_index, page
 

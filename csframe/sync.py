@@ -95,14 +95,23 @@ def sync(client, channel: str, path: str | os.PathLike, start=None) -> SyncResul
     return result
 
 
+#: Exit codes of ``csframe sync`` (the same meanings as ``csframe report``'s).
+EXIT_OK, EXIT_USAGE, EXIT_API, EXIT_OUTPUT = 0, 2, 3, 4
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """``csframe sync CHANNEL PATH [--start YYYY-MM] [--sandbox]``."""
+    """``csframe sync CHANNEL PATH [--start YYYY-MM] [--sandbox] [--quiet]``.
+
+    Exit codes: 0 synced; 2 usage or configuration error; 3 API or authentication error;
+    4 the store cannot be written. Errors are one line on stderr. Progress bars only on a
+    terminal (or in a notebook): from cron, or piped, nothing but the result line.
+    """
     p = subparsers.add_parser("sync", help="incrementally sync message history to Parquet")
     p.add_argument("channel", choices=sorted(loaders.HISTORY))
     p.add_argument("path", help="store directory (created if missing)")
     p.add_argument("--start", help="first month, YYYY-MM (default: the oldest message)")
     p.add_argument("--sandbox", action="store_true", help="sync from an embedded sandbox")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_run)
 
 
@@ -110,22 +119,30 @@ def _run(args) -> int:
     import csframe
     from csframe.errors import ApiError, ConfigurationError
 
+    # "auto": bars on a terminal only, never into a pipe or cron's mail.
+    progress = False if args.quiet else "auto"
     try:
         if args.sandbox:
             from csframe.sandbox import running
 
             with running(scale="small") as sb:
-                cs = csframe.Client(**sb.credentials, base_url=sb.base_url, progress=not args.quiet)
+                cs = csframe.Client(**sb.credentials, base_url=sb.base_url, progress=progress)
                 result = sync(cs, args.channel, args.path, start=args.start)
         else:
-            cs = csframe.Client(progress=not args.quiet)
+            cs = csframe.Client(progress=progress)
             result = sync(cs, args.channel, args.path, start=args.start)
     except (ConfigurationError, ValueError) as exc:
-        print(f"csframe sync: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc, EXIT_USAGE)
     except ApiError as exc:
-        print(f"csframe sync: {exc}", file=sys.stderr)
-        return 3
+        return _fail(exc, EXIT_API)
+    except OSError as exc:  # the store's directory or files cannot be written
+        where = exc.filename or args.path
+        return _fail(f"cannot write {where}: {exc.strerror or exc}", EXIT_OUTPUT)
     if not args.quiet:
         print(result)
-    return 0
+    return EXIT_OK
+
+
+def _fail(error, code: int) -> int:
+    print(f"csframe sync: error: {error}", file=sys.stderr)
+    return code

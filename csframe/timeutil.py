@@ -1,6 +1,8 @@
 """Parsing the dates, datetimes and months that loaders accept.
 
-Naive datetimes and date strings mean UTC; aware ones are converted to UTC.
+Naive datetimes and date strings mean UTC, unless a time zone is given for dates
+without a time (``parse_instant(..., tz=...)``; ``cs.history(..., tz="account")`` passes
+the account's); aware ones are converted to UTC.
 
 Example::
 
@@ -19,8 +21,34 @@ import pandas as pd
 _ACCEPTED = "a date or datetime, a pandas Timestamp, or an ISO string such as '2026-01-31'"
 
 
-def parse_instant(value, name: str) -> pd.Timestamp:
-    """A UTC Timestamp from ``value``; raises ValueError naming the argument ``name``."""
+def is_date_only(value) -> bool:
+    """Whether ``value`` is a date without a time of day: a ``datetime.date`` (not a
+    datetime) or a string ``'YYYY-MM-DD'`` / ``'YYYY-MM'``.
+
+    Example::
+
+        >>> is_date_only("2026-03-01"), is_date_only("2026-03-01T00:00"), is_date_only(dt.date(2026, 3, 1))
+        (True, False, True)
+    """
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return False
+    if isinstance(value, dt.date):
+        return True
+    if isinstance(value, str):
+        text = value.strip()
+        return len(text) in (7, 10) and text[:4].isdigit() and text[4:5] == "-"
+    return False
+
+
+def parse_instant(value, name: str, tz: str | None = None) -> pd.Timestamp:
+    """A UTC Timestamp from ``value``; raises ValueError naming the argument ``name``.
+    ``tz``: the zone a date without a time is midnight in (default: UTC).
+
+    Example::
+
+        >>> parse_instant("2026-03-01", "start", tz="Australia/Melbourne")
+        Timestamp('2026-02-28 13:00:00+0000', tz='UTC')
+    """
     if isinstance(value, bool) or value is None:
         raise ValueError(f"{name} must be {_ACCEPTED}, got {value!r}")
     if isinstance(value, int | float):
@@ -34,6 +62,8 @@ def parse_instant(value, name: str) -> pd.Timestamp:
         raise ValueError(f"{name} must be {_ACCEPTED}, got {value!r} ({exc})") from None
     if ts is pd.NaT:
         raise ValueError(f"{name} must be {_ACCEPTED}, got {value!r}")
+    if tz is not None and ts.tzinfo is None and is_date_only(value):
+        return ts.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").tz_convert("UTC")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from csframe.reports import Report, usage_cost
 from csframe.reports.base import AccountInfo
-from csframe.reports.usage_cost import build, period
+from csframe.reports.periods import period
+from csframe.reports.usage_cost import build
 
 CHANNEL_CATEGORIES = ["sms", "mms", "voice", "fax", "post", "email", "email_transactional"]
 CHANNEL_CATEGORIES.append("postcards")
@@ -230,11 +231,11 @@ def test_missing_subaccount_id_is_its_own_row():
     assert subs["spend"].sum() == pytest.approx(2.0)
 
 
-def test_period_defaults_to_the_twelve_months_up_to_now():
+@pytest.mark.parametrize("now", ["2026-12-06T10:00:00Z", "2026-12-01T00:30:00Z"])
+def test_period_defaults_to_the_last_twelve_complete_months(clock, now):
+    clock(now)
     first, last = period()
-    now = pd.Timestamp.now(tz="UTC")
-    assert (last.year, last.month) == (now.year, now.month)
-    assert (last.year - first.year) * 12 + last.month - first.month == 11
+    assert (f"{first:%Y-%m}", f"{last:%Y-%m}") == ("2025-12", "2026-11")
     with pytest.raises(ValueError):
         period("2026-05", "2026-01")
 
@@ -300,6 +301,10 @@ def test_show_outside_a_notebook_prints_text(report, capsys):
         "csframe.reports.delivery",
         "csframe.reports.campaigns",
         "csframe.reports.contacts_health",
+        "csframe.reports.model",
+        "csframe.reports.cells",
+        "csframe.reports.periods",
+        "csframe.reports.budgets",
     ],
 )
 def test_docstring_examples(module):
@@ -552,7 +557,20 @@ def test_account_budget_flags_months_over_it(usage):
 
 
 def test_subaccount_budgets_by_name_and_id(usage):
-    rep = build(usage, "2026-01", "2026-10", budget={"marketing": 30, "103": 1e6, "ghost": 5})
+    # "ghost" is a real subaccount of the account that billed nothing in the period.
+    subaccounts = pd.DataFrame(
+        {
+            "subaccount_id": [101, 102, 103, 104],
+            "api_username": ["main", "marketing", "support", "ghost"],
+        }
+    )
+    rep = build(
+        usage,
+        "2026-01",
+        "2026-10",
+        budget={"marketing": 30, "103": 1e6, "ghost": 5},
+        subaccounts=subaccounts,
+    )
     lines = rep.tables["budget"]
     marketing = lines[lines["username"] == "marketing"]
     spend = usage[usage["username"] == "marketing"].groupby("month")["price"].sum()
@@ -566,6 +584,17 @@ def test_subaccount_budgets_by_name_and_id(usage):
     assert set(flagged["username"]) == {"marketing"}
     subs = rep.tables["subaccounts"].set_index("username")
     assert subs.loc["marketing", "months_over"] == (spend > 30).sum()
+
+
+def test_budget_for_an_unknown_subaccount_is_an_option_error(usage):
+    from csframe.reports import OptionError
+
+    with pytest.raises(
+        OptionError,
+        match=r"unknown subaccount 'nosuch'.*known subaccounts:.*"
+        r"marketing \(102\)",
+    ):
+        build(usage, "2026-01", "2026-10", budget={"total": 100, "nosuch": 10})
 
 
 # --- against the sandbox: independent pandas from the raw frames ----------------------------------
@@ -612,7 +641,8 @@ def test_usage_cost_flags_messages_inserted_after_the_usage_load(tmp_path):
 
     with running(scale="tiny", seed=5) as sb:
         cs = Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
-        first, last = period()
+        # The new messages land in the running month: the period must include it.
+        first, last = period(end=f"{pd.Timestamp.now(tz='UTC'):%Y-%m}")
         usage = cs.usage(start=f"{first:%Y-%m}", end=f"{last:%Y-%m}")
         sb.insert_sms(3)
         lean, _ = hist.load(

@@ -121,7 +121,7 @@ def test_campaign_workbook(campaign_frames, tmp_path):
     wb = load_workbook(rep.to_excel(tmp_path / "c.xlsx"))
     assert wb.sheetnames == ["Summary", "campaigns", "sms", "email", "replies"]
     names = [r[2] for r in wb["sms"].iter_rows(min_row=2, values_only=True)]
-    assert "'=cmd|' /C calc'!A0" in names  # neutralised
+    assert "=cmd|' /C calc'!A0" in names  # a text cell, as it is
     assert [c.tagname for c in wb["Summary"]._charts] == ["barChart"]
 
 
@@ -225,7 +225,7 @@ def test_contacts_health_workbook(contact_frames, tmp_path):
         "opt_outs",
     ]
     phones = [r[4] for r in wb["invalid_numbers"].iter_rows(min_row=2, values_only=True)]
-    assert "'=HYPERLINK(1)" in phones
+    assert "=HYPERLINK(1)" in phones  # a text cell, as it is
     rules = [r.formula[0] for cf in wb["lists"].conditional_formatting for r in cf.rules]
     assert any("<0.8" in f for f in rules)
 

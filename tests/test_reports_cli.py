@@ -24,6 +24,8 @@ from csframe.reports.cli import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+# Without --start/--end/--month a report covers the 12 complete months before this one.
+LAST_MONTH = f"{dt.datetime.now(dt.UTC).replace(day=1) - dt.timedelta(days=1):%Y-%m}"
 THIS_MONTH = f"{dt.datetime.now(dt.UTC):%Y-%m}"
 
 
@@ -55,9 +57,9 @@ def sandbox_env(sandbox, monkeypatch):
 def test_cli_sandbox_writes_the_workbook(tmp_path):
     done = run_cli("report", "usage-cost", "--sandbox", "--out", "tmp/x-{month}.xlsx", cwd=tmp_path)
     assert done.returncode == EXIT_OK, done.stderr
-    path = tmp_path / "tmp" / f"x-{THIS_MONTH}.xlsx"
+    path = tmp_path / "tmp" / f"x-{LAST_MONTH}.xlsx"
     assert path.exists()
-    assert "total spend" in done.stdout and str(Path("tmp") / f"x-{THIS_MONTH}.xlsx") in done.stdout
+    assert "total spend" in done.stdout and str(Path("tmp") / f"x-{LAST_MONTH}.xlsx") in done.stdout
     assert "Traceback" not in done.stderr
     wb = load_workbook(path)
     assert wb.sheetnames[0] == "Summary" and "monthly_by_channel" in wb.sheetnames
@@ -253,7 +255,7 @@ def test_html_and_csv_formats(sandbox_env, tmp_path, capsys):
         ]
     )
     assert code == EXIT_OK
-    html = (tmp_path / f"d-{THIS_MONTH}.html").read_text(encoding="utf-8")
+    html = (tmp_path / f"d-{LAST_MONTH}.html").read_text(encoding="utf-8")
     assert "<h1>Delivery (SMS)</h1>" in html and "data:image/png;base64," in html
     # The suffix alone says html.
     assert main(["report", "usage-cost", "--quiet", "--out", str(tmp_path / "u.html")]) == EXIT_OK

@@ -12,7 +12,8 @@ from openpyxl import Workbook, load_workbook
 from csframe.reports import ChartSpec, Report, ReportMeta, TableSpec
 from csframe.reports import excel as excel_mod
 from csframe.reports.base import AccountInfo
-from csframe.reports.excel import money_format, neutralise, save_atomic, write_excel
+from csframe.reports.cells import neutralise
+from csframe.reports.excel import money_format, save_atomic, write_excel
 
 DANGEROUS = ["=1+1", "+61411111111", "-x", "@SUM(A1:A2)", "\t=cmd", "\r=cmd", "＝1+1"]
 
@@ -112,7 +113,10 @@ def test_workbook_layout_formats_filters_and_chart(tmp_path):
 
     summary = wb["Summary"]
     values = {row[0].value: row[1].value for row in summary.iter_rows(min_row=3) if row[0].value}
-    assert values["Account"] == "'=ACME (acme)"  # account names are neutralised too
+    # Text that openpyxl would store as a formula is a text cell, shown as it is.
+    assert values["Account"] == "=ACME (acme)"
+    account = next(r[1] for r in summary.iter_rows(min_row=3) if r[0].value == "Account")
+    assert account.data_type == "s"
     assert values["Currency"] == "AUD"
     assert values["Total spend"] == 7.5
     assert values["Names"] == "alpha, beta, gamma"
@@ -127,9 +131,9 @@ def test_formula_like_text_is_written_as_text(tmp_path):
     ws = load_workbook(path)["data"]
     cells = [ws.cell(row=i + 2, column=2) for i in range(len(DANGEROUS))]
     # (Without lxml, openpyxl stores a CR that XML readers turn into LF; with lxml the CR
-    # survives. The apostrophe in front is what matters.)
+    # survives.) Text cells are never evaluated: the value is kept as it is, no apostrophe.
     got = [c.value.replace("\r", "\n") for c in cells]
-    assert got == ["'" + t.replace("\r", "\n") for t in DANGEROUS]
+    assert got == [t.replace("\r", "\n") for t in DANGEROUS]
     assert all(c.data_type == "s" for c in cells)  # strings, never formulas
     # Nothing anywhere in the workbook is a formula.
     for sheet in load_workbook(path):
@@ -290,8 +294,8 @@ def test_conditional_formats_are_native_rules(tmp_path):
     rules = _cf(ws)
     assert ("E2:E4", "AND(NOT(ISBLANK($E2)),$E2>0.05)") in rules
     assert ("A2:F4", "AND(NOT(ISBLANK($F2)),$F2=TRUE)") in rules  # the whole row
-    # Text thresholds are compared with the neutralised text that is in the cells.
-    assert ("B2:B4", 'AND(NOT(ISBLANK($B2)),$B2="\'=bad")') in rules
+    # Text thresholds are compared with the text as it is in the cells.
+    assert ("B2:B4", 'AND(NOT(ISBLANK($B2)),$B2="=bad")') in rules
     assert len(rules) == 3  # a highlight of a column the table lacks is skipped
     fills = {
         str(cf.sqref): rule.dxf.fill.fgColor.rgb
@@ -356,7 +360,7 @@ def test_large_detail_sheet_streams_in_write_only_mode(tmp_path):
     ws = load_workbook(path, read_only=True)["detail"]
     head = list(ws.iter_rows(min_row=1, max_row=2, values_only=True))
     assert head[0] == ("Date", "Body", "Price (AUD)")
-    assert head[1][1] == "'=HYPERLINK(x)" and head[1][2] == 0.077
+    assert head[1][1] == "=HYPERLINK(x)" and head[1][2] == 0.077
     # Every row is there (counted in the XML: reading 100,000 rows back with openpyxl
     # would take longer than writing them).
     import zipfile
@@ -421,15 +425,19 @@ def test_chunked_text_columns(tmp_path):
     chunked = pd.concat([pd.Series(["a", "=b"], dtype="str"), pd.Series(["c"], dtype="str")])
     report.tables["data"]["name"] = chunked.reset_index(drop=True)
     ws = load_workbook(write_excel(report, tmp_path / "r.xlsx"))["data"]
-    assert [ws.cell(row=r, column=2).value for r in (2, 3, 4)] == ["a", "'=b", "c"]
+    assert [ws.cell(row=r, column=2).value for r in (2, 3, 4)] == ["a", "=b", "c"]
 
 
 def test_neutralise_array_matches_neutralise():
     import pyarrow as pa
 
+    from csframe.reports import cells
+
     texts = [*DANGEROUS, "hello", "a=b", " =1", "", "'quoted", "a\x00b\x1fc\nd", "x" * 40000, None]
-    got = excel_mod.neutralise_array(pa.array(texts)).to_pylist()
+    got = cells.neutralise_array(pa.array(texts)).to_pylist()
     assert got == [None if t is None else neutralise(t) for t in texts]
+    clean = cells.clean_array(pa.array(texts)).to_pylist()
+    assert clean == [None if t is None else cells.clean_text(t) for t in texts]
 
 
 def test_xml_special_text_round_trips(tmp_path):

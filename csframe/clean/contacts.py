@@ -28,6 +28,7 @@ CONTACT_COLUMNS = (
     "date_added",
     "date_updated",
     "unsubscribed",
+    "fax_number",
 )
 CLEAN_COLUMNS = (
     "phone_e164", "phone_valid", "phone_possible", "phone_type", "phone_region",
@@ -35,6 +36,9 @@ CLEAN_COLUMNS = (
     "email_reason", "first_name_clean", "last_name_clean", "first_name_key", "last_name_key",
     "name_key", "name_placeholder", "postcode_key", "issues",
 )  # fmt: skip
+
+#: Added when the frame has a fax number (not part of CLEAN_COLUMNS: most frames have none).
+FAX_COLUMNS = ("fax_e164",)
 
 _AUTO = object()
 
@@ -69,7 +73,10 @@ def contacts(
     A new frame: every input column unchanged, plus the columns of :func:`phones`,
     :func:`emails` and :func:`names`, ``postcode_key`` (str: upper-case, no spaces) and
     ``issues`` (str: comma-separated codes such as ``phone_too_short``, ``email_bad_domain``,
-    ``no_channel``, ``placeholder_name``; ``""`` when the row is fine). Re-running on an
+    ``no_channel``, ``placeholder_name``; ``""`` when the row is fine). With a
+    ``fax_number`` column, ``fax_e164``: the fax number normalised like phones (national
+    ``(03) 9123 4567`` -> ``+61391234567``), or as given (trimmed) when it does not parse,
+    so that an import still sends it and reports the API's verdict. Re-running on an
     already cleaned frame recomputes these columns.
 
     Example
@@ -85,7 +92,7 @@ def contacts(
     if cols["phone_number"] is None and cols["email"] is None:
         raise missing_column_error("contacts", ("phone_number", "email"), df)
     default = check_region(default_region)
-    out = df.drop(columns=[c for c in CLEAN_COLUMNS if c in df.columns]).copy()
+    out = df.drop(columns=[c for c in (*CLEAN_COLUMNS, *FAX_COLUMNS) if c in df.columns]).copy()
     index = out.index
     if region_column is _AUTO:
         region_column = cols["address_country"]
@@ -123,7 +130,24 @@ def contacts(
         postcode = pd.Series([None] * n, index=index, dtype="str")
     out = pd.concat([out, ph, em, nm, postcode.rename("postcode_key")], axis=1)
     out["issues"] = issues_for(out)
+    if cols["fax_number"] is not None:
+        out["fax_e164"] = _fax(out[cols["fax_number"]], default, out, region_column)
     return out
+
+
+def _fax(raw: pd.Series, default, frame: pd.DataFrame, region_column) -> pd.Series:
+    """Fax numbers normalised like phones; unparseable ones kept as given (trimmed)."""
+    given = as_text(raw).str.strip()
+    given = given.where(given != "")
+    if given.isna().all():  # nothing to parse (most lists have no fax numbers)
+        return given.astype("str")
+    fx = phones(
+        raw,
+        default_region=default,
+        region_column=frame[region_column] if region_column is not None else None,
+        prefix="fax",
+    )
+    return fx["fax_e164"].where(fx["fax_valid"].fillna(False), given).astype("str")
 
 
 def issues_for(df: pd.DataFrame) -> pd.Series:

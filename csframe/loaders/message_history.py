@@ -41,16 +41,17 @@ def expire_for(window_end: pd.Timestamp, settle: timedelta, now: pd.Timestamp | 
     return LONG_EXPIRE if window_end < now - settle else SHORT_EXPIRE
 
 
-def history_params(start, end, *, now: pd.Timestamp | None = None) -> dict:
+def history_params(start, end, *, now: pd.Timestamp | None = None, tz: str | None = None) -> dict:
     """``date_from`` / ``date_to`` for the half-open window ``[start, end)``.
 
     The API's bounds are inclusive Unix seconds, so ``date_to`` is ``end - 1 s``, and it is
     pinned to "now" at load start so rows arriving during the load cannot shift pages.
+    ``tz``: the zone that dates without a time are midnight in (default UTC).
     """
     now = now or timeutil.now_utc()
     params: dict = {}
-    t0 = parse_instant(start, "start") if start is not None else None
-    t1 = parse_instant(end, "end") if end is not None else None
+    t0 = parse_instant(start, "start", tz) if start is not None else None
+    t1 = parse_instant(end, "end", tz) if end is not None else None
     if t0 is not None and t1 is not None and t0 >= t1:
         raise ValueError(f"start ({t0}) must be before end ({t1}); the window is [start, end)")
     if t0 is not None:
@@ -60,6 +61,19 @@ def history_params(start, end, *, now: pd.Timestamp | None = None) -> dict:
         last = min(last, int(t1.timestamp()) - 1)
     params["date_to"] = last
     return params
+
+
+def account_tz(session) -> str:
+    """The account's time zone (``/account`` ``timezone``, cached for an hour), UTC when
+    it has none or one this machine does not know."""
+    import zoneinfo
+
+    data = session.get("/account", expire_after=timedelta(hours=1)) or {}
+    name = data.get("timezone") if isinstance(data, dict) else None
+    try:
+        return str(zoneinfo.ZoneInfo(str(name)).key) if name else "UTC"
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "UTC"
 
 
 def _resource_for(channel: str) -> schema.Resource:
@@ -182,16 +196,22 @@ def _iter_tables(
     progress: bool | str = False,
     settle: timedelta = timedelta(days=7),
     limit: int = 100,
+    tz: str | None = None,
 ) -> Iterator[pa.Table]:
     """Validate, pin the window, split it into calendar windows, fetch every window's pages
     concurrently under one pool, and yield one Arrow table per ``chunk_pages`` pages, in
-    time order, without repeated primary keys."""
+    time order, without repeated primary keys. Dates without a time (``"2026-03-01"``)
+    are midnight in ``tz``: UTC by default, ``"account"`` for the account's time zone
+    (``/account`` ``timezone``), or an IANA name."""
     resource = _resource_for(channel)
     check_limit(limit)
     if not isinstance(chunk_pages, int) or chunk_pages < 1:
         raise ValueError(f"chunk_pages must be a positive integer, got {chunk_pages!r}")
     now = timeutil.now_utc()
-    params = history_params(start, end, now=now)
+    local = tz if tz != "account" else None
+    params = history_params(start, end, now=now, tz=local)  # bad bounds fail before a request
+    if tz == "account" and (timeutil.is_date_only(start) or timeutil.is_date_only(end)):
+        params = history_params(start, end, now=now, tz=account_tz(session))
     first = probe = None
     if "date_from" not in params:
         first = _first_time(session, resource, params["date_to"])

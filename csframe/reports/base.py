@@ -3,8 +3,15 @@
 A report is data first: ``tables`` (DataFrames), ``figures`` (matplotlib), ``summary``
 (key figures as plain Python values) and ``meta`` (what, for whom, when). How a table is
 presented in Excel -- which columns are money, the totals row, header labels, charts --
-is declared next to the data (:class:`TableSpec`, :class:`ChartSpec`), so one writer
-(:mod:`csframe.reports.excel`) serves every report and a new report only declares.
+is declared next to the data (:class:`TableSpec`, :class:`ChartSpec`, in
+:mod:`csframe.reports.model`), so one writer (:mod:`csframe.reports.excel`) serves every
+report and a new report only declares.
+
+Layers, bottom up (each imports only those below it; no report imports another):
+``model`` (kinds, meta, specs) and ``cells`` (cell safety); ``periods`` (months, time
+zones, the month to date); ``sheetxml``, ``excel``, ``output`` (renderers); ``base`` (this
+module: :class:`Report`); ``history`` (message outcomes and history loading); the reports
+(``usage_cost``, ``budgets``, ``delivery``, ``campaigns``, ``contacts_health``); ``cli``.
 
 Example::
 
@@ -16,317 +23,33 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import io
-import operator
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from csframe.reports.excel import write_excel
+from csframe.reports.model import (  # noqa: F401  (re-exported: the public names of reports)
+    MONEY_DECIMALS,
+    AccountInfo,
+    ChartSpec,
+    Highlight,
+    Kind,
+    OptionError,
+    ReportMeta,
+    TableSpec,
+    account_info,
+    default_label,
+    format_value,
+    infer_kind,
+)
+from csframe.reports.output import render_html, write_csv, write_html
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
-
-
-#: How a column (or a summary value) is shown: the Excel number format and the text form.
-class OptionError(ValueError):
-    """A report option that cannot be used (a negative budget, an unknown ``by``
-    dimension, ...). The CLI exits with code 2 on it.
-
-    Example::
-
-        raise OptionError("budget for 'marketing' must be a finite amount >= 0")
-    """
-
-
-#: ``price`` is money per unit (per message), shown with 4 decimals: $0.0929, not $0.09.
-Kind = Literal[
-    "money", "price", "int", "id", "float", "percent", "month", "date", "datetime", "text"
-]
-
-# Symbols for the currencies ClickSend bills in, used when the account does not say.
-_SYMBOLS = {
-    "AUD": "$",
-    "USD": "$",
-    "NZD": "$",
-    "CAD": "$",
-    "SGD": "$",
-    "HKD": "$",
-    "GBP": "£",
-    "EUR": "€",
-    "JPY": "¥",
-    "INR": "₹",
-    "ZAR": "R",
-}
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    """Who a report is for. Only display fields: never the account record itself, which
-    carries the subaccount's API key.
-
-    Example::
-
-        AccountInfo(name="ACME Pty Ltd", username="acme", currency="AUD", symbol="$")
-    """
-
-    name: str = ""
-    username: str = ""
-    currency: str | None = None
-    symbol: str | None = None
-
-    @property
-    def label(self) -> str:
-        """``"ACME Pty Ltd (acme)"``, or whichever part is known."""
-        if self.name and self.username and self.name != self.username:
-            return f"{self.name} ({self.username})"
-        return self.name or self.username
-
-
-def account_info(client) -> AccountInfo:
-    """The display fields of ``client.account()`` (name, username, currency, symbol).
-
-    Example::
-
-        info = account_info(cs)
-        info.label, info.currency        # ('ACME Pty Ltd (acme)', 'AUD')
-    """
-    data = client.account() or {}
-    cur = data.get("_currency") if isinstance(data.get("_currency"), dict) else {}
-    currency = cur.get("currency_name_short") or data.get("currency") or None
-    return AccountInfo(
-        name=str(data.get("account_name") or ""),
-        username=str(data.get("username") or getattr(client, "username", "") or ""),
-        currency=str(currency) if currency else None,
-        symbol=cur.get("currency_prefix_d") or None,
-    )
-
-
-@dataclass(frozen=True)
-class ReportMeta:
-    """What a report covers: period (first and last month, inclusive), account, currency
-    and generation time (UTC).
-
-    Example::
-
-        meta.period          # ('2026-01', '2026-10')
-        meta.period_label    # '2026-01 to 2026-10 (10 months)'
-    """
-
-    name: str
-    title: str
-    start: pd.Timestamp
-    end: pd.Timestamp
-    account: AccountInfo = field(default_factory=AccountInfo)
-    currency: str | None = None
-    generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-
-    @property
-    def period(self) -> tuple[str, str]:
-        """First and last month as ``'YYYY-MM'``."""
-        return f"{self.start:%Y-%m}", f"{self.end:%Y-%m}"
-
-    @property
-    def months(self) -> int:
-        """Number of months in the period."""
-        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
-
-    @property
-    def period_label(self) -> str:
-        a, b = self.period
-        n = self.months
-        return f"{a} to {b} ({n} month{'s' if n != 1 else ''})"
-
-    @property
-    def currency_symbol(self) -> str | None:
-        """The account's symbol, else the usual one for the currency code."""
-        if self.account.symbol and self.account.currency in (None, self.currency):
-            return self.account.symbol
-        return _SYMBOLS.get(self.currency or "")
-
-    def money(self, value: float | None, decimals: int = 2) -> str:
-        """``1234.5`` as ``'$1,234.50 AUD'`` (symbol and code when known).
-
-        Example::
-
-            meta.money(1234.5)   # '$1,234.50 AUD'
-        """
-        if value is None or pd.isna(value):
-            return "-"
-        sym = self.currency_symbol or ""
-        sign = "-" if value < 0 else ""
-        text = f"{sign}{sym}{abs(value):,.{decimals}f}"
-        return f"{text} {self.currency}" if self.currency else text
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    """A native Excel chart drawn from one table: ``x`` column against ``y`` columns.
-
-    The totals row is never part of the data. ``anchor`` is the sheet the chart sits on
-    (``"Summary"`` or a table name) and ``cell`` its top-left corner.
-
-    Example::
-
-        ChartSpec("monthly_spend", x="month", y=("sms", "mms"), title="Monthly spend")
-    """
-
-    table: str
-    x: str
-    y: tuple[str, ...]
-    kind: Literal["line", "bar"] = "line"
-    title: str = ""
-    y_title: str = ""
-    x_title: str = ""
-    anchor: str = "Summary"
-    cell: str = "D3"
-
-
-#: Comparison operators a :class:`Highlight` understands.
-Op = Literal[">", ">=", "<", "<=", "==", "!="]
-
-_OPS = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-
-
-@dataclass(frozen=True)
-class Highlight:
-    """A conditional format: cells of ``column`` where ``value <op> threshold`` holds are
-    shown in ``style`` ("bad": red, "warn": amber, "good": green); with ``row=True`` the
-    whole row is. Written as a native Excel conditional format (it follows the data when
-    someone edits a cell) and applied to the HTML rendering too.
-
-    Example::
-
-        Highlight("failed_rate", ">", 0.05)                 # high failure rates in red
-        Highlight("over_budget", "==", True, row=True)      # over-budget rows in red
-        >>> Highlight("x", ">", 1).mask(pd.Series([0.5, 2.0, None])).tolist()
-        [False, True, False]
-    """
-
-    column: str
-    op: Op
-    threshold: float | int | str | bool
-    style: Literal["bad", "warn", "good"] = "bad"
-    row: bool = False
-
-    def __post_init__(self) -> None:
-        if self.op not in _OPS:
-            raise ValueError(f"op must be one of {', '.join(_OPS)}; got {self.op!r}")
-
-    def mask(self, series: pd.Series) -> pd.Series:
-        """Boolean Series: where the rule matches (missing values never match)."""
-        compare = _OPS[self.op]
-        values = series.astype(object)
-        out = [v is not None and not _isna(v) and bool(compare(v, self.threshold)) for v in values]
-        return pd.Series(out, index=series.index, dtype=bool)
-
-
-def _isna(value) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """How one table is presented.
-
-    ``kinds`` overrides the kind inferred from the dtype (money must be declared: not
-    every float is money); ``labels`` overrides header texts; ``totals`` lists the
-    columns summed into a totals row (empty: no totals row), labelled ``total_label`` in
-    the first column; ``freeze_columns`` columns stay visible when scrolling right;
-    ``highlights`` are conditional formats; ``excel_table`` makes the sheet's data a
-    native Excel table (sortable, filterable, banded; on by default).
-
-    Example::
-
-        TableSpec("Spend per month", kinds={"spend": "money"}, totals=("count", "spend"))
-    """
-
-    description: str = ""
-    kinds: Mapping[str, Kind] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    totals: tuple[str, ...] = ()
-    total_label: str = "Total"
-    freeze_columns: int = 1
-    highlights: tuple[Highlight, ...] = ()
-    excel_table: bool = True
-
-
-def infer_kind(series: pd.Series) -> Kind:
-    """The presentation kind of a column from its dtype and name (money is never
-    inferred; integer ``*_id`` columns are ids, shown without thousands separators).
-
-    Example::
-
-        >>> infer_kind(pd.Series([1, 2], dtype="Int64"))
-        'int'
-        >>> infer_kind(pd.Series([60311], dtype="Int64", name="subaccount_id"))
-        'id'
-    """
-    dtype = series.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "text"
-    if pd.api.types.is_integer_dtype(dtype):
-        name = str(series.name or "")
-        return "id" if name == "id" or name.endswith("_id") else "int"
-    if pd.api.types.is_float_dtype(dtype):
-        return "float"
-    return "text"
-
-
-def default_label(column: str) -> str:
-    """``'subaccount_id'`` -> ``'Subaccount id'``.
-
-    Example::
-
-        >>> default_label("subaccount_id")
-        'Subaccount id'
-    """
-    text = str(column).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def format_value(value: Any, kind: Kind, meta: ReportMeta) -> str:
-    """A summary value as text (money with symbol and code, months as YYYY-MM, lists
-    joined).
-
-    Example::
-
-        format_value(1234.5, "money", meta)   # '$1,234.50 AUD'
-    """
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) or "-"
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "-"
-    if kind == "money":
-        return meta.money(float(value))
-    if kind == "price":
-        return meta.money(float(value), 4)
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "id":
-        return str(int(value))
-    if kind == "float":
-        return f"{float(value):,.2f}"
-    if kind == "percent":
-        return f"{float(value):.1%}"
-    if kind == "month":
-        return f"{pd.Timestamp(value):%Y-%m}"
-    return str(value)
 
 
 @dataclass
@@ -444,9 +167,14 @@ class Report:
         """
         df = self.tables[name].copy()
         for col, kind in self.kinds(name).items():
-            fmt = {"month": "%Y-%m", "date": "%Y-%m-%d"}.get(kind)
-            if fmt:
-                df[col] = df[col].dt.strftime(fmt)
+            if kind == "month":
+                df[col] = pd.Series(
+                    [None if pd.isna(m) else self.meta.month_label(m) for m in df[col]],
+                    index=df.index,
+                    dtype="str",
+                )
+            elif kind == "date":
+                df[col] = df[col].dt.strftime("%Y-%m-%d")
         totals = self.totals(name)
         if totals is None:
             return df
@@ -466,8 +194,6 @@ class Report:
 
             rep.to_excel("out/usage-cost.xlsx")
         """
-        from csframe.reports.excel import write_excel
-
         return write_excel(self, path)
 
     def to_html(self, path: str | Path | None = None) -> str | Path:
@@ -479,8 +205,6 @@ class Report:
 
             rep.to_html("out/usage-cost.html")
         """
-        from csframe.reports.output import render_html, write_html
-
         return render_html(self) if path is None else write_html(self, path)
 
     def to_csv(self, directory: str | Path) -> Path:
@@ -492,8 +216,6 @@ class Report:
 
             rep.to_csv("out/usage-cost-2026-10")
         """
-        from csframe.reports.output import write_csv
-
         return write_csv(self, directory)
 
     def write(self, path: str | Path, format: str = "xlsx") -> Path:
@@ -530,7 +252,8 @@ class Report:
         """A plain-text rendering: title, period, key figures and tables with totals."""
         m = self.meta
         lines = [m.title, "=" * len(m.title), f"Account    {m.account.label or '-'}"]
-        lines += [f"Period     {m.period_label}", f"Currency   {m.currency or '-'}", ""]
+        lines += [f"Period     {m.period_label}", f"Currency   {m.currency or '-'}"]
+        lines += [f"Times      {m.tz}", ""]
         pairs = self.summary_lines()
         width = max([24, *(len(label) + 2 for label, _ in pairs)])
         lines += [f"{label:<{width}}{text}" for label, text in pairs]
@@ -570,7 +293,7 @@ class Report:
         m = self.meta
         rows = [("Account", m.account.label or "-"), ("Period", m.period_label)]
         rows += [("Currency", m.currency or "-")]
-        rows += [("Generated", f"{m.generated_at:%Y-%m-%d %H:%M} UTC")]
+        rows += [("Generated", f"{m.generated_at:%Y-%m-%d %H:%M} UTC"), ("Times", m.tz)]
         rows += self.summary_lines()
         body = "".join(
             f"<tr><th style='text-align:left'>{html.escape(a)}</th><td>{html.escape(b)}</td></tr>"

@@ -1,7 +1,8 @@
 """Campaigns: what each SMS, MMS and email campaign reached, cost and provoked.
 
 Loads ``client.campaigns(channel)`` for each channel and keeps the campaigns sent or
-scheduled in the period (by ``schedule``, else ``date_added``). For SMS campaigns,
+scheduled in the period (by ``schedule``, else ``date_added``); months are months of the
+account's time zone (or ``tz=``), and the workbook shows times in it. For SMS campaigns,
 ``client.campaign_messages(sms_campaign_id)`` gives the campaign's messages (history
 rows: status, price) and ``client.inbound(start)`` the replies, matched on
 ``original_message_id``; a reply whose text is a stop keyword
@@ -37,18 +38,20 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from csframe import timeutil
 from csframe.reports import history as hist
-from csframe.reports.base import (
+from csframe.reports.base import Report
+from csframe.reports.model import (
+    MONEY_DECIMALS,
     AccountInfo,
     ChartSpec,
     Highlight,
     OptionError,
-    Report,
     ReportMeta,
     TableSpec,
     account_info,
 )
-from csframe.reports.usage_cost import MONEY_DECIMALS, period
+from csframe.reports.periods import UTC, check_tz, resolve_period
 
 NAME = "campaigns"
 TITLE = "Campaigns"
@@ -122,8 +125,11 @@ def campaigns(
     *,
     channels: Sequence[str] = CHANNELS,
     opt_out_threshold: float = OPT_OUT_THRESHOLD,
+    tz: str | None = None,
+    now=None,
 ) -> Report:
-    """The campaigns report for months ``start``..``end`` (inclusive).
+    """The campaigns report for months ``start``..``end`` (inclusive) of ``tz`` (default:
+    the account's time zone).
 
     Example::
 
@@ -136,9 +142,12 @@ def campaigns(
             "the campaigns report needs Client.campaigns(), which this csframe does not have yet"
         )
     channels = _channels(channels)
-    first, last = period(start, end)
+    tz = check_tz(tz) if tz is not None else None
     account = account_info(client)
-    t0, t1 = hist.window(first, last)
+    tz = tz or account.timezone or UTC
+    per = resolve_period(start, end, tz=tz, now=now)
+    first, last = per.first, per.last
+    t0, t1 = per.window
     frames: dict[str, pd.DataFrame] = {}
     messages: list[pd.DataFrame] = []
     failures: list[tuple[str, Exception]] = []
@@ -169,6 +178,8 @@ def campaigns(
         inbound=inbound,
         account=account,
         opt_out_threshold=opt_out_threshold,
+        tz=tz,
+        now=per.now,
     )
     for channel, exc in failures:
         report.alerts.append(f"{channel.upper()} campaigns could not be loaded: {exc}")
@@ -216,6 +227,8 @@ def build(
     account: AccountInfo | None = None,
     opt_out_threshold: float = OPT_OUT_THRESHOLD,
     generated_at: dt.datetime | None = None,
+    tz: str = UTC,
+    now=None,
 ) -> Report:
     """Shape campaign frames (``{channel: client.campaigns(channel)}``), the SMS campaigns'
     messages (history rows with ``sms_campaign_id``) and inbound SMS into the report.
@@ -225,7 +238,11 @@ def build(
         rep = build({"sms": cs.campaigns("sms")}, "2026-01", "2026-10",
                     messages=msgs, inbound=cs.inbound())
     """
-    first, last = period(start, end)
+    tz = check_tz(tz)
+    if now is None:
+        now = pd.Timestamp(generated_at) if generated_at is not None else timeutil.now_utc()
+    per = resolve_period(start, end, tz=tz, now=now)
+    first, last = per.first, per.last
     account = account or AccountInfo()
     currency = account.currency
     if messages is not None:
@@ -237,9 +254,11 @@ def build(
         end=last,
         account=account,
         currency=currency,
-        generated_at=generated_at or dt.datetime.now(dt.UTC),
+        generated_at=generated_at or per.now.to_pydatetime(),
+        tz=tz,
+        to_date=per.to_date,
     )
-    t0, t1 = hist.window(first, last)
+    t0, t1 = per.window
     replies = _replies(messages, inbound)
     rows = []
     for channel, camps in frames.items():

@@ -3,19 +3,22 @@
 ::
 
     csframe report usage-cost --start 2026-01 --end 2026-10 --out usage-cost.xlsx
-    csframe report usage-cost --month last --budget 500 --budget marketing=150
+    csframe report usage-cost --month last --budget 500 --budget csframe_marketing=150
     csframe report delivery --sandbox --month 2026-10 --format html --out 'out/d-{month}.html'
     csframe report run reports/usage-cost.toml            # a scheduled definition
 
 Period: ``--start``/``--end`` (months, inclusive) or ``--month last|this|YYYY-MM`` (one
-month); neither = the 12 months up to the current one. Without ``--sandbox`` the
-credentials come from ``CLICKSEND_USERNAME`` / ``CLICKSEND_API_KEY`` (and
-``CLICKSEND_BASE_URL``). ``--out`` may use the placeholders ``{month}`` (the last month of
-the period, YYYY-MM), ``{date}`` (today, UTC, YYYY-MM-DD), ``{start}``, ``{end}`` and
-``{report}``. ``--format`` is ``xlsx`` (default, or inferred from an ``.html`` name),
-``html`` (one self-contained page) or ``csv`` (a directory: ``summary.csv`` and one CSV
-per table). Every output is written atomically: a reader sees the previous file or the new
-one, never half of one.
+month); neither = the last 12 complete months (the running month is only in a period
+that asks for it, and is then labelled "to date"). Months and days are those of the
+account's time zone (``--tz`` overrides it; usage-cost uses the billing months of
+``/account/usage``). Without ``--sandbox`` the credentials come from
+``CLICKSEND_USERNAME`` / ``CLICKSEND_API_KEY`` (and ``CLICKSEND_BASE_URL``). ``--out``
+may use the placeholders ``{month}`` (the last month of the period, YYYY-MM), ``{date}``
+(today, YYYY-MM-DD), ``{start}``, ``{end}`` and ``{report}``. ``--format`` is ``xlsx``
+(default), ``html`` (one self-contained page) or ``csv`` (a directory: ``summary.csv``
+and one CSV per table); an ``--out`` ending in ``.html`` or ``.csv`` implies the format
+(``--out usage.csv`` writes the directory ``usage/``). Every output is written
+atomically: a reader sees the previous file or the new one, never half of one.
 
 Exit codes (stable; cron jobs and CI branch on them):
 
@@ -30,6 +33,9 @@ Exit codes (stable; cron jobs and CI branch on them):
 4  the report could not be written (permissions, disk full, ...)
 5  a budget was exceeded (``--budget``): the report *was* written (send it!) and the
    over-budget lines are printed on stderr, even with ``--quiet``
+6  ``--fail-on-alert`` and the report has alerts (failure rates, opt-outs, list health,
+   reconciliation differences): the report was written and every alert line is on
+   stderr, even with ``--quiet`` (a budget exceeded still exits 5)
 == ======================================================================================
 
 Example::
@@ -57,6 +63,7 @@ EXIT_USAGE = 2
 EXIT_API = 3
 EXIT_OUTPUT = 4
 EXIT_BUDGET = 5
+EXIT_ALERT = 6
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -66,10 +73,11 @@ exit codes:
   3  API or authentication error
   4  the report could not be written
   5  a budget was exceeded (the report was written; alerts on stderr)
+  6  --fail-on-alert and the report has alerts (written; alerts on stderr)
 """
 
 FORMATS = ("xlsx", "html", "csv")
-_SUFFIX_FORMAT = {".xlsx": "xlsx", ".html": "html", ".htm": "html"}
+_SUFFIX_FORMAT = {".xlsx": "xlsx", ".html": "html", ".htm": "html", ".csv": "csv"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,9 @@ class ReportCommand:
     options: tuple[str, ...] = ()  # names of the extra CLI options (see _OPTIONS)
     periodic: bool = True  # False: the report has no period (contacts-health)
     default_out: str = "{report}-{month}.xlsx"
+    #: The time zone the report's months are in: None = the account's (``--tz`` offered);
+    #: a name = fixed (usage-cost: the usage endpoint's billing months).
+    fixed_tz: str | None = None
 
     def load(self) -> Callable:
         import importlib
@@ -104,6 +115,7 @@ REPORTS: tuple[ReportCommand, ...] = (
         "csframe.reports.usage_cost:usage_cost",
         "monthly spend and units per channel and subaccount, budgets, reconciliation",
         options=("budget", "by", "no_history"),
+        fixed_tz="UTC",
     ),
     ReportCommand(
         "delivery",
@@ -175,6 +187,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _add_common(p, default_out=cmd.default_out, periodic=cmd.periodic)
+        if cmd.fixed_tz is None:
+            _opt_tz(p)
+        else:  # accepted only to be refused in one clear line (months are fixed)
+            p.add_argument("--tz", help=argparse.SUPPRESS)
         for opt in cmd.options:
             _OPTIONS[opt](p)
         p.set_defaults(func=lambda args, cmd=cmd: run(cmd, args))
@@ -188,6 +204,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("definition", metavar="FILE.toml", help="the report definition")
     _add_common(p, default_out=None, periodic=True)
+    _opt_tz(p)
     p.set_defaults(func=run_definition)
 
 
@@ -197,16 +214,23 @@ def _add_common(p: argparse.ArgumentParser, *, default_out: str | None, periodic
             "--start", metavar="YYYY-MM", help="first month (default: 11 months before --end)"
         )
         p.add_argument(
-            "--end", metavar="YYYY-MM", help="last month, inclusive (default: this month)"
+            "--end",
+            metavar="YYYY-MM",
+            help="last month, inclusive (default: the last complete month)",
         )
         p.add_argument(
             "--month",
             metavar="last|this|YYYY-MM",
             help="one month instead of --start/--end: last month, this month, or YYYY-MM",
         )
+    else:  # accepted only to be refused in one clear line (no period to choose)
+        p.add_argument("--month", help=argparse.SUPPRESS)
     out_help = "output path; may use {month} {date} {start} {end} {report}"
     if default_out:
-        out_help += f" (default: {default_out}, .html for html, a directory for csv)"
+        out_help += (
+            f" (default: {default_out}; .html means html; .csv means csv, written as the "
+            "directory of that name without .csv)"
+        )
     p.add_argument("--out", metavar="PATH", default=None, help=out_help)
     p.add_argument(
         "--format",
@@ -222,6 +246,22 @@ def _add_common(p: argparse.ArgumentParser, *, default_out: str | None, periodic
     )
     p.add_argument(
         "--quiet", action="store_true", default=None, help="print nothing but errors and alerts"
+    )
+    p.add_argument(
+        "--fail-on-alert",
+        action="store_true",
+        default=None,
+        help="exit 6 when the report has alerts, printing them on stderr (even with --quiet)",
+    )
+
+
+def _opt_tz(p):
+    p.add_argument(
+        "--tz",
+        default=None,
+        metavar="ZONE",
+        help="time zone of months, days and times, e.g. Australia/Melbourne or UTC "
+        "(default: the account's)",
     )
 
 
@@ -327,20 +367,30 @@ def parse_budget_args(values: list[str] | None) -> dict[str, float] | None:
                 out[key or "total"] = float(amount)
             except ValueError:
                 raise UsageError(
-                    f"--budget: {item!r} is not AMOUNT or NAME=AMOUNT (e.g. 500, marketing=150)"
+                    f"--budget: {item!r} is not AMOUNT or NAME=AMOUNT (e.g. 500, csframe_marketing=150)"
                 ) from None
     return out
 
 
-def month_period(month: str, now: dt.datetime | None = None) -> tuple[str, str]:
-    """``--month`` as ``(start, end)``: ``last``, ``this`` (or ``current``) or YYYY-MM.
+def month_period(month: str, now: dt.datetime | None = None, tz: str = "UTC") -> tuple[str, str]:
+    """``--month`` as ``(start, end)``: ``last``, ``this`` (or ``current``) or YYYY-MM;
+    ``last``/``this`` are months of ``tz`` at ``now`` (default:
+    :func:`csframe.timeutil.now_utc`).
 
     Example::
 
         >>> month_period("last", dt.datetime(2026, 1, 15, tzinfo=dt.UTC))
         ('2025-12', '2025-12')
+        >>> month_period("this", dt.datetime(2026, 1, 31, 14, tzinfo=dt.UTC), "Australia/Melbourne")
+        ('2026-02', '2026-02')
     """
-    now = now or dt.datetime.now(dt.UTC)
+    import pandas as pd
+
+    from csframe import timeutil
+
+    stamp = pd.Timestamp(now) if now is not None else timeutil.now_utc()
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    now = stamp.tz_convert(tz).floor("us").to_pydatetime()
     text = str(month).strip().lower()
     if text in ("this", "current"):
         m = f"{now:%Y-%m}"
@@ -363,7 +413,10 @@ def output_path(template: str, *, report: str, start, end, now: dt.datetime | No
         ...                 start=pd.Timestamp("2026-01-01"), end=pd.Timestamp("2026-10-01")))
         'u-2026-10.xlsx'
     """
-    now = now or dt.datetime.now(dt.UTC)
+    if now is None:
+        from csframe import timeutil
+
+        now = timeutil.now_utc().floor("us").to_pydatetime()
     values = {
         "month": f"{end:%Y-%m}",
         "start": f"{start:%Y-%m}",
@@ -405,6 +458,11 @@ def resolve_format(fmt: str | None, out: str | None, default_out: str) -> tuple[
     if out is None:
         stem = default_out.removesuffix(".xlsx")
         out = {"xlsx": default_out, "html": stem + ".html", "csv": stem}[fmt]
+    elif fmt == "csv" and suffix == ".csv":
+        # CSV output is a directory of CSV files: named after --out, without the suffix.
+        out = out[: -len(suffix)]
+        if not out.strip() or out.endswith(("/", "\\")):
+            raise UsageError(f"--out {out + suffix!r}: name the CSV directory, e.g. usage.csv")
     return fmt, out
 
 
@@ -429,6 +487,8 @@ class Job:
     sandbox: bool = False
     quiet: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    tz: str | None = None
+    fail_on_alert: bool = False
 
 
 @contextlib.contextmanager
@@ -500,6 +560,8 @@ def run(cmd: ReportCommand, args: argparse.Namespace) -> int:
             sandbox=bool(args.sandbox),
             quiet=bool(args.quiet),
             options=_cli_options(cmd, args),
+            tz=getattr(args, "tz", None),
+            fail_on_alert=bool(getattr(args, "fail_on_alert", None)),
         )
     except UsageError as exc:
         return _fail(prog, exc, EXIT_USAGE)
@@ -515,32 +577,44 @@ def execute(job: Job) -> int:
 
         execute(Job(command("delivery"), month="last", sandbox=True, quiet=True))
     """
+    from csframe import timeutil
     from csframe.errors import ApiError, ConfigurationError, CsframeError
-    from csframe.reports.base import OptionError
-    from csframe.reports.usage_cost import period
+    from csframe.reports.model import OptionError
+    from csframe.reports.periods import account_tz, check_tz
 
     cmd = job.command
     prog = f"csframe report {cmd.name}"
     try:
+        if job.tz is not None and cmd.fixed_tz is not None:
+            raise UsageError(f"{cmd.name} has no --tz: its months are {cmd.fixed_tz} months")
+        tz = check_tz(job.tz) if job.tz is not None else cmd.fixed_tz
         start, end = job.start, job.end
-        if job.month is not None:
-            if start is not None or end is not None:
-                raise UsageError("--month cannot be combined with --start/--end")
-            start, end = month_period(job.month)
-        try:
-            first, last = period(start, end) if cmd.periodic else period(None, None)
-        except ValueError as exc:
-            raise UsageError(f"--start/--end/--month: {exc}") from None
-        if not cmd.periodic:
-            first = last
+        if job.month is not None and (start is not None or end is not None):
+            raise UsageError("--month cannot be combined with --start/--end")
+        if job.month is not None and not cmd.periodic:
+            raise UsageError(
+                f"{cmd.name} has no --month: it describes the lists as they are now "
+                "(use {date} in --out to keep one file per day)"
+            )
+        # The period is checked before any client exists (a bad month needs no network);
+        # its months are settled once the time zone is known.
+        _period(job, tz or "UTC")
         fmt, template = resolve_format(job.format, job.out, cmd.default_out)
-        out = output_path(template, report=cmd.name, start=first, end=last)
+        _check_template(template, cmd.name)
         build = cmd.load()
         kwargs = _check_options(cmd, build, job.options)
-        if cmd.periodic:
-            kwargs |= {"start": f"{first:%Y-%m}", "end": f"{last:%Y-%m}"}
         with open_client(sandbox=job.sandbox, quiet=job.quiet) as cs:
+            if tz is None:
+                tz = account_tz(cs.account())
+            first, last = _period(job, tz)
+            if cmd.periodic:
+                kwargs |= {"start": f"{first:%Y-%m}", "end": f"{last:%Y-%m}"}
+            if cmd.fixed_tz is None:
+                kwargs["tz"] = tz
             report = build(cs, **kwargs)
+        now = timeutil.now_utc().tz_convert(tz).floor("us").to_pydatetime()  # {date}: there
+        m = report.meta
+        out = output_path(template, report=cmd.name, start=m.start, end=m.end, now=now)
     except (UsageError, ConfigurationError, OptionError) as exc:
         return _fail(prog, exc, EXIT_USAGE)
     except (ApiError, CsframeError) as exc:
@@ -560,7 +634,36 @@ def execute(job: Job) -> int:
         for line in lines:
             print(f"{prog}: budget exceeded: {line}", file=sys.stderr)
         return EXIT_BUDGET
+    if job.fail_on_alert and report.alerts:
+        for line in report.alerts:
+            print(f"{prog}: alert: {line}", file=sys.stderr)
+        return EXIT_ALERT
     return EXIT_OK
+
+
+def _period(job: Job, tz: str):
+    """The first and last month of ``job`` in ``tz`` (UsageError for a bad month)."""
+    from csframe.reports.periods import resolve_period
+
+    if not job.command.periodic:
+        p = resolve_period(tz=tz)
+        return p.current, p.current
+    start, end = job.start, job.end
+    try:
+        if job.month is not None:
+            start, end = month_period(job.month, tz=tz)
+        p = resolve_period(start, end, tz=tz)
+    except ValueError as exc:
+        raise UsageError(f"--start/--end/--month: {exc}") from None
+    return p.first, p.last
+
+
+def _check_template(template: str, report: str) -> None:
+    """Unknown placeholders in ``--out`` fail before anything is loaded."""
+    import pandas as pd
+
+    stamp = pd.Timestamp("2026-01-01", tz="UTC")
+    output_path(template, report=report, start=stamp, end=stamp)
 
 
 def _check_options(cmd: ReportCommand, build: Callable, options: dict) -> dict:
@@ -600,10 +703,13 @@ def describe(report, path: Path | str) -> str:
     from csframe.reports.base import format_value
 
     s, m = report.summary, report.meta
-    lines = [
-        f"{m.title}, account {m.account.label or '-'}",
-        f"  months       {m.months} ({m.period[0]} to {m.period[1]})",
-    ]
+    lines = [f"{m.title}, account {m.account.label or '-'}"]
+    if m.snapshot:
+        lines.append(f"  {'as of':<12} {m.period_label.removeprefix('as of ')} ({m.tz})")
+    else:
+        lines.append(f"  months       {m.months} ({m.period_label.split(' (', 1)[0]})")
+        if m.to_date is not None:
+            lines.append(f"  {'to date':<12} {m.to_date:%Y-%m} is not complete (run rate only)")
     for key, label in _HEADLINE:
         if key not in s:
             continue
@@ -637,15 +743,18 @@ _DEFINITION_KEYS = {
     "options",
     "budget",
     "description",
+    "tz",
+    "fail_on_alert",
 }
 
 
 def load_definition(path: str | Path) -> Job:
     """A :class:`Job` from a report definition (TOML). Keys: ``report`` (required),
     ``description``, ``month`` or ``start``/``end``, ``out``, ``format``, ``sandbox``,
-    ``quiet``, ``[options]`` (keyword options of the report function) and ``[budget]``
-    (usage-cost: ``total = 500``, ``<subaccount> = 150``). Relative ``out`` paths are
-    relative to the working directory, like ``--out``.
+    ``quiet``, ``tz``, ``fail_on_alert``, ``[options]`` (keyword options of the report
+    function) and ``[budget]`` (usage-cost: ``total = 500``, ``<subaccount> = 150``; a
+    subaccount the account does not have is an error). Relative ``out`` paths are relative
+    to the working directory, like ``--out``.
 
     Example::
 
@@ -676,7 +785,7 @@ def load_definition(path: str | Path) -> Job:
         if not isinstance(data["budget"], dict | int | float):
             raise UsageError(f"{path}: budget must be a number or a [budget] table")
         options["budget"] = data["budget"]
-    for key in ("start", "end", "month", "out", "format"):
+    for key in ("start", "end", "month", "out", "format", "tz"):
         if key in data and not isinstance(data[key], str):
             raise UsageError(f'{path}: {key} must be a string, e.g. {key} = "..."')
     return Job(
@@ -689,6 +798,8 @@ def load_definition(path: str | Path) -> Job:
         sandbox=bool(data.get("sandbox", False)),
         quiet=bool(data.get("quiet", False)),
         options=options,
+        tz=data.get("tz"),
+        fail_on_alert=bool(data.get("fail_on_alert", False)),
     )
 
 
@@ -706,8 +817,8 @@ def run_definition(args: argparse.Namespace) -> int:
         return _fail(prog, exc, EXIT_USAGE)
     if args.start is not None or args.end is not None or args.month is not None:
         job.start, job.end, job.month = args.start, args.end, args.month
-    for key in ("out", "format", "sandbox", "quiet"):
-        value = getattr(args, key)
+    for key in ("out", "format", "sandbox", "quiet", "tz", "fail_on_alert"):
+        value = getattr(args, key, None)
         if value is not None:
             setattr(job, key, value)
     return execute(job)

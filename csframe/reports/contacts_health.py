@@ -16,8 +16,13 @@ Counts per list:
 - ``reachable``: valid phone, not opted out, first of its duplicates in the list;
   ``health`` = reachable / contacts.
 
-The period of the report is the month it is run in (contacts have no period); inbound
-messages of all time count for opt-outs.
+The report is a snapshot (contacts have no period): its period reads "as of" the day it is
+run, in the account's time zone; inbound messages of all time count for opt-outs.
+
+Opt-out lists (lists whose name says they collect opt-outs -- "Opt-out", "Unsubscribed",
+"STOP list", "Do not contact", ... -- or that ClickSend marks as the account's opt-out
+list) are what they are: their contacts *should* be opted out, so such a list has no
+health score, raises no alert, and its contacts do not count as reachable.
 
 Tables: ``lists``, ``issues`` (list x issue code), ``invalid_numbers``, ``duplicates``
 and ``opt_outs`` (details; names and numbers neutralised in the workbook).
@@ -31,29 +36,40 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from csframe.reports.base import (
+from csframe import timeutil
+from csframe.reports.base import Report
+from csframe.reports.model import (
     AccountInfo,
     ChartSpec,
     Highlight,
-    Report,
     ReportMeta,
     TableSpec,
     account_info,
 )
-from csframe.reports.usage_cost import period
+from csframe.reports.periods import UTC, check_tz, month_start
 
 NAME = "contacts-health"
 TITLE = "Contact list health"
 #: Lists where fewer than this share of contacts is reachable are flagged.
 HEALTH_THRESHOLD = 0.8
 
+#: List names that say "this list collects opt-outs".
+OPT_OUT_NAME = re.compile(
+    r"opt[\s_-]*outs?\b|opted[\s_-]*out|unsubscri|\bstop\b|suppress|"
+    r"do[\s_-]*not[\s_-]*(?:contact|call|message|text|sms|email)",
+    re.IGNORECASE,
+)
+
 _LIST_COLUMNS = (
     "list_id",
     "list_name",
+    "opt_out_list",
     "contacts",
     "valid_phones",
     "invalid_phones",
@@ -67,11 +83,19 @@ _LIST_COLUMNS = (
 )
 
 
-def contacts_health(client, *, region: str | None = None) -> Report:
+def contacts_health(
+    client,
+    *,
+    region: str | None = None,
+    opt_out_lists: Sequence[int] | None = None,
+    tz: str | None = None,
+) -> Report:
     """The contact-list health report of the account.
 
     ``region``: region for national numbers (default: the account's
-    ``default_country_sms``, else its ``country``).
+    ``default_country_sms``, else its ``country``). ``opt_out_lists``: ids of the lists
+    that collect opt-outs (default: lists named so, see :data:`OPT_OUT_NAME`). ``tz``: the
+    zone of the "as of" date and of the times shown (default: the account's).
 
     Example::
 
@@ -83,13 +107,22 @@ def contacts_health(client, *, region: str | None = None) -> Report:
             raise NotImplementedError(
                 f"contacts-health needs Client.{method}(), which this csframe does not have yet"
             )
+    tz = check_tz(tz) if tz is not None else None
     data = client.account() or {}
     account = account_info(client)
     region = region or data.get("default_country_sms") or data.get("country") or None
     lists = client.lists()
     contacts = client.contacts()
     inbound = client.inbound() if callable(getattr(client, "inbound", None)) else None
-    return build(lists, contacts, inbound, account=account, region=region)
+    return build(
+        lists,
+        contacts,
+        inbound,
+        account=account,
+        region=region,
+        opt_out_lists=opt_out_lists,
+        tz=tz or account.timezone or UTC,
+    )
 
 
 def build(
@@ -101,6 +134,8 @@ def build(
     region: str | None = None,
     health_threshold: float = HEALTH_THRESHOLD,
     generated_at: dt.datetime | None = None,
+    opt_out_lists: Sequence[int] | None = None,
+    tz: str = UTC,
 ) -> Report:
     """Shape lists, contacts (all lists, with ``list_id``) and inbound SMS into the report.
 
@@ -110,17 +145,24 @@ def build(
     """
     from csframe import clean
 
-    first, last = period(None, None)
+    tz = check_tz(tz)
+    when = pd.Timestamp(generated_at) if generated_at is not None else timeutil.now_utc()
+    when = (when.tz_localize("UTC") if when.tzinfo is None else when).floor("us")
+    local = when.tz_convert(tz)
+    month = month_start(local.year, local.month, tz)
     account = account or AccountInfo()
     meta = ReportMeta(
         name=NAME,
         title=TITLE,
-        start=last,
-        end=last,
+        start=month,
+        end=month,
         account=account,
         currency=account.currency,
-        generated_at=generated_at or dt.datetime.now(dt.UTC),
+        generated_at=when.to_pydatetime(),
+        tz=tz,
+        snapshot=True,
     )
+    optout_ids = _opt_out_lists(lists, opt_out_lists)
     ct = contacts.reset_index(drop=True)
     if len(ct):
         cleaned = clean.contacts(ct, default_region=region)
@@ -134,7 +176,7 @@ def build(
 
     frame = _flags(ct, cleaned, dups, dropped)
     tables = {
-        "lists": list_table(lists, frame),
+        "lists": list_table(lists, frame, optout_ids),
         "issues": issue_table(frame),
         "invalid_numbers": _detail(
             frame[frame["has_phone"] & ~frame["phone_ok"]],
@@ -150,13 +192,18 @@ def build(
         ),
     }
     pct = {"health": "percent"}
-    totals = tuple(c for c in _LIST_COLUMNS[2:] if c != "health")
+    totals = tuple(c for c in _LIST_COLUMNS[3:] if c != "health")
     specs = {
         "lists": TableSpec(
             f"Per list: contacts, valid and invalid numbers, duplicates, opt-outs and how many "
-            f"can be reached (health under {health_threshold:.0%} in red).",
+            f"can be reached (health under {health_threshold:.0%} in red). Opt-out lists "
+            "collect opted-out people: no health score, no alert.",
             kinds=pct,
-            labels={"list_id": "List", "in_other_lists": "Also in other lists"},
+            labels={
+                "list_id": "List",
+                "in_other_lists": "Also in other lists",
+                "opt_out_list": "Opt-out list",
+            },
             totals=totals,
             highlights=(Highlight("health", "<", health_threshold, row=True),),
             freeze_columns=2,
@@ -200,6 +247,17 @@ def build(
     )
     report.figures["lists"] = lists_figure(tables["lists"], frame)
     return report
+
+
+def _opt_out_lists(lists: pd.DataFrame, given: Sequence[int] | None) -> set[int]:
+    """Ids of the lists that collect opt-outs: ``given``, else those named so."""
+    if given is not None:
+        return {int(i) for i in given}
+    if "list_id" not in lists or "list_name" not in lists:
+        return set()
+    names = lists["list_name"].astype("str").fillna("")
+    hit = names.str.contains(OPT_OUT_NAME, na=False).to_numpy(dtype=bool)
+    return {int(i) for i in lists.loc[hit, "list_id"].dropna()}
 
 
 def _inbound(inbound: pd.DataFrame) -> pd.DataFrame:
@@ -267,15 +325,20 @@ def _flags(ct, cleaned, dups, dropped) -> pd.DataFrame:
     return f
 
 
-def list_table(lists: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """The per-list counts (see the module docstring); lists without contacts included.
+def list_table(
+    lists: pd.DataFrame, frame: pd.DataFrame, opt_out_lists: set[int] | None = None
+) -> pd.DataFrame:
+    """The per-list counts (see the module docstring); lists without contacts included;
+    ``opt_out_lists``: ids of the lists that collect opt-outs.
 
     Example::
 
-        list_table(cs.lists(), flags)
+        list_table(cs.lists(), flags, {623})
     """
+    opt_out_lists = set(opt_out_lists or ())
     has, ok = frame["has_phone"].astype(bool), frame["phone_ok"].astype(bool)
     opted, dup = frame["opted_out"].astype(bool), frame["dup_in_list"].astype(bool)
+    in_optout = frame["list_id"].isin(opt_out_lists).astype(bool)
     work = pd.DataFrame(
         {
             "list_id": frame["list_id"],
@@ -286,8 +349,9 @@ def list_table(lists: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
             "valid_emails": frame["email_ok"].astype(bool),
             "duplicates": dup,
             "in_other_lists": frame["in_other_lists"].astype(bool),
-            "opt_outs": opted,
-            "reachable": ok & ~opted & ~dup,
+            "opt_outs": opted | in_optout,
+            # Nobody on an opt-out list is someone to message.
+            "reachable": ok & ~opted & ~dup & ~in_optout,
         }
     )
     counts = work.groupby("list_id", dropna=False).sum().astype("int64")
@@ -303,12 +367,14 @@ def list_table(lists: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         names = names.combine_first(seen) if len(names) else seen
     out.insert(1, "list_name", out["list_id"].map(names).astype("str"))
     out["list_id"] = out["list_id"].astype("Int64")
-    for col in _LIST_COLUMNS[2:-1]:
+    out.insert(2, "opt_out_list", out["list_id"].isin(opt_out_lists).to_numpy(dtype=bool))
+    for col in _LIST_COLUMNS[3:-1]:
         out[col] = out[col].astype("Int64")
     out["health"] = (
         out["reachable"].astype("float64")
         / out["contacts"].astype("float64").where(out["contacts"] > 0)
     ).astype("float64")
+    out.loc[out["opt_out_list"], "health"] = np.nan  # not a list to reach anyone on
     return out[list(_LIST_COLUMNS)]
 
 
@@ -359,13 +425,23 @@ def _detail(rows: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
 
 
 def _summary(tables, frame, threshold: float, region):
-    lists = tables["lists"]
+    every = tables["lists"]
+    optout = every[every["opt_out_list"]]
+    lists = every[~every["opt_out_list"]]  # the key figures are about lists to reach people on
     n = int(lists["contacts"].sum())
     reachable = int(lists["reachable"].sum())
     s = {
         "lists": len(lists),
+        "opt_out_lists": [str(x) for x in optout["list_name"]],
+        "opt_out_list_contacts": int(optout["contacts"].sum()),
         "contacts": n,
-        "unique_people": int(frame["cluster_id"].nunique()) if n else 0,
+        "unique_people": int(
+            frame.loc[
+                ~frame["list_id"].isin(set(optout["list_id"].dropna())), "cluster_id"
+            ].nunique()
+        )
+        if n
+        else 0,
         "valid_phones": int(lists["valid_phones"].sum()),
         "invalid_phones": int(lists["invalid_phones"].sum()),
         "missing_phones": int(lists["missing_phones"].sum()),
@@ -379,9 +455,12 @@ def _summary(tables, frame, threshold: float, region):
     if len(issues):
         top = issues.groupby("issue")["contacts"].sum().sort_values(ascending=False)
         s["top_issue"] = f"{top.index[0]} ({int(top.iloc[0]):,} contacts)"
-    kinds = {k: "int" for k in s if k not in ("health", "region", "top_issue")}
+    kinds = {k: "int" for k in s if k not in ("health", "region", "top_issue", "opt_out_lists")}
     kinds["health"] = "percent"
     labels = {
+        "lists": "Lists (not counting opt-out lists)",
+        "opt_out_lists": "Opt-out lists (not scored)",
+        "opt_out_list_contacts": "Contacts on opt-out lists",
         "unique_people": "Unique people (after de-duplication)",
         "health": "Reachable share",
         "region": "Region for national numbers",

@@ -3,7 +3,11 @@
 Built from the outbound message history of one channel (``client.iter_history``,
 streamed; see :mod:`csframe.reports.history` for the outcome of a message: delivered,
 failed, pending, cancelled). Rates are shares of *sent* messages (all but cancelled).
-Days and months are UTC calendar days and months, as in the usage endpoint.
+Days and months are calendar days and months in the account's time zone (``/account``
+``timezone``), or in ``tz=``: a message sent at 09:00 on 1 March in Melbourne is a March
+message. The workbook shows times in the same zone. Without ``start``/``end`` the period
+is the last 12 complete months; a period that includes the running month labels it "to
+date".
 
 Tables (sheet order):
 
@@ -22,8 +26,9 @@ Tables (sheet order):
     neutralised against formula injection.
 
 Failure rates above ``failure_threshold`` (default 10%) are highlighted in every table and
-listed as alerts (countries and carriers only with at least ``min_messages`` sent, so one
-failed message to a rare destination is no alert).
+listed as alerts -- for rows with at least ``min_messages`` sent only (days, countries,
+carriers, subaccounts), so one failed message to a rare destination, or 2 failures on a
+day of 10 messages, is no alert.
 
 Example::
 
@@ -40,18 +45,20 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from csframe import timeutil
 from csframe.reports import history as hist
-from csframe.reports.base import (
+from csframe.reports.base import Report
+from csframe.reports.model import (
+    MONEY_DECIMALS,
     AccountInfo,
     ChartSpec,
     Highlight,
     OptionError,
-    Report,
     ReportMeta,
     TableSpec,
     account_info,
 )
-from csframe.reports.usage_cost import MONEY_DECIMALS, period
+from csframe.reports.periods import UTC, as_local, check_tz, floor_local, resolve_period
 
 NAME = "delivery"
 TITLE = "Delivery"
@@ -93,6 +100,7 @@ FAILED_COLUMNS = (
 )
 MEASURES = (
     "messages",
+    "sent",
     "delivered",
     "failed",
     "pending",
@@ -113,17 +121,23 @@ def delivery(
     channel: str = "sms",
     failure_threshold: float = DEFAULT_THRESHOLD,
     min_messages: int = MIN_MESSAGES,
+    tz: str | None = None,
+    now=None,
 ) -> Report:
-    """The delivery report of ``channel`` for months ``start``..``end`` (inclusive).
+    """The delivery report of ``channel`` for months ``start``..``end`` (inclusive), days
+    and months in ``tz`` (default: the account's time zone).
 
     Example::
 
-        rep = delivery(cs, "2026-01", "2026-10")
+        rep = delivery(cs, "2026-01", "2026-10", tz="Australia/Melbourne")
         rep.tables["by_country"], rep.summary["failed_spend"]
     """
-    first, last = period(start, end)
+    tz = check_tz(tz) if tz is not None else None
     _check_threshold(failure_threshold)
     account = account_info(client)
+    tz = tz or account.timezone or UTC
+    per = resolve_period(start, end, tz=tz, now=now)
+    first, last = per.first, per.last
 
     def failed_rows(chunk: pd.DataFrame) -> pd.DataFrame:
         keep = np.asarray(hist.outcomes(chunk) == "failed")
@@ -142,6 +156,8 @@ def delivery(
         failed=failed,
         failure_threshold=failure_threshold,
         min_messages=min_messages,
+        tz=tz,
+        now=per.now,
     )
 
 
@@ -166,16 +182,22 @@ def build(
     min_messages: int = MIN_MESSAGES,
     now: pd.Timestamp | None = None,
     generated_at: dt.datetime | None = None,
+    tz: str = UTC,
 ) -> Report:
     """Shape a history frame (``Client.history`` or a lean one from
-    :func:`csframe.reports.history.load`) into the report. ``failed``: the failed
-    messages' full rows; taken from ``history`` when omitted and it has them.
+    :func:`csframe.reports.history.load`) into the report, days and months in ``tz``.
+    ``failed``: the failed messages' full rows; taken from ``history`` when omitted and it
+    has them. ``now``: the instant that decides which month and day are still running.
 
     Example::
 
         rep = build(cs.history("sms", "2026-01-01", "2026-04-01"), "2026-01", "2026-03")
     """
-    first, last = period(start, end)
+    tz = check_tz(tz)
+    if now is None:
+        now = pd.Timestamp(generated_at) if generated_at is not None else timeutil.now_utc()
+    per = resolve_period(start, end, tz=tz, now=now)
+    first, last = per.first, per.last
     account = account or AccountInfo()
     currency = history.attrs.get("currency") or account.currency
     meta = ReportMeta(
@@ -185,9 +207,12 @@ def build(
         end=last,
         account=account,
         currency=currency,
-        generated_at=generated_at or dt.datetime.now(dt.UTC),
+        generated_at=generated_at or per.now.to_pydatetime(),
+        tz=tz,
+        to_date=per.to_date,
     )
-    frame = _prepare(history, first, last)
+    t0, t1 = per.window
+    frame = _prepare(history, t0, t1)
     if failed is None:
         # A full history frame has the detail columns; a lean one only what it kept.
         if "outcome" in history:
@@ -197,23 +222,26 @@ def build(
             if "direction" in history:
                 outbound = history.loc[~hist._lower_map(history["direction"], {"in", "inbound"})]
             failed = outbound.loc[np.asarray(hist.outcomes(outbound) == "failed")]
-    failed = _failed_detail(failed, first, last)
+    failed = _failed_detail(failed, t0, t1)
 
-    end_instant = last + pd.offsets.MonthBegin(1)
-    today = (now or pd.Timestamp.now(tz="UTC")).floor("D")
+    # Every local day from the period's first to today (or the latest message), no more.
+    local = lambda ts: ts.tz_convert(tz).tz_localize(None)  # noqa: E731
+    today = local(per.now).floor("D")
     latest = frame["date"].max() if len(frame) else pd.NaT
     upto = min(
-        end_instant - pd.Timedelta(days=1),
-        max(today, latest.floor("D") if pd.notna(latest) else today),
+        local(t1 - pd.Timedelta(seconds=1)).floor("D"),
+        max(today, local(latest).floor("D") if pd.notna(latest) else today),
     )
-    days = pd.date_range(first, max(upto, first), freq="D").as_unit("s")
-    months = pd.date_range(first, last, freq="MS").as_unit("s")
+    start_day = local(first).floor("D")
+    days = pd.date_range(start_day, max(upto, start_day), freq="D")
+    days = days.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").as_unit("s")
+    months = per.months
 
-    frame["day"] = _floor(frame["date"], "D")
-    frame["month"] = _floor(frame["date"], "M")
+    frame["day"] = floor_local(frame["date"], "D", tz)
+    frame["month"] = floor_local(frame["date"], "M", tz)
     tables = {
-        "daily": measures(frame, ["day"], grid=days).rename(columns={"day": "date"}),
-        "monthly": measures(frame, ["month"], grid=months),
+        "daily": measures(frame, ["day"], grid=days, tz=tz).rename(columns={"day": "date"}),
+        "monthly": measures(frame, ["month"], grid=months, tz=tz),
     }
     if "country" in frame:
         tables["by_country"] = _largest(measures(frame, ["country"]))
@@ -233,8 +261,11 @@ def build(
     tables["errors"] = errors(frame)
     tables["failed_messages"] = failed
 
-    rate_hl = (Highlight("failed_rate", ">", failure_threshold, row=False),)
-    specs = _specs(rate_hl, failure_threshold)
+    # Rates of rows with too few messages are noise: neither red nor counted.
+    rate_hl = (
+        Highlight("failed_rate", ">", failure_threshold, min_column="sent", min_value=min_messages),
+    )
+    specs = _specs(rate_hl, failure_threshold, min_messages, tz)
     charts = [
         ChartSpec(
             "daily",
@@ -264,12 +295,11 @@ def build(
 # --- tables ----------------------------------------------------------------------------------
 
 
-def _prepare(history: pd.DataFrame, first, last) -> pd.DataFrame:
+def _prepare(history: pd.DataFrame, t0, t1) -> pd.DataFrame:
     if "outcome" in history:
         frame = history
     else:
         frame = hist.concat([hist._lean(history, _LEAN)])
-    t0, t1 = first, last + pd.offsets.MonthBegin(1)
     if len(frame):
         inside = (frame["date"] >= t0) & (frame["date"] < t1)
         if not inside.all():
@@ -277,14 +307,7 @@ def _prepare(history: pd.DataFrame, first, last) -> pd.DataFrame:
     return frame.reset_index(drop=True).copy()
 
 
-def _floor(dates: pd.Series, unit: str) -> pd.Series:
-    if isinstance(dates.dtype, pd.DatetimeTZDtype):
-        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
-    m = dates.to_numpy(dtype="datetime64[s]").astype(f"datetime64[{unit}]").astype("datetime64[s]")
-    return pd.Series(pd.DatetimeIndex(m).tz_localize("UTC"), index=dates.index)
-
-
-def measures(frame: pd.DataFrame, keys: list[str], grid=None) -> pd.DataFrame:
+def measures(frame: pd.DataFrame, keys: list[str], grid=None, tz: str = UTC) -> pd.DataFrame:
     """Messages by outcome, rates of sent, spend and failed spend per ``keys``; with
     ``grid`` (values of the single key), every grid value is a row (zeros).
 
@@ -319,15 +342,16 @@ def measures(frame: pd.DataFrame, keys: list[str], grid=None) -> pd.DataFrame:
     n = out[list(hist.OUTCOMES)].sum(axis=1)
     sent = n - out["cancelled"]
     out.insert(len(keys), "messages", n)
+    out.insert(len(keys) + 1, "sent", sent)
     for o in ("delivered", "failed", "pending"):
         out[f"{o}_rate"] = (out[o] / sent.where(sent > 0)).astype("float64")
-    for col in ("messages", *hist.OUTCOMES):
+    for col in ("messages", "sent", *hist.OUTCOMES):
         out[col] = out[col].astype("Int64")
     for col in ("spend", "failed_spend"):
         out[col] = out[col].astype("float64").round(MONEY_DECIMALS)
     for k in keys:
         if k in ("day", "month"):
-            out[k] = pd.to_datetime(out[k], utc=True).astype("datetime64[s, UTC]")
+            out[k] = as_local(out[k], tz)
         elif k == "subaccount_id":
             out[k] = out[k].astype("Int64")
         elif isinstance(out[k].dtype, pd.CategoricalDtype):
@@ -402,12 +426,11 @@ def errors(frame: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def _failed_detail(failed: pd.DataFrame, first, last) -> pd.DataFrame:
+def _failed_detail(failed: pd.DataFrame, t0, t1) -> pd.DataFrame:
     cols = [c for c in FAILED_COLUMNS if c in failed]
     out = failed[cols]
     if len(out) and "date" in out:
-        t1 = last + pd.offsets.MonthBegin(1)
-        out = out[(out["date"] >= first) & (out["date"] < t1)]
+        out = out[(out["date"] >= t0) & (out["date"] < t1)]
         out = out.sort_values("date", kind="stable")
     out = out.reset_index(drop=True).rename(columns={"_api_username": "username"})
     for c in out.columns:
@@ -416,7 +439,7 @@ def _failed_detail(failed: pd.DataFrame, first, last) -> pd.DataFrame:
     return out
 
 
-def _specs(rate_hl, threshold: float) -> dict[str, TableSpec]:
+def _specs(rate_hl, threshold: float, min_messages: int, tz: str) -> dict[str, TableSpec]:
     rates = {
         "delivered_rate": "percent",
         "failed_rate": "percent",
@@ -430,11 +453,20 @@ def _specs(rate_hl, threshold: float) -> dict[str, TableSpec]:
         "pending_rate": "Pending %",
         "subaccount_id": "Subaccount",
     }
-    totals = ("messages", "delivered", "failed", "pending", "cancelled", "spend", "failed_spend")
-    over = f"failure rates over {threshold:.0%} in red"
+    totals = (
+        "messages",
+        "sent",
+        "delivered",
+        "failed",
+        "pending",
+        "cancelled",
+        "spend",
+        "failed_spend",
+    )
+    over = f"failure rates over {threshold:.0%} in red (rows with {min_messages}+ sent)"
     return {
         "daily": TableSpec(
-            f"Messages by outcome per day (UTC), rates of sent messages; {over}.",
+            f"Messages by outcome per day ({tz}), rates of sent messages; {over}.",
             kinds={"date": "date", **rates},
             labels=labels,
             totals=totals,
@@ -478,8 +510,8 @@ def _specs(rate_hl, threshold: float) -> dict[str, TableSpec]:
             totals=("failed", "share", "failed_spend"),
         ),
         "failed_messages": TableSpec(
-            "Every failed message in the period (UTC times).",
-            kinds={"message_price": "money", "date": "datetime"},
+            f"Every failed message in the period ({tz} times).",
+            kinds={"message_price": "price", "date": "datetime"},
             labels={"subaccount_id": "Subaccount", "message_price": "Price"},
             freeze_columns=2,
         ),
@@ -522,9 +554,12 @@ def _summary(frame, tables, meta: ReportMeta, threshold: float, min_messages: in
         "sent": "Sent (not cancelled)",
         "failed_spend": "Spend on failed messages",
         "failure_threshold": "Failure-rate alert above",
+        "days_over_threshold": f"Days over it (with {min_messages}+ sent)",
     }
     daily = tables["daily"]
-    s["days_over_threshold"] = int((daily["failed_rate"] > threshold).sum())
+    # Days with too few messages are no alert: 2 failures on a day of 10 is not a collapse.
+    busy = daily["sent"].astype("float64") >= min_messages
+    s["days_over_threshold"] = int(((daily["failed_rate"] > threshold) & busy).sum())
     alerts = []
     if s["failure_rate"] is not None and s["failure_rate"] > threshold:
         alerts.append(
@@ -535,7 +570,7 @@ def _summary(frame, tables, meta: ReportMeta, threshold: float, min_messages: in
         if key not in tables:
             continue
         t = tables[key]
-        sent_k = t["messages"] - t["cancelled"]
+        sent_k = t["sent"]
         eligible = t[(sent_k >= min_messages) & t["failed_rate"].notna()]
         if len(eligible):
             worst = eligible.sort_values("failed_rate", ascending=False, kind="stable").iloc[0]
@@ -573,7 +608,7 @@ def rates_figure(daily: pd.DataFrame, meta: ReportMeta, threshold: float):
 
     fig = Figure(figsize=(9, 5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1))
-    x = daily["date"].dt.tz_localize(None)
+    x = daily["date"].dt.tz_localize(None)  # local days: plotted as their wall dates
     top.plot(x, daily["delivered_rate"], color="#2E7D32", lw=1.2, label="Delivered")
     top.set_ylabel("Delivered")
     top.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))

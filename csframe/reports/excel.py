@@ -26,21 +26,21 @@ Decisions, and why:
 - **Totals are values, not formulas.** openpyxl cannot store a formula's cached result, so
   ``=SUM(...)`` would show blank in previews, in pandas and in openpyxl itself until Excel
   recalculates. Values computed by pandas read the same everywhere.
-- **Formula injection: a leading apostrophe.** A text cell starting with ``=``, ``+``,
-  ``-``, ``@`` (or tab/CR, or their full-width forms, which Excel also accepts) is
-  written as ``"'" + text``. openpyxl would otherwise store a string starting with ``=``
-  as a formula, and Excel/LibreOffice re-interpret such text when a user edits the cell
-  or when the sheet goes through CSV. We chose the apostrophe (OWASP's recommendation)
-  over a tab: it is visible, so nobody mistakes the value, and it survives CSV export
-  and re-import; a leading tab is invisible and silently breaks look-ups. The cost: a
-  phone number ``+614...`` shows as ``'+614...``; strip one leading ``'`` to recover it.
-  Numbers are never touched. Control characters Excel cannot store are removed.
+- **Text stays text, and is never a formula.** Data cells are inline strings (never
+  evaluated), so a phone number ``+61412903005`` or a body ``=cmd`` is written exactly as
+  it is; cells written through openpyxl whose text starts with ``=`` (which openpyxl would
+  store as a formula) are typed explicitly as text. No apostrophe is added: that is the
+  CSV defence (:mod:`csframe.reports.cells`), and in a workbook it would show up as a
+  literal ``'``. Control characters Excel cannot store are removed.
 - **Atomic write.** The workbook goes to a hidden temporary file in the target's
   directory, is flushed to disk, then ``os.replace``-d over the target: a reader (or the
   mail job picking the file up) sees the previous workbook or the new one, never half of
   one, and a failure leaves the previous file untouched.
-- **Datetimes** are written in UTC without a zone (Excel has no time zones); the Summary
-  sheet says so.
+- **Datetimes** are written as wall times in the report's time zone (``meta.tz``: the
+  account's, unless ``tz=`` said otherwise), without a zone (Excel has none); the Summary
+  sheet's Times row says which zone. When the period includes the running month, month
+  cells are text (``2026-12 (to date)``) so that the label shows in the sheet and on the
+  chart's axis.
 
 Example::
 
@@ -76,39 +76,27 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-from csframe.reports.base import (
+from csframe.reports.cells import as_text, clean_array, clean_text
+from csframe.reports.model import (
     ChartSpec,
     Highlight,
     Kind,
     ReportMeta,
     default_label,
     format_value,
+    header_label,
 )
-from csframe.reports.sheetxml import (
-    bytes_present,
-    column_cells,
-    flat,
-    render_rows,
-    series_values,
-    splice,
-)
+from csframe.reports.sheetxml import column_cells, render_rows, series_values, splice
 
 if TYPE_CHECKING:  # pragma: no cover
-    from csframe.reports.base import Report
+    from csframe.reports.base import Report  # the type only: base imports this module
 
 SUMMARY_SHEET = "Summary"
 #: Workbook attribute holding ``{worksheet: render()}`` of rows to splice in on save.
 PENDING_ROWS = "_csframe_pending_rows"
 
-#: Leading characters that make Excel, LibreOffice or Sheets treat text as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-_FORMULA_RE = re.compile("^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
-# XML 1.0 forbids these control characters; openpyxl raises IllegalCharacterError on them.
-_ILLEGAL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
 # Excel limits.
 _MAX_SHEET_NAME = 31
-_MAX_TEXT = 32767
 
 # Fonts name the workbook default (Calibri 11): a font without a name renders in a
 # different (serif) face in LibreOffice.
@@ -169,70 +157,6 @@ def money_format(currency: str | None, symbol: str | None = None, decimals: int 
     if currency:
         return '{} "{}"'.format(number, currency.replace('"', ""))
     return number
-
-
-def neutralise(text: str) -> str:
-    """Make ``text`` safe to put in a spreadsheet cell: strip control characters Excel
-    cannot store, and prefix ``'`` when it would be read as a formula.
-
-    Example::
-
-        >>> neutralise("=1+1"), neutralise("+61411111111"), neutralise("hello")
-        ("'=1+1", "'+61411111111", 'hello')
-    """
-    text = _ILLEGAL_RE.sub("", text)
-    if _FORMULA_RE.match(text):
-        text = "'" + text
-    return text[:_MAX_TEXT]
-
-
-def neutralise_series(series: pd.Series) -> np.ndarray:
-    """Vectorised :func:`neutralise` over a column; returns an object array with None
-    for missing values.
-
-    Example::
-
-        neutralise_series(pd.Series(["=1+1", None, "ok"]))   # ["'=1+1", None, 'ok']
-    """
-    return neutralise_array(_as_text(series)).to_numpy(zero_copy_only=False)
-
-
-# The same rules as _FORMULA_RE / _ILLEGAL_RE, for pyarrow.
-_FORMULA_FIRST = pa.array(list(FORMULA_PREFIXES))
-_ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
-_ILLEGAL_BYTES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]
-
-
-def neutralise_array(values: pa.Array) -> pa.Array:
-    """:func:`neutralise` over a pyarrow string array (nulls stay null), at C speed.
-
-    Example::
-
-        >>> neutralise_array(pa.array(["=1", "ok", None])).to_pylist()
-        ["'=1", 'ok', None]
-    """
-    values = flat(values)
-    if bytes_present(values)[_ILLEGAL_BYTES].any():  # rare: skip the regex otherwise
-        values = pc.replace_substring_regex(values, _ILLEGAL_RE2, "")
-    first = pc.utf8_slice_codeunits(values, 0, 1)
-    risky = pc.fill_null(pc.is_in(first, value_set=_FORMULA_FIRST), False)
-    if pc.any(risky).as_py():
-        values = pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
-    if len(values) and (pc.max(pc.utf8_length(values)).as_py() or 0) > _MAX_TEXT:
-        values = pc.utf8_slice_codeunits(values, 0, _MAX_TEXT)
-    return values
-
-
-def _as_text(series: pd.Series) -> pa.Array:
-    """Any column as a pyarrow string array (str() of non-text values; nulls kept)."""
-    if not pd.api.types.is_string_dtype(series.dtype) or isinstance(
-        series.dtype, pd.CategoricalDtype
-    ):
-        series = series.astype("str")
-    arr = flat(pa.array(series, from_pandas=True))
-    if not pa.types.is_string(arr.type):
-        arr = arr.cast(pa.string())
-    return arr
 
 
 def write_excel(report: Report, path: str | os.PathLike) -> Path:
@@ -408,21 +332,6 @@ def sheet_names(tables) -> dict[str, str]:
     return out
 
 
-def header_label(report: Report, key: str, column: str) -> str:
-    """The header text of ``column`` in table ``key``: the spec's label or a readable form
-    of the column name, money columns suffixed with the currency code.
-
-    Example::
-
-        header_label(report, "monthly_by_channel", "spend")   # 'Spend (AUD)'
-    """
-    spec = report.spec(key)
-    label = spec.labels.get(column) or default_label(column)
-    if report.kinds(key)[column] in ("money", "price") and report.meta.currency:
-        label = f"{label} ({report.meta.currency})"
-    return label
-
-
 def _page_setup(ws, *, header_row: bool) -> None:
     # Printed (or saved as PDF) by finance: landscape, one page wide, header on every page.
     ws.page_setup.orientation = "landscape"
@@ -445,11 +354,13 @@ def _cell(ws, value, *, font=None, fill=None, border=None, fmt=None, align=None)
         cell.number_format = fmt
     if align is not None:
         cell.alignment = align
+    if cell.data_type == "f":  # text starting with "=": stored as text, never a formula
+        cell.data_type = "s"
     return cell
 
 
 def _text(value: Any) -> str:
-    return neutralise(str(value))
+    return clean_text(str(value))
 
 
 def _write_summary(ws, report: Report, names, formats, charts) -> None:
@@ -483,7 +394,7 @@ def _write_summary(ws, report: Report, names, formats, charts) -> None:
         ("Period", meta.period_label),
         ("Currency", meta.currency or "-"),
         ("Generated", f"{meta.generated_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"),
-        ("Times", "UTC (Excel cells carry no time zone)"),
+        ("Times", meta.times),
     ]
     for label, value in info:
         append([_cell(ws, label, font=LABEL_FONT), _cell(ws, _text(value))])
@@ -569,7 +480,7 @@ def _fitted_width(header: str, values: np.ndarray, kind: Kind, meta: ReportMeta)
         series = pd.to_numeric(series, errors="coerce")
         arr, ctype = series_values(series, kind)
     else:
-        arr, ctype = _as_text(series), "s"
+        arr, ctype = as_text(series), "s"
     return max(_width(header, _column_text(arr, ctype, series, kind, meta)), 8.0)
 
 
@@ -577,13 +488,8 @@ def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts
     meta, spec = report.meta, report.spec(key)
     kinds = report.kinds(key)
     columns = list(df.columns)
-    headers = unique_headers([neutralise(header_label(report, key, c)) for c in columns])
-    values = []
-    for col in columns:
-        arr, ctype = series_values(df[col], kinds[col])
-        if ctype == "s":
-            arr = neutralise_array(_as_text(df[col]))
-        values.append((arr, ctype))
+    headers = unique_headers([clean_text(header_label(report, key, c)) for c in columns])
+    values = [_column_values(df[col], kinds[col], meta) for col in columns]
     totals = report.totals(key)
 
     # Column widths, frozen panes and charts must be set before the first row streams out.
@@ -630,6 +536,19 @@ def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts
             yield tail
 
     pending[ws] = render
+
+
+def _column_values(series: pd.Series, kind: Kind, meta: ReportMeta) -> tuple[pa.Array, str]:
+    """A column's cell texts and type: months as text labels when the period has a month
+    to date (so "2026-12 (to date)" shows in the sheet and on the chart axis), datetimes
+    as wall times in the report's time zone, text cleaned (never prefixed)."""
+    if kind == "month" and meta.to_date is not None and len(series):
+        labels = [None if pd.isna(m) else meta.month_label(m) for m in series]
+        return pa.array(labels, type=pa.string()), "s"
+    arr, ctype = series_values(series, kind, tz=meta.tz)
+    if ctype == "s":
+        arr = clean_array(as_text(series))
+    return arr, ctype
 
 
 def _totals_xml(ws, columns, kinds, totals, formats, *, row: int) -> bytes:
@@ -727,8 +646,12 @@ def _highlight_rules(highlights: tuple[Highlight, ...], columns, kinds, rows: in
         op = "=" if h.op == "==" else ("<>" if h.op == "!=" else h.op)
         threshold = h.threshold
         if kinds.get(h.column) == "text" and not isinstance(threshold, bool):
-            threshold = neutralise(str(threshold))
-        formula = f"AND(NOT(ISBLANK({cell})),{cell}{op}{_excel_literal(threshold)})"
+            threshold = clean_text(str(threshold))
+        formula = f"AND(NOT(ISBLANK({cell})),{cell}{op}{_excel_literal(threshold)}"
+        if h.min_column is not None and h.min_column in columns:
+            m = f"${get_column_letter(columns.index(h.min_column) + 1)}2"
+            formula += f",{m}>={_excel_literal(h.min_value)}"
+        formula += ")"
         font, fill = HIGHLIGHT_STYLES[h.style]
         target = f"A2:{last}{rows + 1}" if h.row else f"{letter}2:{letter}{rows + 1}"
         yield target, FormulaRule(formula=[formula], font=font, fill=fill, stopIfTrue=False)
@@ -750,7 +673,7 @@ def _chart(spec: ChartSpec, layouts: dict[str, _Layout], meta: ReportMeta, forma
         chart.y_axis.number_format = y_fmt
         chart.y_axis.numFmt.sourceLinked = False
     x_fmt = formats.get(layout.kinds[spec.x])
-    if x_fmt:
+    if x_fmt and not (layout.kinds[spec.x] == "month" and meta.to_date is not None):
         chart.x_axis.number_format = x_fmt
     # openpyxl >= 3.1 marks axes as deleted unless told otherwise; Excel then hides them.
     chart.x_axis.delete = False

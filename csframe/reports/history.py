@@ -18,6 +18,10 @@ pending      anything else: ``Sent`` (no receipt yet), ``Queued``, ``Scheduled``
 
 Rates in reports are shares of *sent* messages, i.e. all minus cancelled.
 
+Channels differ in their time, price and unit columns; :data:`HISTORY_SOURCES` says, per
+usage channel, where its messages are and how they count, and :func:`lean_history` brings
+any channel's frame to the same standard columns.
+
 Example::
 
     from csframe.reports import history
@@ -28,10 +32,13 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
+
+from csframe.reports.periods import resolve_period
 
 OUTCOMES = ("delivered", "failed", "pending", "cancelled")
 OUTCOME_DTYPE = pd.CategoricalDtype(list(OUTCOMES))
@@ -95,18 +102,19 @@ def outcomes(df: pd.DataFrame) -> pd.Categorical:
 
 
 def window(start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The half-open instant window ``[first month start, month after last)`` of a report
-    period given as months.
+    """The half-open instant window ``[first month start, month after last)`` (UTC) of a
+    report period given as months; months given as tz-aware month starts are months of
+    their own time zone.
 
     Example::
 
         >>> window("2026-01", "2026-03")[1]
         Timestamp('2026-04-01 00:00:00+0000', tz='UTC')
     """
-    from csframe.reports.usage_cost import period
-
-    first, last = period(start, end)
-    return first, last + pd.offsets.MonthBegin(1)
+    tz = "UTC"
+    if isinstance(start, pd.Timestamp) and start.tzinfo is not None:
+        tz = str(start.tz)
+    return resolve_period(start, end, tz=tz).window
 
 
 def _lean(chunk: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -209,3 +217,116 @@ def _currency(client) -> str | None:
         return client.currency()
     except Exception:  # pragma: no cover - only used to label an empty result
         return None
+
+
+# --- channels: where their messages are and how they count ------------------------------
+
+
+@dataclass(frozen=True)
+class HistorySource:
+    """Where a usage channel's messages are in the history, and how they count: the
+    history channel (``client.history``), the column summed as billed units (``ROWS``: one
+    unit per message; None: units are not comparable, only spend is reconciled) and
+    whether delivery receipts exist (then: cost per delivered message).
+
+    Example::
+
+        HISTORY_SOURCES["fax"]   # HistorySource(channel='fax', units='message_pages', ...)
+    """
+
+    channel: str
+    units: str | None
+    receipts: bool = True
+
+
+#: One unit per message (letters, postcards).
+ROWS = "__rows__"
+#: Usage channel -> its history. Checked against the sandbox, which computes usage from the
+#: same rows: every channel reconciles to the cent; email usage counts are not one per
+#: message, so email reconciles on spend only.
+HISTORY_SOURCES = {
+    "sms": HistorySource("sms", "message_parts"),
+    "mms": HistorySource("mms", "message_parts"),
+    "voice": HistorySource("voice", "message_parts"),
+    "fax": HistorySource("fax", "message_pages"),
+    "email_transactional": HistorySource("email", None),
+    "post": HistorySource("letter", ROWS, receipts=False),
+    "postcards": HistorySource("postcard", ROWS, receipts=False),
+}
+#: The standard columns of :func:`lean_history`.
+STANDARD = ("outcome", "date", "subaccount_id", "message_parts", "message_price")
+
+
+def history_fields(source: HistorySource) -> dict[str, str]:
+    """``{standard name: column}`` of a history channel: ``date`` (its time field),
+    ``message_price`` (its price) and, when units are a column, ``message_parts``.
+
+    Example::
+
+        >>> history_fields(HISTORY_SOURCES["post"])
+        {'date': 'date_added', 'message_price': 'post_price'}
+    """
+    from csframe import schema
+
+    try:
+        resource = schema.get(f"{source.channel}_history")
+    except KeyError:
+        resource = schema.SMS_HISTORY
+    kinds = resource.kinds()
+    prices = [c for c, k in kinds.items() if k == "money" and "price" in c and "supplier" not in c]
+    fields = {
+        "date": resource.time_field or "date",
+        "message_price": prices[0] if prices else "message_price",
+    }
+    if source.units not in (None, ROWS):
+        fields["message_parts"] = source.units
+    return fields
+
+
+def lean_history(frame: pd.DataFrame, source: HistorySource) -> pd.DataFrame:
+    """A history frame of ``source`` (raw, or lean from :func:`load`) in the standard
+    columns: outcome, date, subaccount_id, message_parts (units; NA when not comparable),
+    message_price.
+
+    Example::
+
+        lean_history(cs.history("fax", "2026-01-01", "2026-02-01"), HISTORY_SOURCES["fax"])
+    """
+    fields = history_fields(source)
+    if "outcome" not in frame:
+        frame = concat([_lean(frame, (*fields.values(), "subaccount_id"))])
+    n = len(frame)
+    out = pd.DataFrame(
+        {
+            "outcome": frame["outcome"],
+            "date": frame.get(fields["date"], pd.NaT),
+            "subaccount_id": frame.get("subaccount_id", pd.NA),
+        },
+        index=frame.index,
+    )
+    price = fields["message_price"]
+    out["message_price"] = (
+        pd.to_numeric(frame[price], errors="coerce").astype("float64") if price in frame else 0.0
+    )
+    if source.units == ROWS:
+        out["message_parts"] = pd.array(np.ones(n, dtype="int64"), dtype="Int64")
+    elif source.units is None or fields.get("message_parts") not in frame:
+        out["message_parts"] = pd.array([pd.NA] * n, dtype="Int64")
+    else:
+        out["message_parts"] = pd.to_numeric(frame[fields["message_parts"]]).astype("Int64")
+    out["subaccount_id"] = out["subaccount_id"].astype("Int64")
+    out["date"] = pd.to_datetime(out["date"], utc=True)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def outbound(frame: pd.DataFrame) -> pd.DataFrame:
+    """The outbound rows of a history frame (all of them when it has no ``direction``).
+
+    Example::
+
+        outbound(cs.history("sms", "2026-01-01", "2026-02-01"))
+    """
+    if "direction" not in frame:
+        return frame
+    return frame.loc[~_lower_map(frame["direction"], {"in", "inbound"})]

@@ -12,9 +12,10 @@ account's symbol, percentages, months) and the report's highlights as red/amber/
 cells. No external files, scripts or fonts: it can be mailed as is.
 
 CSV: ``summary.csv`` (key, label, value, text) plus ``<table>.csv`` per table, UTF-8,
-ISO dates, data rows only (no totals rows: whoever sums a CSV column would count them
-twice), formula-like text neutralised exactly as in the workbook (CSV files are opened by
-Excel, which is where formula injection bites).
+ISO dates (months and days in the report's time zone, date-times in UTC with a ``Z``),
+data rows only (no totals rows: whoever sums a CSV column would count them twice),
+formula-like text prefixed with ``'`` (CSV has no cell types: Excel evaluates such fields
+when it opens the file; see :mod:`csframe.reports.cells`).
 
 Example::
 
@@ -37,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from csframe.reports.base import Kind, ReportMeta, default_label, format_value
+from csframe.reports.cells import neutralise, neutralise_series
+from csframe.reports.model import Kind, ReportMeta, default_label, format_value, header_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from csframe.reports.base import Report
@@ -127,8 +129,6 @@ def csv_frame(report: Report, name: str) -> pd.DataFrame:
 
         csv_frame(rep, "monthly_spend").to_csv(index=False)
     """
-    from csframe.reports.excel import neutralise_series
-
     df = report.tables[name]
     out = {}
     for col, kind in report.kinds(name).items():
@@ -155,7 +155,6 @@ def write_csv(report: Report, directory: str | os.PathLike) -> Path:
 
         write_csv(rep, "out/usage-cost-2026-10")
     """
-    from csframe.reports.excel import neutralise
 
     def build(tmp: Path) -> None:
         buf = io.StringIO()
@@ -169,6 +168,8 @@ def write_csv(report: Report, directory: str | os.PathLike) -> Path:
             ("period_end", m.period[1]),
             ("currency", m.currency or ""),
             ("generated_at", f"{m.generated_at:%Y-%m-%dT%H:%M:%SZ}"),
+            ("time_zone", m.tz),
+            ("month_to_date", f"{m.to_date:%Y-%m}" if m.to_date is not None else ""),
         ]:
             w.writerow([key, default_label(key), neutralise(str(value)), neutralise(str(value))])
         labels = dict(zip(report.summary, report.summary_lines(), strict=True))
@@ -196,10 +197,12 @@ def _fmt(value: Any, kind: Kind, meta: ReportMeta) -> str:
         return f"{pd.Timestamp(value):%Y-%m-%d}"
     if kind == "datetime":
         ts = pd.Timestamp(value)
-        ts = ts.tz_convert("UTC") if ts.tzinfo is not None else ts
+        ts = ts.tz_convert(meta.tz) if ts.tzinfo is not None else ts
         return f"{ts:%Y-%m-%d %H:%M:%S}"
     if kind == "month" and isinstance(value, str):
         return value
+    if kind == "month":
+        return meta.month_label(value)
     if kind in ("money", "price"):
         sym = meta.currency_symbol or ""
         places = 4 if kind == "price" else 2
@@ -208,8 +211,6 @@ def _fmt(value: Any, kind: Kind, meta: ReportMeta) -> str:
 
 
 def _table_html(report: Report, name: str) -> str:
-    from csframe.reports.excel import header_label
-
     df = report.tables[name]
     spec, kinds, meta = report.spec(name), report.kinds(name), report.meta
     columns = list(df.columns)
@@ -218,7 +219,8 @@ def _table_html(report: Report, name: str) -> str:
     for h in reversed(spec.highlights):
         if h.column not in df:
             continue
-        mask = h.mask(df[h.column]).to_numpy()
+        volume = df.get(h.min_column) if h.min_column else None
+        mask = h.mask(df[h.column], volume).to_numpy()
         targets = columns if h.row else [h.column]
         for col in targets:
             cls.loc[mask, col] = h.style
@@ -267,6 +269,7 @@ def render_html(report: Report, *, max_rows: int | None = 5000) -> str:
         ("Period", m.period_label),
         ("Currency", m.currency or "-"),
         ("Generated", f"{m.generated_at:%Y-%m-%d %H:%M} UTC"),
+        ("Times", m.tz),
         *report.summary_lines(),
     ]
     kv = "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td></tr>" for a, b in info)

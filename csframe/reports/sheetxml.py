@@ -10,8 +10,8 @@ write-only mode: numbers as ``<v>`` with the column's style id, text as inline s
 booleans as ``t="b"``, date-times as Excel serial numbers with a date format, missing
 values as absent cells.
 
-Text is neutralised (formula-like prefixes, control characters Excel cannot store) by the
-caller; this module XML-escapes it.
+Text is cleaned (control characters Excel cannot store) by the caller; this module
+XML-escapes it. Inline strings are never evaluated, whatever their first character.
 
 Example::
 
@@ -112,10 +112,10 @@ def _numbers(series: pd.Series) -> pa.Array:
     return pc.cast(arr, pa.string())
 
 
-def _serials(series: pd.Series) -> pa.Array:
-    """Date-times (tz-aware: converted to UTC) as Excel serial day numbers."""
+def _serials(series: pd.Series, tz: str = "UTC") -> pa.Array:
+    """Date-times as Excel serial day numbers: tz-aware ones as wall times in ``tz``."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        series = series.dt.tz_convert(tz).dt.tz_localize(None)
     seconds = series.to_numpy(dtype="datetime64[s]").astype("int64").astype("float64")
     mask = series.isna().to_numpy()
     days = (seconds - _EXCEL_EPOCH) / _SECONDS_PER_DAY
@@ -172,16 +172,16 @@ def column_cells(letter: str, values: pa.Array, ctype: str, style_id: int | None
     return ColumnCells(letter, cells)
 
 
-def series_values(series: pd.Series, kind: str) -> tuple[pa.Array, str]:
+def series_values(series: pd.Series, kind: str, tz: str = "UTC") -> tuple[pa.Array, str]:
     """``(cell texts, ctype)`` of a column for :func:`column_cells`, by presentation kind
-    (text is passed through: neutralise it first).
+    (text is passed through: clean it first); tz-aware date-times as wall times in ``tz``.
 
     Example::
 
         series_values(pd.Series([1.5, None]), "money")   # (["1.5", null], "n")
     """
     if pd.api.types.is_datetime64_any_dtype(series):
-        return _serials(series), "n"
+        return _serials(series, tz), "n"
     if pd.api.types.is_bool_dtype(series.dtype):
         return _booleans(series), "b"
     numeric = ("money", "price", "int", "id", "float", "percent")

@@ -9,6 +9,14 @@ message history of the period for every billed channel that has one (:data:`HIST
 appears in the monthly tables, with zeros where nothing was billed, so charts and
 month-over-month comparisons have no gaps.
 
+Months are billing months as ``/account/usage`` reports them (UTC calendar months in the
+sandbox); the history is cut at the same instants so that the two reconcile. Without
+``start``/``end`` the period is the last 12 complete months. When it includes the running
+month, that month is "to date": its rows have no change against the month before, it is
+out of the average, peak and "last month" figures, and the summary adds the spend to date
+with a run-rate projection (spend so far / share of the month elapsed), labelled as an
+estimate.
+
 Tables (sheet order):
 
 ``monthly_spend``
@@ -42,11 +50,12 @@ Tables (sheet order):
 
 Budgets are monthly amounts in the account's currency: a number is the account's
 monthly budget; a mapping budgets subaccounts by username or id, with the key ``total``
-(or ``account``, ``*``) for the whole account.
+(or ``account``, ``*``) for the whole account. A subaccount key that names no subaccount
+of the account (``client.subaccounts()``) is an :class:`OptionError` listing the real ones.
 
 Example::
 
-    rep = usage_cost(cs, start="2026-01", end="2026-10", budget={"total": 500, "marketing": 150})
+    rep = usage_cost(cs, "2026-01", "2026-10", budget={"total": 500, "csframe_marketing": 150})
     rep.tables["monthly_spend"]
     rep.summary["total_spend"], rep.budget_exceeded
     rep.to_excel("usage-cost.xlsx")
@@ -55,65 +64,47 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from csframe import timeutil
 from csframe.reports import history as hist
-from csframe.reports.base import (
+from csframe.reports.base import Report
+from csframe.reports.budgets import (
+    Budget,
+    budget_lines,
+    check_subaccounts,
+    known_subaccounts,
+    mark_subaccount_budgets,
+    parse_budget,
+    subaccount_budget_columns,
+)
+from csframe.reports.history import HISTORY_SOURCES, HistorySource, history_fields, lean_history
+from csframe.reports.model import (
+    MONEY_DECIMALS,
     AccountInfo,
     ChartSpec,
     Highlight,
     OptionError,
-    Report,
     ReportMeta,
     TableSpec,
     account_info,
+    ratio,
+    round_money,
 )
-from csframe.timeutil import month_range
+from csframe.reports.periods import Period, resolve_period
 
 NAME = "usage-cost"
-MONEY_DECIMALS = 6
+#: Usage is billed per calendar month as ``/account/usage`` reports it (UTC months in the
+#: sandbox); the history is cut at the same instants so that the two reconcile.
+BILLING_TZ = "UTC"
 TITLE = "Usage and cost"
 DEFAULT_BY = ("month", "channel", "subaccount")
 #: Spend differences up to half a cent are rounding, not a discrepancy.
 DEFAULT_TOLERANCE = 0.005
 
-
-@dataclass(frozen=True)
-class HistorySource:
-    """Where a usage channel's messages are in the history, and how they count: the
-    history channel (``client.history``), the column summed as billed units (``ROWS``: one
-    unit per message; None: units are not comparable, only spend is reconciled) and
-    whether delivery receipts exist (then: cost per delivered message).
-
-    Example::
-
-        HISTORY_SOURCES["fax"]   # HistorySource(channel='fax', units='message_pages', ...)
-    """
-
-    channel: str
-    units: str | None
-    receipts: bool = True
-
-
-#: One unit per message (letters, postcards).
-ROWS = "__rows__"
-#: Usage channel -> its history. Checked against the sandbox, which computes usage from the
-#: same rows: every channel reconciles to the cent; email usage counts are not one per
-#: message, so email reconciles on spend only.
-HISTORY_SOURCES = {
-    "sms": HistorySource("sms", "message_parts"),
-    "mms": HistorySource("mms", "message_parts"),
-    "voice": HistorySource("voice", "message_parts"),
-    "fax": HistorySource("fax", "message_pages"),
-    "email_transactional": HistorySource("email", None),
-    "post": HistorySource("letter", ROWS, receipts=False),
-    "postcards": HistorySource("postcard", ROWS, receipts=False),
-}
 
 #: Channels in the order the usage endpoint lists them; unknown ones follow, sorted.
 CHANNELS = ("sms", "mms", "voice", "fax", "post", "email", "email_transactional", "postcards")
@@ -135,149 +126,17 @@ _BY_ALIASES = {
     "subaccount_id": "subaccount",
     "username": "subaccount",
 }
-_ACCOUNT_KEYS = {"total", "account", "*"}
-_HISTORY_COLUMNS = ("date", "subaccount_id", "message_parts", "message_price")
-
-
-def history_fields(source: HistorySource) -> dict[str, str]:
-    """``{standard name: column}`` of a history channel: ``date`` (its time field),
-    ``message_price`` (its price) and, when units are a column, ``message_parts``.
-
-    Example::
-
-        >>> history_fields(HISTORY_SOURCES["post"])
-        {'date': 'date_added', 'message_price': 'post_price'}
-    """
-    from csframe import schema
-
-    try:
-        resource = schema.get(f"{source.channel}_history")
-    except KeyError:
-        resource = schema.SMS_HISTORY
-    kinds = resource.kinds()
-    prices = [c for c, k in kinds.items() if k == "money" and "price" in c and "supplier" not in c]
-    fields = {
-        "date": resource.time_field or "date",
-        "message_price": prices[0] if prices else "message_price",
-    }
-    if source.units not in (None, ROWS):
-        fields["message_parts"] = source.units
-    return fields
-
-
-def lean_history(frame: pd.DataFrame, source: HistorySource) -> pd.DataFrame:
-    """A history frame of ``source`` (raw, or lean from :func:`history.load`) in the
-    standard columns: outcome, date, subaccount_id, message_parts (units; NA when not
-    comparable), message_price.
-
-    Example::
-
-        lean_history(cs.history("fax", "2026-01-01", "2026-02-01"), HISTORY_SOURCES["fax"])
-    """
-    fields = history_fields(source)
-    if "outcome" not in frame:
-        frame = hist.concat([hist._lean(frame, (*fields.values(), "subaccount_id"))])
-    n = len(frame)
-    out = pd.DataFrame(
-        {
-            "outcome": frame["outcome"],
-            "date": frame.get(fields["date"], pd.NaT),
-            "subaccount_id": frame.get("subaccount_id", pd.NA),
-        },
-        index=frame.index,
-    )
-    price = fields["message_price"]
-    out["message_price"] = (
-        pd.to_numeric(frame[price], errors="coerce").astype("float64") if price in frame else 0.0
-    )
-    if source.units == ROWS:
-        out["message_parts"] = pd.array(np.ones(n, dtype="int64"), dtype="Int64")
-    elif source.units is None or fields.get("message_parts") not in frame:
-        out["message_parts"] = pd.array([pd.NA] * n, dtype="Int64")
-    else:
-        out["message_parts"] = pd.to_numeric(frame[fields["message_parts"]]).astype("Int64")
-    out["subaccount_id"] = out["subaccount_id"].astype("Int64")
-    out["date"] = pd.to_datetime(out["date"], utc=True)
-    out.attrs = dict(frame.attrs)
-    return out
-
-
-def period(start=None, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """First and last month (UTC month starts) of the report period, with the client's
-    rules: months inclusive; no ``start`` = the 12 months up to ``end``; no ``end`` = up
-    to the current month. Raises ValueError for a bad month or ``start`` after ``end``.
-
-    Example::
-
-        >>> period("2026-01", "2026-10")[1]
-        Timestamp('2026-10-01 00:00:00+0000', tz='UTC')
-    """
-    months = month_range(start, end)
-    return months[0], months[-1]
-
-
-# --- budgets -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Monthly budgets: ``account`` for the whole account, ``subaccounts`` by username or
-    id (as text).
-
-    Example::
-
-        >>> parse_budget({"total": 500, "marketing": 150})
-        Budget(account=500.0, subaccounts={'marketing': 150.0})
-    """
-
-    account: float | None = None
-    subaccounts: dict[str, float] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return self.account is not None or bool(self.subaccounts)
-
-
-def parse_budget(budget) -> Budget | None:
-    """A :class:`Budget` from a number (the account's monthly budget), a mapping (keys:
-    ``total``/``account``/``*`` or a subaccount's username or id) or None. Amounts must be
-    finite and not negative.
-
-    Example::
-
-        >>> parse_budget(250).account
-        250.0
-        >>> parse_budget(None) is None
-        True
-    """
-    if budget is None or isinstance(budget, Budget):
-        return budget or None
-    if isinstance(budget, Mapping):
-        items = list(budget.items())
-    elif isinstance(budget, int | float) and not isinstance(budget, bool):
-        items = [("total", budget)]
-    else:
-        raise OptionError(f"budget must be a number or a mapping; got {budget!r}")
-    account, subs = None, {}
-    for key, value in items:
-        amount = _amount(value, key)
-        name = str(key).strip()
-        if name.lower() in _ACCOUNT_KEYS:
-            account = amount
-        elif not name:
-            raise OptionError("budget: empty subaccount name")
-        else:
-            subs[name] = amount
-    return Budget(account, subs) or None
-
-
-def _amount(value, key) -> float:
-    try:
-        amount = float(value)
-    except (TypeError, ValueError):
-        raise OptionError(f"budget for {key!r} must be a number; got {value!r}") from None
-    if not math.isfinite(amount) or amount < 0:
-        raise OptionError(f"budget for {key!r} must be a finite amount >= 0; got {value!r}")
-    return amount
+__all__ = [
+    "HISTORY_SOURCES",
+    "Budget",
+    "HistorySource",
+    "build",
+    "history_fields",
+    "lean_history",
+    "parse_budget",
+    "parse_by",
+    "usage_cost",
+]
 
 
 def parse_by(by) -> tuple[str, ...]:
@@ -317,24 +176,34 @@ def usage_cost(
     history: bool = True,
     history_channels: Sequence[str] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    now=None,
 ) -> Report:
     """The usage-and-cost report for months ``start``..``end`` (inclusive, 'YYYY-MM').
 
-    Without ``start``/``end``: the 12 months up to the current one. ``history=False``
-    skips the history (no cost per delivered, no reconciliation): one request per month.
-    ``history_channels``: the usage channels reconciled (default: every channel billed in
-    the period that has a history, see :data:`HISTORY_SOURCES`).
+    Without ``start``/``end``: the last 12 complete months. A period that includes the
+    current month shows it "to date", out of month-over-month and peak comparisons, with
+    a run-rate projection. Months are billing months (:data:`BILLING_TZ`).
+    ``history=False`` skips the history (no cost per delivered, no reconciliation): one
+    request per month. ``history_channels``: the usage channels reconciled (default: every
+    channel billed in the period that has a history, see :data:`HISTORY_SOURCES`).
+    ``budget`` subaccounts are checked against ``client.subaccounts()``: an unknown name
+    is an :class:`OptionError` listing the known ones.
 
     Example::
 
         rep = usage_cost(cs, "2026-01", "2026-10", budget=500)
         rep.summary["total_spend"], rep.figures["monthly_spend"], rep.budget_exceeded
     """
-    first, last = period(start, end)
+    per = resolve_period(start, end, tz=BILLING_TZ, now=now)
+    first, last = per.first, per.last
     by = parse_by(by)
     budget = parse_budget(budget)
     # The account first: a wrong key fails here, before the concurrent month loads.
     account = account_info(client)
+    subaccounts = None
+    if budget and budget.subaccounts:
+        subaccounts = client.subaccounts()
+        check_subaccounts(budget, known_subaccounts(subaccounts))
     baseline = first - pd.offsets.MonthBegin(1)
     usage = client.usage(start=f"{baseline:%Y-%m}", end=f"{last:%Y-%m}")
     histories: dict[str, pd.DataFrame] = {}
@@ -372,6 +241,8 @@ def usage_cost(
         budget=budget,
         tolerance=tolerance,
         baseline=True,
+        subaccounts=subaccounts,
+        now=per.now,
     )
     report.notes.extend(notes)
     return report
@@ -392,6 +263,8 @@ def build(
     tolerance: float = DEFAULT_TOLERANCE,
     baseline: bool | None = None,
     generated_at: dt.datetime | None = None,
+    subaccounts: pd.DataFrame | None = None,
+    now=None,
 ) -> Report:
     """Shape a usage frame (the contract of ``Client.usage``) and optionally history
     frames (``Client.history`` frames, or lean ones from :func:`csframe.reports.history.load`;
@@ -399,15 +272,24 @@ def build(
 
     ``baseline``: whether ``usage`` covers the month before ``start`` (then the first
     month's change is against it); None infers it from rows before ``start``.
+    ``subaccounts``: the account's subaccounts (``client.subaccounts()``), against which
+    budget keys are checked; without it, the subaccounts seen in ``usage``. ``now``: the
+    instant that decides which month is still running (default: ``generated_at``, else
+    :func:`csframe.timeutil.now_utc`).
 
     Example::
 
         rep = build(cs.usage("2026-01", "2026-03"), "2026-01", "2026-03",
                     history=cs.history("sms", "2026-01-01", "2026-04-01"))
     """
-    first, last = period(start, end)
+    if now is None:
+        now = pd.Timestamp(generated_at) if generated_at is not None else timeutil.now_utc()
+    per = resolve_period(start, end, tz=BILLING_TZ, now=now)
+    first, last = per.first, per.last
     by = parse_by(by)
     budget = parse_budget(budget)
+    known = known_subaccounts(subaccounts if subaccounts is not None else usage)
+    check_subaccounts(budget, known)
     account = account or AccountInfo()
     currency = usage.attrs.get("currency") or account.currency
     meta = ReportMeta(
@@ -417,9 +299,13 @@ def build(
         end=last,
         account=account,
         currency=currency,
-        generated_at=generated_at or dt.datetime.now(dt.UTC),
+        generated_at=generated_at or per.now.to_pydatetime(),
+        tz=BILLING_TZ,
+        to_date=per.to_date,
+        times_note=f"{BILLING_TZ}: months are billing months, as /account/usage reports them "
+        "(the history is cut at the same instants); Excel cells carry no time zone",
     )
-    months = pd.date_range(first, last, freq="MS").as_unit("s")
+    months = per.months
     prior = first - pd.offsets.MonthBegin(1)
     if baseline is None:
         baseline = bool(len(usage)) and bool((usage["month"] < first).any())
@@ -439,14 +325,18 @@ def build(
     by_channel = _share_of_month(by_channel)
     by_subaccount = _share_of_month(by_subaccount)
     breakdown = spend_breakdown(ext, ext_months, months, by)
+    # The running month is not a month to compare: no change against the one before.
+    wide, by_channel, by_subaccount, breakdown = (
+        _no_change_to_date(t, per.to_date) for t in (wide, by_channel, by_subaccount, breakdown)
+    )
 
     cpd = cost_per_delivered(detail, histories, months) if histories else None  # None: no receipts
     recon = reconcile(detail, histories, months, tolerance) if histories else None
     subs = subaccount_totals(detail, histories)
     budget_table = budget_lines(wide, by_subaccount, budget) if budget else None
     if budget and budget.subaccounts:
-        by_subaccount = _mark_subaccount_budgets(by_subaccount, budget_table)
-        subs = _subaccount_budget_columns(subs, budget_table)
+        by_subaccount = mark_subaccount_budgets(by_subaccount, budget_table)
+        subs = subaccount_budget_columns(subs, budget_table)
 
     tables = {"monthly_spend": wide, "subaccounts": subs}
     tables["monthly_by_channel"] = by_channel
@@ -482,7 +372,7 @@ def build(
         ),
     ]
     report = Report.assemble(
-        meta, tables, specs, charts, _summary(tables, channels, meta, budget, histories)
+        meta, tables, specs, charts, _summary(tables, channels, meta, budget, histories, per)
     )
     report.figures["monthly_spend"] = spend_figure(wide, channels, meta)
     report.figures["subaccount_spend"] = subaccount_figure(subs, meta)
@@ -737,16 +627,11 @@ def monthly_spend(by_channel: pd.DataFrame, months, channels: list[str]) -> pd.D
     wide = by_channel.pivot_table(
         index="month", columns="channel", values="spend", aggfunc="sum", observed=False
     )
-    wide = _money(wide.reindex(index=months, columns=channels, fill_value=0.0))
+    wide = round_money(wide.reindex(index=months, columns=channels, fill_value=0.0))
     wide.columns = [str(c) for c in wide.columns]
-    wide["total"] = _money(wide.sum(axis=1))
+    wide["total"] = round_money(wide.sum(axis=1))
     wide.index.name = "month"
     return wide.reset_index()
-
-
-def _pct(change: pd.Series, base: pd.Series) -> pd.Series:
-    base = base.astype("float64")
-    return (change.astype("float64") / base.where(base != 0)).astype("float64")
 
 
 def _change(df: pd.DataFrame, keys: list[str], months) -> pd.DataFrame:
@@ -757,8 +642,8 @@ def _change(df: pd.DataFrame, keys: list[str], months) -> pd.DataFrame:
     # The first month has no base unless the month before it was loaded.
     first = df["month"] == df["month"].min()
     prev = prev.where(~first)
-    df["change"] = _money(df["spend"] - prev)
-    df["change_pct"] = _pct(df["spend"] - prev, prev)
+    df["change"] = round_money(df["spend"] - prev)
+    df["change_pct"] = ratio(df["spend"] - prev, prev)
     df = df[df["month"].isin(months)]
     return df.sort_values(["month", *keys], kind="stable").reset_index(drop=True)
 
@@ -769,14 +654,14 @@ def _wide_change(wide: pd.DataFrame, ext: pd.DataFrame, prior) -> pd.DataFrame:
     if prior is not None:
         base = float(ext.loc[ext["month"] == prior, "price"].sum())
         prev.iloc[0] = round(base, MONEY_DECIMALS)
-    wide["change"] = _money(totals - prev)
-    wide["change_pct"] = _pct(totals - prev, prev)
+    wide["change"] = round_money(totals - prev)
+    wide["change_pct"] = ratio(totals - prev, prev)
     return wide
 
 
 def _share_of_month(df: pd.DataFrame) -> pd.DataFrame:
     month_total = df.groupby("month")["spend"].transform("sum")
-    df["share"] = _pct(df["spend"], month_total)
+    df["share"] = ratio(df["spend"], month_total)
     cols = [c for c in df.columns if c not in ("share", "change", "change_pct")]
     return df[[*cols, "share", "change", "change_pct"]]
 
@@ -823,24 +708,24 @@ def spend_breakdown(ext: pd.DataFrame, ext_months, months, by: tuple[str, ...]) 
         else:
             out = out.sort_values("month").reset_index(drop=True)
             prev = out["spend"].shift(1).where(out["month"] != out["month"].min())
-            out["change"] = _money(out["spend"] - prev)
-            out["change_pct"] = _pct(out["spend"] - prev, prev)
+            out["change"] = round_money(out["spend"] - prev)
+            out["change_pct"] = ratio(out["spend"] - prev, prev)
             out = out[out["month"].isin(months)].reset_index(drop=True)
         # Nothing billed this month nor the one before: not a row worth reading.
         prev_spend = out["spend"] - out["change"].fillna(out["spend"])
         out = out[(out["spend"] != 0) | (out["count"] != 0) | (prev_spend != 0)]
         out = out.sort_values(keys, kind="stable").reset_index(drop=True)
         month_total = out.groupby("month")["spend"].transform("sum")
-        out.insert(len(keys) + 2, "share", _pct(out["spend"], month_total))
+        out.insert(len(keys) + 2, "share", ratio(out["spend"], month_total))
     else:
         out = out.sort_values("spend", ascending=False, kind="stable").reset_index(drop=True)
-        out["share"] = _pct(out["spend"], pd.Series(out["spend"].sum(), index=out.index))
+        out["share"] = ratio(out["spend"], pd.Series(out["spend"].sum(), index=out.index))
     return out
 
 
 def _typed_nomonth(df: pd.DataFrame) -> pd.DataFrame:
     df["count"] = df["count"].astype("Int64")
-    df["spend"] = _money(df["spend"])
+    df["spend"] = round_money(df["spend"])
     if "subaccount_id" in df:
         df["subaccount_id"] = df["subaccount_id"].astype("Int64")
     return df
@@ -903,13 +788,13 @@ def cost_per_delivered(detail: pd.DataFrame, histories: dict, months) -> pd.Data
         return None
     out = pd.concat(rows, ignore_index=True)
     sent = out["messages"] - out["cancelled"]
-    out.insert(7, "delivery_rate", _pct(out["delivered"], sent))
+    out.insert(7, "delivery_rate", ratio(out["delivered"], sent))
     for col in ("messages", *hist.OUTCOMES):
         out[col] = out[col].astype("Int64")
     out["month"] = pd.to_datetime(out["month"], utc=True).astype("datetime64[s, UTC]")
-    out["spend"] = _money(out["spend"])
-    out["failed_spend"] = _money(out["failed_spend"])
-    out["cost_per_delivered"] = _money(_pct(out["spend"], out["delivered"]))
+    out["spend"] = round_money(out["spend"])
+    out["failed_spend"] = round_money(out["failed_spend"])
+    out["cost_per_delivered"] = round_money(ratio(out["spend"], out["delivered"]))
     return out
 
 
@@ -954,9 +839,9 @@ def reconcile(detail: pd.DataFrame, histories: dict, months, tolerance: float) -
     for col in ("usage_units", "history_units", "messages"):
         out[col] = pd.to_numeric(out[col]).astype("float64").round().astype("Int64")
     for col in ("usage_spend", "history_spend"):
-        out[col] = _money(out[col])
+        out[col] = round_money(out[col])
     out["units_diff"] = (out["usage_units"] - out["history_units"]).astype("Int64")
-    out["spend_diff"] = _money(out["usage_spend"] - out["history_spend"])
+    out["spend_diff"] = round_money(out["usage_spend"] - out["history_spend"])
     spend_off = out["spend_diff"].abs() > tolerance
     units_off = out["units_diff"].fillna(0) != 0  # NA: units not comparable (email)
     out["status"] = np.where(spend_off | units_off, "difference", "match")
@@ -989,9 +874,9 @@ def subaccount_totals(detail: pd.DataFrame, histories: dict) -> pd.DataFrame:
     out.insert(1, "username", out["subaccount_id"].map(_usernames(detail)).astype("str"))
     out["subaccount_id"] = out["subaccount_id"].astype("Int64")
     out["count"] = out["count"].astype("Int64")
-    out["spend"] = _money(out["spend"])
+    out["spend"] = round_money(out["spend"])
     total = out["spend"].sum()
-    out["share"] = _pct(out["spend"], pd.Series(total, index=out.index))
+    out["share"] = ratio(out["spend"], pd.Series(total, index=out.index))
     sms = histories.get("sms")
     if sms is not None:
         # SMS only: a delivered SMS and a delivered email do not cost the same kind of thing.
@@ -999,95 +884,9 @@ def subaccount_totals(detail: pd.DataFrame, histories: dict) -> pd.DataFrame:
         used = detail[detail["channel"].astype("str") == "sms"]
         sms_spend = used.groupby("subaccount_id")["price"].sum()
         out["delivered"] = out["subaccount_id"].map(delivered).fillna(0).astype("Int64")
-        out["history_spend"] = _money(out["subaccount_id"].map(sms_spend).fillna(0.0))
-        out["cost_per_delivered"] = _money(_pct(out["history_spend"], out["delivered"]))
+        out["history_spend"] = round_money(out["subaccount_id"].map(sms_spend).fillna(0.0))
+        out["cost_per_delivered"] = round_money(ratio(out["history_spend"], out["delivered"]))
     return out.sort_values("spend", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def budget_lines(wide: pd.DataFrame, by_subaccount: pd.DataFrame, budget: Budget) -> pd.DataFrame:
-    """Per month and budget line: scope (``account`` or ``subaccount``), subaccount id and
-    username, budget, spend, remaining, used, over_budget.
-
-    Example::
-
-        budget_lines(rep.tables["monthly_spend"], rep.tables["monthly_by_subaccount"],
-                     parse_budget({"total": 500}))
-    """
-    parts = []
-    if budget.account is not None:
-        parts.append(
-            pd.DataFrame(
-                {
-                    "month": wide["month"],
-                    "scope": "account",
-                    "subaccount_id": pd.array([pd.NA] * len(wide), dtype="Int64"),
-                    "username": "",
-                    "budget": budget.account,
-                    "spend": wide["total"],
-                }
-            )
-        )
-    subs = by_subaccount
-    unmatched = []
-    for key, amount in budget.subaccounts.items():
-        match = subs["username"].astype("str").str.lower() == key.lower()
-        if not match.any() and key.isdigit():
-            match = subs["subaccount_id"] == int(key)
-        if match.any():
-            rows = subs.loc[match, ["month", "subaccount_id", "username", "spend"]]
-        else:  # budgeted but silent (or misspelt): shown with zero spend, and noted
-            unmatched.append(key)
-            rows = pd.DataFrame(
-                {
-                    "month": wide["month"],
-                    "subaccount_id": pd.array(
-                        [int(key) if key.isdigit() else pd.NA] * len(wide), dtype="Int64"
-                    ),
-                    "username": "" if key.isdigit() else key,
-                    "spend": 0.0,
-                }
-            )
-        parts.append(rows.assign(scope="subaccount", budget=amount))
-    out = pd.concat(parts, ignore_index=True)
-    out = out[["month", "scope", "subaccount_id", "username", "budget", "spend"]]
-    out["month"] = pd.to_datetime(out["month"], utc=True).astype("datetime64[s, UTC]")
-    out["subaccount_id"] = out["subaccount_id"].astype("Int64")
-    out["username"] = out["username"].astype("str")
-    out["scope"] = out["scope"].astype("str")
-    out["budget"] = _money(out["budget"])
-    out["spend"] = _money(out["spend"])
-    out["remaining"] = _money(out["budget"] - out["spend"])
-    out["used"] = _pct(out["spend"], out["budget"])
-    out["over_budget"] = (out["spend"] > out["budget"] + 1e-9).astype(bool)
-    out = out.sort_values(["month", "scope"], kind="stable").reset_index(drop=True)
-    out.attrs["unmatched"] = unmatched
-    return out
-
-
-def _mark_subaccount_budgets(by_subaccount: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
-    subs = lines[lines["scope"] == "subaccount"].dropna(subset=["subaccount_id"])
-    key = subs.set_index(["month", "subaccount_id"])
-    idx = pd.MultiIndex.from_frame(by_subaccount[["month", "subaccount_id"]])
-    out = by_subaccount.copy()
-    out["budget"] = _money(key["budget"].reindex(idx).to_numpy())
-    out["over_budget"] = key["over_budget"].reindex(idx).fillna(False).to_numpy(dtype=bool)
-    return out
-
-
-def _subaccount_budget_columns(subs: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
-    s = lines[lines["scope"] == "subaccount"].dropna(subset=["subaccount_id"])
-    budget = s.groupby("subaccount_id")["budget"].first()
-    over = s.groupby("subaccount_id")["over_budget"].sum()
-    out = subs.copy()
-    out["budget"] = _money(out["subaccount_id"].map(budget))
-    out["months_over"] = out["subaccount_id"].map(over).astype("Int64")
-    return out
-
-
-def _money(values):
-    # Sums of amounts with at most 6 decimals (what the API sends): rounding to 6 drops
-    # float noise (59.33600000000001), so a copied cell or a CSV reads as the API does.
-    return values.astype("float64").round(MONEY_DECIMALS)
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -1096,36 +895,62 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return _typed_nomonth(df)
 
 
+def _no_change_to_date(df: pd.DataFrame, to_date) -> pd.DataFrame:
+    """Blank ``change``/``change_pct`` of the running month's rows: a month to date
+    against a whole month is not a change (-76% on the 6th means nothing)."""
+    if to_date is None or "month" not in df or "change" not in df:
+        return df
+    running = (df["month"] == to_date).to_numpy()
+    if running.any():
+        df = df.copy()
+        df.loc[running, ["change", "change_pct"]] = np.nan
+    return df
+
+
 # --- summary and figures -----------------------------------------------------------------
 
 
-def _summary(tables, channels, meta: ReportMeta, budget: Budget | None, histories):
+def _summary(tables, channels, meta: ReportMeta, budget: Budget | None, histories, per: Period):
     detail, wide = tables["detail"], tables["monthly_spend"]
     by_channel, subs = tables["monthly_by_channel"], tables["subaccounts"]
     total = round(float(detail["price"].sum()), MONEY_DECIMALS)
-    n = meta.months
-    peak = wide.loc[wide["total"].idxmax()] if len(wide) and total > 0 else None
+    # Comparisons (average, peak, last month and its change) use complete months only.
+    running = wide["month"] == per.to_date if per.to_date is not None else wide["month"].isna()
+    done = wide.loc[~running.to_numpy()]
+    n = len(done)
+    done_total = round(float(done["total"].sum()), MONEY_DECIMALS)
+    peak = done.loc[done["total"].idxmax()] if n and done_total > 0 else None
     per_channel = by_channel.groupby("channel", observed=True)["spend"].sum()
     top_sub = subs.iloc[0] if len(subs) and subs["spend"].iloc[0] > 0 else None
-    last = wide.iloc[-1]
+    last = done.iloc[-1] if n else None
     s = {
-        "months": n,
+        "months": meta.months,
         "channels": list(channels),
         "subaccounts": int(detail["subaccount_id"].nunique(dropna=False)) if len(detail) else 0,
         "total_units": int(detail["count"].sum()),
         "total_spend": total,
-        "average_monthly_spend": round(total / n, MONEY_DECIMALS),
+        "average_monthly_spend": round(done_total / n, MONEY_DECIMALS) if n else None,
         "peak_month": f"{peak['month']:%Y-%m}" if peak is not None else None,
         "peak_month_spend": float(peak["total"]) if peak is not None else None,
         "top_channel": str(per_channel.idxmax()) if len(per_channel) and total > 0 else None,
         "top_subaccount": str(top_sub["username"]) if top_sub is not None else None,
         "top_subaccount_share": float(top_sub["share"]) if top_sub is not None else None,
-        "last_month": f"{last['month']:%Y-%m}",
-        "last_month_spend": float(last["total"]),
-        "last_month_change": _num(last["change_pct"]),
+        "last_month": f"{last['month']:%Y-%m}" if last is not None else None,
+        "last_month_spend": float(last["total"]) if last is not None else None,
+        "last_month_change": _num(last["change_pct"]) if last is not None else None,
     }
+    if per.to_date is not None:
+        spend = float(wide.loc[running.to_numpy(), "total"].sum())
+        share = per.elapsed or 0.0
+        s["month_to_date"] = meta.month_label(per.to_date)
+        s["month_to_date_spend"] = round(spend, MONEY_DECIMALS)
+        s["month_to_date_elapsed"] = share
+        s["month_to_date_projection"] = round(spend / share, 2) if share > 0 else None
     kinds = {
         "total_spend": "money",
+        "month_to_date_spend": "money",
+        "month_to_date_elapsed": "percent",
+        "month_to_date_projection": "money",
         "average_monthly_spend": "money",
         "peak_month_spend": "money",
         "last_month_spend": "money",
@@ -1137,8 +962,16 @@ def _summary(tables, channels, meta: ReportMeta, budget: Budget | None, historie
     }
     labels = {
         "total_units": "Units billed",
-        "last_month_change": "Last month vs the one before",
+        "average_monthly_spend": "Average monthly spend (complete months)",
+        "peak_month": "Peak month (complete months)",
+        "last_month": "Last complete month",
+        "last_month_spend": "Last complete month's spend",
+        "last_month_change": "Last complete month vs the one before",
         "top_subaccount_share": "Top subaccount's share",
+        "month_to_date": "Month to date (not complete)",
+        "month_to_date_spend": "Spend to date",
+        "month_to_date_elapsed": "Share of the month elapsed",
+        "month_to_date_projection": "Projection at the run rate (estimate, not billed)",
     }
     alerts: list[str] = []
     cpd = tables.get("cost_per_delivered")
@@ -1228,8 +1061,30 @@ def spend_figure(wide: pd.DataFrame, channels: list[str], meta: ReportMeta):
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.add_subplot()
     x = wide["month"].dt.tz_localize(None)
+    running = (wide["month"] == meta.to_date).to_numpy() if meta.to_date is not None else None
     for ch in channels:
-        ax.plot(x, wide[ch], marker="o", label=CHANNEL_LABELS.get(ch, ch))
+        (line,) = ax.plot(x, wide[ch], marker="o", label=CHANNEL_LABELS.get(ch, ch))
+        if running is not None and running.any():
+            # The running month: a hollow marker, labelled, so no one reads a cliff.
+            ax.plot(
+                x[running],
+                wide.loc[running, ch],
+                marker="o",
+                ls="",
+                mfc="white",
+                color=line.get_color(),
+            )
+    if running is not None and running.any():
+        top = float(wide.loc[running, "total"].max()) if len(wide) else 0.0
+        ax.annotate(
+            "to date",
+            (x[running].iloc[0], top),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=8,
+            color="#555555",
+        )
     _money_axis(ax.yaxis, meta, wide["total"].max() if len(wide) else 0)
     ax.xaxis.set_major_formatter(DateFormatter("%Y-%m"))
     ax.set_title(f"Monthly spend per channel, {meta.period[0]} to {meta.period[1]}")

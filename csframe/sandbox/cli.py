@@ -80,10 +80,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "seed": args.fault_seed,
     }
     try:
+        if not 0 <= args.port <= 65535:
+            raise ValueError(
+                f"--port must be from 0 to 65535 (0 picks a free port); got {args.port}"
+            )
         FaultSettings.from_dict(settings)
         sock = bind(args.host, args.port)
-    except (ValueError, OSError) as exc:
-        print(f"csframe sandbox: {exc}", file=sys.stderr)
+    except (ValueError, OSError, OverflowError) as exc:
+        print(f"csframe sandbox: error: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     scale: str | int = int(args.scale) if str(args.scale).isdigit() else args.scale

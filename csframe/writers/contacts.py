@@ -50,7 +50,15 @@ CONTACT_FIELDS = (
 CHANNELS = ("phone_number", "email", "fax_number")
 # what became of each row of an import (see csframe.writers.imports)
 OUTCOMES = ("imported", "already_present", "updated", "rejected")
-PREFERRED = {"phone_number": ("phone_e164", "phone_number"), "email": ("email_norm", "email")}
+#: Columns of a ``clean.contacts`` frame preferred over the raw ones: numbers in E.164
+#: (ClickSend rejects national fax numbers), emails normalised, names trimmed.
+PREFERRED = {
+    "phone_number": ("phone_e164", "phone_number"),
+    "email": ("email_norm", "email"),
+    "fax_number": ("fax_e164", "fax_number"),
+    "first_name": ("first_name_clean", "first_name"),
+    "last_name": ("last_name_clean", "last_name"),
+}
 
 
 def resolve_mapping(df: pd.DataFrame, mapping: Mapping[str, str] | None) -> dict[str, str]:
