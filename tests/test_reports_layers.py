@@ -11,7 +11,8 @@ import csframe.reports
 ROOT = Path(csframe.reports.__file__).parent
 #: Bottom up; a module may import any module of a lower layer, none of its own or above.
 LAYERS = [
-    {"model", "cells", "sheetxml"},
+    {"sheetxml"},
+    {"model", "cells"},
     {"periods"},
     {"excel", "output"},
     {"base"},
@@ -19,7 +20,7 @@ LAYERS = [
     {"usage_cost", "delivery", "campaigns", "contacts_health"},  # the reports
     {"cli"},
 ]
-REPORTS = LAYERS[5]
+REPORTS = LAYERS[6]
 
 
 def _imports(path: Path) -> set[str]:

@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from csframe.reports.sheetxml import bytes_present
+
 #: Leading characters that make Excel, LibreOffice or Sheets treat CSV text as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _FORMULA_RE = re.compile("^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
@@ -71,17 +73,7 @@ def _flat(arr) -> pa.Array:
 
 def _present(values: pa.Array, byte_values: list[int]) -> bool:
     """Whether any of ``byte_values`` occurs in the UTF-8 data of ``values`` (one pass)."""
-    import numpy as np
-
-    if not len(values) or values.null_count == len(values):
-        return False
-    _, offsets, data = values.buffers()[:3]
-    off = np.frombuffer(offsets, dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
-    start, stop = int(off[0]), int(off[-1])
-    if data is None or stop <= start:
-        return False
-    raw = np.frombuffer(data, dtype=np.uint8, count=stop - start, offset=start)
-    return bool(np.isin(raw, byte_values).any())
+    return bool(bytes_present(values)[byte_values].any())
 
 
 def clean_array(values: pa.Array) -> pa.Array:
