@@ -86,14 +86,10 @@ class Client:
         settle_days: float = 7,
         max_attempts: int = 6,
     ) -> None:
-        if not isinstance(max_workers, int) or not 1 <= max_workers <= 64:
-            raise ValueError(f"max_workers must be an integer from 1 to 64, got {max_workers!r}")
-        if not isinstance(timeout, int | float) or timeout <= 0:
+        _check_workers(max_workers)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if progress not in (True, False, "auto"):
-            raise ValueError(f"progress must be True, False or 'auto', got {progress!r}")
-        if isinstance(max_workers, bool):
-            raise ValueError(f"max_workers must be an integer from 1 to 64, got {max_workers!r}")
+        _check_progress(progress)
         if (
             isinstance(settle_days, bool)
             or not isinstance(settle_days, int | float)
@@ -261,7 +257,7 @@ class Client:
             for part in cs.iter_history("sms", start="2026-01-01"):
                 part.to_parquet(...)
         """
-        chunk_pages = kw.pop("chunk_pages", 50)
+        chunk_pages = _check_chunk_pages(kw.pop("chunk_pages", 50))
         return loaders.iter_history(
             self.session,
             channel,
@@ -333,6 +329,7 @@ class Client:
             for part in cs.iter_frames("sms_inbound", chunk_pages=20):
                 handle(part)
         """
+        _check_chunk_pages(chunk_pages)
         res = schema.get(resource)
         if not res.paginated or "{" in res.path:
             raise ValueError(
@@ -615,11 +612,29 @@ class Client:
                 f"allowed: {', '.join(sorted(allowed | {'channel', 'start', 'end'}))}"
             )
         return {
-            "max_workers": kw.get("max_workers", self.max_workers),
-            "progress": kw.get("progress", self.progress),
+            "max_workers": _check_workers(kw.get("max_workers", self.max_workers)),
+            "progress": _check_progress(kw.get("progress", self.progress)),
             "settle": self.settle,
             "limit": kw.get("limit", 100),
         }
+
+
+def _check_workers(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise ValueError(f"max_workers must be an integer from 1 to 64, got {value!r}")
+    return value
+
+
+def _check_progress(value):
+    if value not in (True, False, "auto") or isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"progress must be True, False or 'auto', got {value!r}")
+    return value
+
+
+def _check_chunk_pages(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"chunk_pages must be a positive integer, got {value!r}")
+    return value
 
 
 def _path(path: str) -> str:

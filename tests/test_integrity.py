@@ -407,6 +407,23 @@ def test_bad_client_arguments_are_named(sandbox, tmp_path, kw, name):
         make_client(sandbox, tmp_path, **kw)
 
 
+def test_bad_loader_arguments_are_named_before_any_request(sandbox, tmp_path):
+    cs = make_client(sandbox, tmp_path, timeout=5)
+    sent = cs.requests_sent
+    with pytest.raises(ValueError, match="max_workers"):
+        cs.history("sms", start="2026-01-01", max_workers=0)
+    with pytest.raises(ValueError, match="progress"):
+        cs.history("sms", start="2026-01-01", progress="yes")
+    with pytest.raises(ValueError, match="chunk_pages"):
+        next(cs.iter_frames("lists", chunk_pages=0))
+    with pytest.raises(ValueError, match="chunk_pages"):
+        cs.iter_history("sms", chunk_pages=-1)
+    with pytest.raises(ValueError, match="timeout"):
+        make_client(sandbox, tmp_path, timeout=True)
+    assert cs.requests_sent == sent
+    cs.close()
+
+
 def test_a_bad_cache_dir_is_a_configuration_error_naming_it(sandbox, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
