@@ -268,8 +268,9 @@ class ConcurrentSQLiteCache(SQLiteCache):
         # While another process holds the write lock, saves are dropped at once (until this
         # monotonic time) instead of each waiting LOCK_WAIT: one probe per LOCK_WAIT.
         self._busy_until = 0.0
-        # (URL path prefix, time) pairs: entries created before are not served any more
-        self._forgotten: list[tuple[str, float]] = []
+        # URL path prefix -> time: entries under it created before are not served any more
+        # (replaced, never mutated, so readers need no lock)
+        self._forgotten: dict[str, float] = {}
         with self.responses.connection() as con:
             tables = _tables(con)
         if _INDEX not in tables or _META not in tables:
@@ -408,7 +409,7 @@ class ConcurrentSQLiteCache(SQLiteCache):
         ttl = None if response.expires is None else _ts(response.expires) - created
         if ttl is not None and ttl > SHORT_LIVED:
             return False
-        return any(_under(path, prefix) and created < at for prefix, at in self._forgotten)
+        return any(_under(path, prefix) and created < at for prefix, at in self._forgotten.items())
 
     def delete(self, *keys, **kwargs):
         if len(keys) == 1 and not kwargs:
@@ -434,7 +435,7 @@ class ConcurrentSQLiteCache(SQLiteCache):
         """
         prefixes = list(prefixes)
         now = time.time()
-        self._forgotten.extend((p, now) for p in prefixes)
+        self._forgotten = {**self._forgotten, **dict.fromkeys(prefixes, now)}
         self.flush(FLUSH_WAIT)
         try:
             with self.responses.connection(commit=True) as con:
@@ -453,7 +454,7 @@ class ConcurrentSQLiteCache(SQLiteCache):
             con.execute("DELETE FROM responses")
             con.execute("DELETE FROM redirects")
             con.execute(f"DELETE FROM {_INDEX}")
-        self._forgotten.clear()
+        self._forgotten = {}
 
     def close(self) -> None:
         """Store what is queued (once), stop the writer, close every connection."""
