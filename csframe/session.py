@@ -619,6 +619,6 @@ def snapshot(session: ApiSession, load: Callable[[Any], pd.DataFrame], what: str
             f"{what}: the API failed ({exc}); answered from cached data stored at "
             f"{since:%Y-%m-%d %H:%M:%S} UTC ({age.floor('s')} ago), df.attrs['stale'] is True",
             StaleDataWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of the Client method
         )
         return df
