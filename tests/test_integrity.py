@@ -440,7 +440,7 @@ _CHILD = textwrap.dedent(
     user, key, url, cache_dir = sys.argv[1:5]
     cs = csframe.Client(user, key, base_url=url, cache_dir=cache_dir, progress=False)
     for i, part in enumerate(cs.iter_history("sms", limit=15, chunk_pages=1)):
-        print(i, flush=True)
+        print(i, sum(cs.session.cache._unsaved.values()), flush=True)  # page, writes queued
     print("done", flush=True)
     """
 )
@@ -455,10 +455,13 @@ def test_kill_9_during_a_load_leaves_a_sound_cache_and_the_next_load_is_true(tmp
             text=True,
         )
         try:
-            for _ in range(40):  # pages streaming in, their cache writes queued behind
+            while True:  # pages streaming in; kill once cache writes are queued
                 line = child.stdout.readline()
                 assert line and line.strip() != "done", "the load ended before the kill"
-            child.kill()  # SIGKILL: no atexit, no flush
+                page, queued = map(int, line.split())
+                if page >= 5 and queued:
+                    break
+            child.kill()  # SIGKILL: no atexit, no flush of the queued writes
         finally:
             child.wait(30)
             child.stdout.close()
