@@ -24,6 +24,7 @@ import requests
 import csframe
 from csframe import errors, schema
 from csframe.httpcache import CacheRepairedWarning
+from csframe.loaders import HISTORY
 from csframe.sandbox import running
 from csframe.session import StaleDataWarning
 
@@ -85,7 +86,7 @@ def test_no_api_key_in_any_loader_iterator_frame_log_or_cache_entry(sandbox, tmp
     look("iter_frames(subaccounts)", next(cs.iter_frames("subaccounts")))
     look("frame(/reseller/accounts)", cs.frame("/reseller/accounts"))
     # every loader
-    for channel in csframe.loaders.HISTORY:
+    for channel in HISTORY:
         look(f"history({channel})", cs.history(channel, start="2026-01-01"))
         look(f"iter_history({channel})", list(cs.iter_history(channel, start="2026-09-01")))
     look("usage", cs.usage())
