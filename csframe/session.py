@@ -300,6 +300,8 @@ class ApiSession:
             backend = open_cache(
                 self.cache_path, root=root, instance=self.instance, username=credentials.username
             )
+            if backend is None:  # unusable even after healing: this client runs uncached
+                self.cache_path = None
         self.cache: ConcurrentSQLiteCache | None = backend
         if backend is not None:
             self._key = make_key_fn(f"{api_root(base_url)}#{self.instance or ''}")
