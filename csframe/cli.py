@@ -6,6 +6,7 @@ Each area registers its own sub-commands, so this module stays a thin dispatcher
 - ``csframe report ...``     -- csframe.reports.cli
 - ``csframe demo``           -- csframe.demo
 - ``csframe sync``           -- csframe.sync
+- ``csframe cache info|clear`` -- csframe.cache_cli
 
 Example::
 
@@ -25,6 +26,7 @@ _COMMANDS = (
     ("csframe.reports.cli", "register"),
     ("csframe.demo", "register"),
     ("csframe.sync", "register"),
+    ("csframe.cache_cli", "register"),
 )
 
 

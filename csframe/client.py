@@ -29,7 +29,7 @@ from csframe.config import cache_dir as default_cache_dir
 from csframe.config import resolve_base_url, resolve_credentials
 from csframe.errors import InsufficientCredit, ValidationError
 from csframe.loaders import export, generic, paged
-from csframe.session import ApiSession, RetryPolicy
+from csframe.session import ApiSession, CacheMiss, RetryPolicy, snapshot
 
 
 class Client:
@@ -43,8 +43,10 @@ class Client:
     base_url:
         API root; default ``CLICKSEND_BASE_URL`` or ``https://rest.clicksend.com/v3``.
     cache:
-        ``True`` (default): SQLite HTTP cache in ``cache_dir``, one file per username,
-        owner-only permissions; ``False``: no cache; a path: use that directory.
+        ``True`` (default): SQLite HTTP cache in ``cache_dir``, one file per username and
+        API root (a sandbox's entries are also keyed by its instance), owner-only
+        permissions; ``False``: no cache; a path: use that directory. See the README's
+        configuration section for healing, clearing and read-your-writes.
     cache_dir:
         Cache directory; default ``CSFRAME_CACHE_DIR`` or the user cache directory.
     max_workers:
@@ -57,7 +59,16 @@ class Client:
         ``"auto"`` (bars in notebooks and terminals, none under CI), ``True`` or ``False``.
     settle_days:
         How long after a window closes its data may still change (receipts); older
-        windows are cached for a long time.
+        windows are cached for a long time. A number of days, 0 or more.
+    max_attempts:
+        Tries per read request (1 = no retry) before a transient failure is raised.
+
+    Loaders return one consistent snapshot: every page is retried per the retry policy,
+    and only when retries are spent is the whole load answered from cached data of one
+    age (``df.attrs["stale"]`` and a :class:`~csframe.session.StaleDataWarning`), or else
+    the error is raised. A write through the client invalidates its cached pages of the
+    resources it touched (:func:`csframe.session.touched`). ``close()`` is safe during a
+    load, which then ends with :class:`~csframe.errors.ClientClosed`.
     """
 
     def __init__(
@@ -75,12 +86,29 @@ class Client:
         settle_days: float = 7,
         max_attempts: int = 6,
     ) -> None:
-        if not isinstance(max_workers, int) or not 1 <= max_workers <= 64:
-            raise ValueError(f"max_workers must be an integer from 1 to 64, got {max_workers!r}")
-        if not isinstance(timeout, int | float) or timeout <= 0:
+        _check_workers(max_workers)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if progress not in (True, False, "auto"):
-            raise ValueError(f"progress must be True, False or 'auto', got {progress!r}")
+        _check_progress(progress)
+        if (
+            isinstance(settle_days, bool)
+            or not isinstance(settle_days, int | float)
+            or not 0 <= settle_days < 3650
+        ):
+            raise ValueError(
+                f"settle_days must be a number of days from 0 to 3650, got {settle_days!r}"
+            )
+        if rate_limit is not None and (
+            isinstance(rate_limit, bool)
+            or not isinstance(rate_limit, int | float)
+            or not rate_limit > 0
+        ):
+            raise ValueError(
+                f"rate_limit must be a positive number of requests per second, got {rate_limit!r}"
+            )
+        if not isinstance(cache, bool | str | os.PathLike):
+            raise ValueError(f"cache must be True, False or a directory path, got {cache!r}")
+        retry = RetryPolicy(max_attempts=max_attempts)  # checks max_attempts
         credentials = resolve_credentials(username, api_key)
         use_cache = cache is not False
         if cache not in (True, False):
@@ -94,7 +122,7 @@ class Client:
             max_workers=max_workers,
             rate_limit=rate_limit,
             timeout=float(timeout),
-            retry=RetryPolicy(max_attempts=max_attempts),
+            retry=retry,
         )
         self.max_workers = max_workers
         self.progress = progress
@@ -118,8 +146,30 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP session (and the cache database)."""
+        """Close the HTTP session and the cache database. Safe from another thread during a
+        load: in-flight requests finish, later ones raise
+        :class:`~csframe.errors.ClientClosed`, queued cache writes are stored once, and no
+        thread is left behind."""
         self.session.close()
+
+    def clear_cache(self) -> None:
+        """Delete every cached response of this client (its cache file stays, empty).
+
+        Example::
+
+            cs.clear_cache(); cs.lists()        # straight from the API
+        """
+        self.session.clear_cache()
+
+    def invalidate(self, *paths: str) -> None:
+        """Forget this client's short-lived cached pages under these API paths (writes
+        through the client do this themselves; this is for writes made elsewhere).
+
+        Example::
+
+            cs.invalidate("/lists", "/account")
+        """
+        self.session.invalidate([_path(p) for p in paths])
 
     @property
     def username(self) -> str:
@@ -164,10 +214,20 @@ class Client:
 
     def currency(self) -> str | None:
         """The account's currency code (e.g. 'AUD'), read once per client."""
+        return self._currency_with(self.session)
+
+    def _currency_with(self, session) -> str | None:
         if self._currency is None:
-            data = self.session.get("/account", expire_after=timedelta(hours=1))
+            try:
+                data = session.get("/account", expire_after=timedelta(hours=1))
+            except CacheMiss:  # a stale snapshot without it: frames just lack the currency
+                return None
             self._currency = _currency_of(data)
         return self._currency
+
+    def _snapshot(self, what: str, load) -> pd.DataFrame:
+        """``load(session)`` as one consistent snapshot (see :func:`csframe.session.snapshot`)."""
+        return snapshot(self.session, load, what)
 
     # -- loaders ------------------------------------------------------------------------------
     def history(self, channel: str = "sms", start=None, end=None, **kw) -> pd.DataFrame:
@@ -184,8 +244,12 @@ class Client:
             sms = cs.history("sms", start="2026-10-01", end="2026-11-01")
             sms.groupby("country", observed=True)["message_price"].sum()
         """
-        return loaders.history(
-            self.session, channel, start, end, currency=self.currency(), **self._load_kw(kw)
+        opts = self._load_kw(kw)
+        return self._snapshot(
+            f"{channel} history",
+            lambda s: loaders.history(
+                s, channel, start, end, currency=self._currency_with(s), **opts
+            ),
         )
 
     def iter_history(
@@ -198,7 +262,7 @@ class Client:
             for part in cs.iter_history("sms", start="2026-01-01"):
                 part.to_parquet(...)
         """
-        chunk_pages = kw.pop("chunk_pages", 50)
+        chunk_pages = _check_chunk_pages(kw.pop("chunk_pages", 50))
         return loaders.iter_history(
             self.session,
             channel,
@@ -220,13 +284,16 @@ class Client:
             u = cs.usage("2026-01", "2026-10")
             u.pivot_table(index="month", columns="channel", values="price", aggfunc="sum")
         """
-        return loaders.usage(
-            self.session,
-            start,
-            end,
-            currency=self.currency(),
-            max_workers=self.max_workers,
-            settle=self.settle,
+        return self._snapshot(
+            "usage",
+            lambda s: loaders.usage(
+                s,
+                start,
+                end,
+                currency=self._currency_with(s),
+                max_workers=self.max_workers,
+                settle=self.settle,
+            ),
         )
 
     def receipts(self, channel: str = "sms", start=None, end=None) -> pd.DataFrame:
@@ -239,7 +306,8 @@ class Client:
             rc["status_code"].value_counts()
         """
         resource = paged.choose(paged.RECEIPTS, channel, "channel")
-        df = paged.load(self.session, resource, **self._page_kw())
+        paged.check_window(start, end)  # before any request
+        df = self._snapshot(resource.name, lambda s: paged.load(s, resource, **self._page_kw()))
         return paged.between(df, "timestamp", start, end)
 
     def inbound(self, start=None, end=None) -> pd.DataFrame:
@@ -249,7 +317,10 @@ class Client:
 
             stops = cs.inbound()[lambda d: d["body"].str.upper().str.strip() == "STOP"]
         """
-        df = paged.load(self.session, schema.SMS_INBOUND, **self._page_kw())
+        paged.check_window(start, end)
+        df = self._snapshot(
+            "sms_inbound", lambda s: paged.load(s, schema.SMS_INBOUND, **self._page_kw())
+        )
         return paged.between(df, "timestamp", start, end)
 
     def iter_frames(self, resource: str, chunk_pages: int = 50, **params) -> Iterator[pd.DataFrame]:
@@ -263,6 +334,7 @@ class Client:
             for part in cs.iter_frames("sms_inbound", chunk_pages=20):
                 handle(part)
         """
+        _check_chunk_pages(chunk_pages)
         res = schema.get(resource)
         if not res.paginated or "{" in res.path:
             raise ValueError(
@@ -282,7 +354,10 @@ class Client:
             cs.statistics("sms").set_index("date")["outbound_price"].plot()
         """
         paged.choose(dict.fromkeys(paged.STATISTICS_CHANNELS), channel, "channel")
-        return paged.statistics(self.session, channel, currency=self.currency())
+        return self._snapshot(
+            f"{channel} statistics",
+            lambda s: paged.statistics(s, channel, currency=self._currency_with(s)),
+        )
 
     def campaigns(self, kind: str = "sms") -> pd.DataFrame:
         """Campaigns of ``kind`` (sms, mms, email) with their counts.
@@ -292,7 +367,10 @@ class Client:
             cs.campaigns("email")[["name", "send_count", "open_count", "click_count"]]
         """
         resource = paged.choose(paged.CAMPAIGNS, kind, "kind")
-        return paged.load(self.session, resource, currency=self.currency(), **self._page_kw())
+        return self._snapshot(
+            resource.name,
+            lambda s: paged.load(s, resource, currency=self._currency_with(s), **self._page_kw()),
+        )
 
     def campaign_history(self, email_campaign_id: int) -> pd.DataFrame:
         """Per-recipient history of one email campaign (opens, clicks, bounces).
@@ -302,11 +380,14 @@ class Client:
             h = cs.campaign_history(64); h["open_count"].gt(0).mean()   # open rate
         """
         cid = paged._check_id(email_campaign_id, "email_campaign_id")
-        return paged.load(
-            self.session,
-            schema.EMAIL_CAMPAIGN_HISTORY,
-            path=f"/email-campaigns/{cid}/history",
-            **self._page_kw(),
+        return self._snapshot(
+            f"email campaign {cid} history",
+            lambda s: paged.load(
+                s,
+                schema.EMAIL_CAMPAIGN_HISTORY,
+                path=f"/email-campaigns/{cid}/history",
+                **self._page_kw(),
+            ),
         )
 
     def campaign_messages(self, sms_campaign_id: int) -> pd.DataFrame:
@@ -316,8 +397,11 @@ class Client:
 
             m = cs.campaign_messages(12); m["opted_out"].sum()
         """
-        return paged.campaign_messages(
-            self.session, sms_campaign_id, currency=self.currency(), **self._load_kw({})
+        cid = paged._check_id(sms_campaign_id, "sms_campaign_id")
+        opts = self._load_kw({})
+        return self._snapshot(
+            f"sms campaign {cid} messages",
+            lambda s: paged.campaign_messages(s, cid, currency=self._currency_with(s), **opts),
         )
 
     def lists(self) -> pd.DataFrame:
@@ -327,7 +411,7 @@ class Client:
 
             cs.lists()[["list_id", "list_name", "_contacts_count"]]
         """
-        return paged.load(self.session, schema.LISTS, **self._page_kw())
+        return self._snapshot("lists", lambda s: paged.load(s, schema.LISTS, **self._page_kw()))
 
     def contacts(self, list_id: int | None = None, updated_after=None) -> pd.DataFrame:
         """Contacts of list ``list_id``, or of every list (fetched concurrently) when None;
@@ -337,12 +421,15 @@ class Client:
 
             ct = cs.contacts()          # every list; list_id and _list_name columns say which
         """
-        return paged.contacts(
-            self.session,
-            list_id,
-            updated_after=updated_after,
-            max_workers=self.max_workers,
-            progress=self.progress,
+        return self._snapshot(
+            "contacts",
+            lambda s: paged.contacts(
+                s,
+                list_id,
+                updated_after=updated_after,
+                max_workers=self.max_workers,
+                progress=self.progress,
+            ),
         )
 
     def subaccounts(self) -> pd.DataFrame:
@@ -352,7 +439,9 @@ class Client:
 
             cs.subaccounts()[["subaccount_id", "api_username", "access_sms"]]
         """
-        return paged.load(self.session, schema.SUBACCOUNTS, **self._page_kw())
+        return self._snapshot(
+            "subaccounts", lambda s: paged.load(s, schema.SUBACCOUNTS, **self._page_kw())
+        )
 
     def recharge_transactions(self) -> pd.DataFrame:
         """Credit purchases (recharges) of the account.
@@ -361,7 +450,10 @@ class Client:
 
             cs.recharge_transactions()["amount"].sum()
         """
-        return paged.load(self.session, schema.RECHARGE_TRANSACTIONS, **self._page_kw())
+        return self._snapshot(
+            "recharge transactions",
+            lambda s: paged.load(s, schema.RECHARGE_TRANSACTIONS, **self._page_kw()),
+        )
 
     def history_export(self, channel: str = "sms", start=None, end=None) -> pd.DataFrame:
         """The API's CSV export of ``channel`` history in ``[start, end)``, typed like
@@ -380,7 +472,10 @@ class Client:
 
             cs.frame("/automations/sms/inbound")
         """
-        return generic.frame(self.session, _path(path), params or None, **self._page_kw())
+        path = _path(path)
+        return self._snapshot(
+            path, lambda s: generic.frame(s, path, params or None, **self._page_kw())
+        )
 
     def sync(self, channel: str, path, start=None):
         """Incrementally sync ``channel`` history to a month-partitioned Parquet store at
@@ -522,14 +617,32 @@ class Client:
                 f"allowed: {', '.join(sorted(allowed | {'channel', 'start', 'end'}))}"
             )
         out = {
-            "max_workers": kw.get("max_workers", self.max_workers),
-            "progress": kw.get("progress", self.progress),
+            "max_workers": _check_workers(kw.get("max_workers", self.max_workers)),
+            "progress": _check_progress(kw.get("progress", self.progress)),
             "settle": self.settle,
             "limit": kw.get("limit", 100),
         }
         if "tz" in kw:  # history only: the zone of dates without a time ("account": its own)
             out["tz"] = kw["tz"]
         return out
+
+
+def _check_workers(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise ValueError(f"max_workers must be an integer from 1 to 64, got {value!r}")
+    return value
+
+
+def _check_progress(value):
+    if value not in (True, False, "auto") or isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"progress must be True, False or 'auto', got {value!r}")
+    return value
+
+
+def _check_chunk_pages(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"chunk_pages must be a positive integer, got {value!r}")
+    return value
 
 
 def _path(path: str) -> str:

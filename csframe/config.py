@@ -26,6 +26,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from csframe.errors import ConfigurationError
 
@@ -88,8 +89,13 @@ def resolve_base_url(base_url: str | None = None) -> str:
 
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The HTTP cache directory (created with mode 0700 on first use)."""
+    """The HTTP cache directory (created with mode 0700 on first use).
+
+    Raises :class:`ConfigurationError` naming the path when it cannot be a directory.
+    """
     if explicit is not None:
+        if not isinstance(explicit, str | os.PathLike) or not str(explicit):
+            raise ConfigurationError(f"cache_dir must be a directory path, got {explicit!r}")
         path = Path(explicit)
     elif os.environ.get("CSFRAME_CACHE_DIR"):
         path = Path(os.environ["CSFRAME_CACHE_DIR"])
@@ -97,12 +103,36 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
         from platformdirs import user_cache_dir
 
         path = Path(user_cache_dir("csframe"))
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cache_dir {str(path)!r} cannot be used as the HTTP cache directory: "
+            f"{exc.strerror or exc}"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"cache_dir {str(path)!r} is not writable")
     return path
 
 
-def cache_file(username: str, directory: Path) -> Path:
-    """One cache file per username; the name is sanitised and made unique by a short hash."""
+def api_root(base_url: str) -> str:
+    """The API root as the cache namespaces it: scheme, host, port and path, normalised.
+
+    Example::
+
+        >>> api_root("HTTP://LocalHost:8765/v3/")
+        'http://localhost:8765/v3'
+    """
+    parts = urlsplit(base_url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme.lower()}://{host}:{port}{parts.path.rstrip('/')}"
+
+
+def cache_file(username: str, directory: Path, base_url: str = DEFAULT_BASE_URL) -> Path:
+    """One cache file per username and API root (two servers never share a file); the name
+    is the sanitised username made unique by a short hash of both."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", username)[:40] or "user"
-    digest = hashlib.sha256(username.encode()).hexdigest()[:8]
+    digest = hashlib.sha256(f"{username}\0{api_root(base_url)}".encode()).hexdigest()[:12]
     return directory / f"{safe}-{digest}.sqlite"

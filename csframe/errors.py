@@ -84,6 +84,15 @@ class ServerError(ApiError):
     """5xx, a dropped connection or an unreadable body after the retry budget was spent."""
 
 
+class TruncatedResponse(ServerError):
+    """A body that does not parse, or lacks the API's envelope (cut short on the way):
+    transient, retried, never cached."""
+
+
+class ClientClosed(CsframeError, RuntimeError):
+    """The client was closed (``close()``) before or while this request ran."""
+
+
 # Application codes (the reference's "Application Status Codes") that mean the request
 # itself was wrong, whatever HTTP status carried them.
 VALIDATION_CODES = frozenset(

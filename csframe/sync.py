@@ -83,7 +83,8 @@ def sync(client, channel: str, path: str | os.PathLike, start=None) -> SyncResul
         store.write_month(root, month, frame)
         state.months[key] = {
             "rows": len(frame),
-            "closed": bool(closed),
+            # a stale snapshot (the API was down) is refetched by the next sync (issue 13)
+            "closed": bool(closed) and not frame.attrs.get("stale"),
             "synced_at": now.isoformat(),
         }
         state.currency = frame.attrs.get("currency", state.currency)

@@ -17,7 +17,6 @@ import pandas as pd
 from csframe import schema
 from csframe.frames import convert
 from csframe.loaders import paged
-from csframe.session import SECRET_KEYS
 
 _TIME_NAME = re.compile(r"(^|_)(date|timestamp|time|schedule)(_|$)|_at$")
 _MONEY_NAME = re.compile(r"(price|amount|balance|cost)")
@@ -46,10 +45,9 @@ def infer_kind(name: str, values: pd.Series) -> str | None:
 
 
 def frame(session, path: str, params: dict | None = None, **kw) -> pd.DataFrame:
-    """Every page of ``path`` with inferred dtypes; secret fields are dropped."""
+    """Every page of ``path`` with inferred dtypes (the session has removed secrets)."""
     resource = schema.Resource(name=path, path=path, doc="ad hoc", columns=())
     df = paged.load(session, resource, params=params, **kw)
-    df = df.drop(columns=[c for c in df.columns if c in SECRET_KEYS])
     for name in df.columns:
         kind = infer_kind(name, df[name])
         if kind is not None:

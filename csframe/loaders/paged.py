@@ -19,7 +19,6 @@ from csframe import schema
 from csframe.frames import table_to_frame, to_frame
 from csframe.loaders.message_history import SHORT_EXPIRE, chunked_tables
 from csframe.paging import check_limit, iter_raw_pages
-from csframe.session import SECRET_KEYS
 from csframe.timeutil import parse_instant
 
 RECEIPTS = {
@@ -71,21 +70,25 @@ def iter_tables(
 
 
 def load(session, resource: schema.Resource, *, currency: str | None = None, **kw) -> pd.DataFrame:
-    """Every page of ``resource`` as one typed frame (secret columns never kept)."""
+    """Every page of ``resource`` as one typed frame (the session has removed secrets)."""
     tables = list(iter_tables(session, resource, **kw))
     table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-    secret = [c for c in table.column_names if c in SECRET_KEYS]
-    if secret:
-        table = table.drop_columns(secret)
     return table_to_frame(table, resource, currency=currency)
 
 
-def between(df: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame:
-    """Rows with ``start <= df[column] < end`` (client-side window), index reset."""
+def check_window(start=None, end=None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """``(start, end)`` parsed as UTC instants; raises ValueError naming a bad one, or
+    when ``start`` is not before ``end``."""
     t0 = parse_instant(start, "start") if start is not None else None
     t1 = parse_instant(end, "end") if end is not None else None
     if t0 is not None and t1 is not None and t0 >= t1:
         raise ValueError(f"start ({t0}) must be before end ({t1}); the window is [start, end)")
+    return t0, t1
+
+
+def between(df: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame:
+    """Rows with ``start <= df[column] < end`` (client-side window), index reset."""
+    t0, t1 = check_window(start, end)
     mask = pd.Series(True, index=df.index)
     if t0 is not None:
         mask &= df[column] >= t0

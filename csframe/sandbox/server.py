@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import selectors
 import signal
 import socket
@@ -35,9 +36,11 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from csframe.sandbox.cut import CutBodies, CutPlan
 from csframe.sandbox.faults import FaultInjector, FaultMiddleware
 from csframe.sandbox.models import Store
 from csframe.sandbox.responses.common import ApiError, error_response
@@ -71,12 +74,20 @@ def create_app(store: Store, settings: dict[str, Any] | None = None) -> FaultMid
         app = create_app(store, {"latency_ms": 20})
         uvicorn.run(app, port=8765)
     """
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: _not_found, 405: _method_not_allowed},
+        middleware=[Middleware(CutBodies)],  # issue 13: bodies cut at a record boundary
+    )
     app.state.store = store
     app.state.stats = Stats()
     app.state.faults = FaultInjector(
         settings, on_configure=lambda s: setattr(store, "search_match", s.search_match)
     )
+    # a token new for every app, so a client's cache can tell two sandboxes on the same
+    # port apart (GET /_sandbox/instance)
+    app.state.instance = secrets.token_hex(16)
+    app.state.cut = CutPlan()
     return FaultMiddleware(app, app.state.faults, app.state.stats)
 
 
@@ -203,6 +214,16 @@ class Sandbox:
 
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "/_sandbox/faults")
+
+    @property
+    def instance(self) -> str:
+        """This server's identity token (new for every ``running()`` / ``serve``)."""
+        return self._call("GET", "/_sandbox/instance")["instance"]
+
+    def cut_bodies(self, count: int, path: str = "/v3") -> dict[str, Any]:
+        """Cut the next ``count`` successful GET bodies under ``path`` at a record boundary
+        (framing intact); see :mod:`csframe.sandbox.cut`."""
+        return self._call("PUT", "/_sandbox/cut", {"count": count, "path": path})
 
     def insert_sms(
         self, count: int, date: object = None, subaccount_id: int | None = None

@@ -8,6 +8,8 @@
 - ``POST /_sandbox/reset``                  back to the seeded data and balances
 - ``GET  /_sandbox/accounts``               every login and its (fake) key
 - ``PUT  /_sandbox/accounts/{username}``    {"balance": 123.45} sets the account balance
+- ``GET  /_sandbox/instance``               {"instance": token}: new for every server
+- ``GET|PUT /_sandbox/cut``                 {"count": n, "path": "/v3/..."}: cut bodies
 
 Example::
 
@@ -89,6 +91,27 @@ async def faults(request: Request) -> Response:
         except ValueError as exc:
             raise ApiError(400, "BAD_REQUEST", str(exc)) from None
     return plain(injector.settings.to_dict())
+
+
+@endpoint
+async def instance(request: Request) -> Response:
+    """This server's identity: clients namespace their caches with it."""
+    return plain({"instance": request.app.state.instance})
+
+
+@endpoint
+async def cut(request: Request) -> Response:
+    """Read or replace the body-cutting plan (see :mod:`csframe.sandbox.cut`)."""
+    plan = request.app.state.cut
+    if request.method == "PUT":
+        payload = await json_body(request)
+        if not isinstance(payload, dict) or set(payload) - {"count", "path"}:
+            raise ApiError(400, "BAD_REQUEST", 'cut takes {"count": n, "path": "/v3/..."}')
+        try:
+            plan.configure(payload.get("count", 0), payload.get("path", "/v3"))
+        except ValueError as exc:
+            raise ApiError(400, "BAD_REQUEST", str(exc)) from None
+    return plain(plan.to_dict())
 
 
 @endpoint
@@ -219,6 +242,8 @@ routes = [
     Route("/_sandbox/stats", stats, methods=["GET"]),
     Route("/_sandbox/stats/reset", stats_reset, methods=["POST"]),
     Route("/_sandbox/faults", faults, methods=["GET", "PUT"]),
+    Route("/_sandbox/instance", instance, methods=["GET"]),
+    Route("/_sandbox/cut", cut, methods=["GET", "PUT"]),
     Route("/_sandbox/sms/insert", insert_sms, methods=["POST"]),
     Route("/_sandbox/truth/sms-history", truth_sms_history, methods=["GET"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),
