@@ -69,6 +69,8 @@ def dedupe(
     default_region: str | None = None,
     mapping: dict[str, str] | None = None,
     name_threshold: float = 88,
+    fields: dict[str, str | None] | None = None,
+    threshold: float = 0.99,
 ) -> pd.DataFrame:
     """One row per duplicate cluster, with missing fields filled from its duplicates.
 
@@ -83,6 +85,8 @@ def dedupe(
     decisions : DataFrame with ``cluster_id`` and ``decision`` (``"accept"`` merges the
         cluster, ``"split"`` keeps its rows separate), or a dict. Clusters flagged
         ``needs_review`` are kept separate unless accepted.
+    rules, fields, threshold, name_threshold : passed to :func:`duplicates` when ``df`` is
+        not its output yet.
 
     Merging: the phone fields (raw number, E.164, validity, type, ...) come together from the
     best-ranked row with a valid phone; the email fields likewise; first and last names each
@@ -118,6 +122,8 @@ def dedupe(
             default_region=default_region,
             mapping=mapping,
             name_threshold=name_threshold,
+            fields=fields,
+            threshold=threshold,
             keep=keep,
         )
     decided = _decisions(decisions, d)
