@@ -445,9 +445,9 @@ def estimate(
     """u from random pairs (exact level: Σ p_v² from value frequencies), m by EM."""
     rng = np.random.default_rng(seed)
     freq = _frequencies(p)
-    # 10 random pairs per row (20,000-200,000): u of the fuzzy levels; the exact level's u
+    # 20,000-200,000 random pairs (two per row): u of the fuzzy levels; the exact level's u
     # comes from the value frequencies, which need no sample
-    size = sample or int(np.clip(10 * p.n, 20_000, 200_000))
+    size = sample or int(np.clip(2 * p.n, 20_000, 200_000))
     ri, rj = _random_pairs(p.n, size, rng)
     rand = compare(p, ri, rj, name_threshold, swaps=False)["levels"] if len(ri) else {}
     u = {}
@@ -585,9 +585,13 @@ def score(
     veto = list(VETOES)
     mobile = (lv["phone"] == 0) & p.personal[i] & p.personal[j]
     conflict |= mobile.astype(np.int64) << veto.index("mobile")
-    # level 1 (two digits apart) is no typo or day/month swap any more
-    conflict |= ((lv["dob"] >= 0) & (lv["dob"] <= 1)).astype(np.int64) << veto.index("dob")
-    conflict |= (f_lv == 0).astype(np.int64) << veto.index("first_name")
+    # the same mobile or email: two typos (dates two digits apart, first names two slips
+    # apart on the same birthday) are typos, not another person
+    strong = ((lv["phone"] == 1) & p.personal[i] & p.personal[j]) | (lv["email"] == 3)
+    dob = (lv["dob"] == 0) | ((lv["dob"] == 1) & ~strong)
+    conflict |= dob.astype(np.int64) << veto.index("dob")
+    first = (f_lv == 0) & ~(strong & (lv["dob"] >= 2))
+    conflict |= first.astype(np.int64) << veto.index("first_name")
     fi, fj = p.codes["first_name"][i], p.codes["first_name"][j]
     blank = (fi < 0) != (fj < 0)
     blank &= (lv["email"] >= 0) & (lv["email"] <= 1) | (lv["postcode"] == 0)
