@@ -10,7 +10,8 @@ missing fields, day-first dates of birth in six layouts, households; see its doc
 (mobile, email, names, postcode, date of birth), ``mixed`` and ``households`` (20% of
 people share a landline with a family member).
 
-Both sides start from the raw list and include clean.contacts() in their time:
+Both sides start from the raw list and include clean.contacts() in their time (the best of
+three runs each, in one process):
 
 - csframe : clean.contacts() + clean.duplicates() + clean.dedupe();
 - splink  : clean.contacts() + the same match keys (date of birth as ISO, address and
@@ -47,6 +48,18 @@ from csframe import clean  # noqa: E402
 from csframe.clean.fields import address_key, parse_dates, text_key  # noqa: E402
 
 SPLINK_THRESHOLDS = (0.5, 0.9, 0.95, 0.99)
+
+
+REPEATS = 3  # each side's time is the best of this many runs (the machine is shared)
+
+
+def best(run, df):
+    """(fastest wall time, result) of REPEATS runs of ``run(df)``."""
+    times, out = [], None
+    for _ in range(REPEATS):
+        t, out = run(df)
+        times.append(t)
+    return min(times), out
 
 
 def run_csframe(df: pd.DataFrame) -> tuple[float, pd.DataFrame]:
@@ -170,14 +183,14 @@ def main(argv=None) -> int:
             for seed in range(1, args.seeds + 1):
                 df, truth = generate(shape, people, seed=seed)
                 person, hh = truth["person"].to_numpy(), truth["household"].to_numpy()
-                t_cs, d = run_csframe(df)
+                t_cs, d = best(run_csframe, df)
                 review = d["needs_review"].to_numpy(bool)
                 cs = pair_metrics(d["cluster_id"], person)
                 merged = pair_metrics(
                     np.where(review, -1 - np.arange(len(d)), d["cluster_id"]), person
                 )
                 cs_hh = households_merged(d["cluster_id"], hh, review)
-                t_sp, sp_clusters = run_splink(df)
+                t_sp, sp_clusters = best(run_splink, df)
                 scored = {th: pair_metrics(cl_, person) for th, cl_ in sp_clusters.items()}
                 th = max(scored, key=lambda k: scored[k]["f1"])
                 sp = scored[th]

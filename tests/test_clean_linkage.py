@@ -152,6 +152,15 @@ def test_fields_name_the_columns_and_common_layouts_are_detected():
         clean.duplicates(df, fields={"dob": "DOB"})
     with pytest.raises(clean.CleanInputError, match="unknown field.*'birthday'"):
         clean.duplicates(df, fields={"birthday": "custom_1"})
+    with pytest.raises(clean.CleanInputError, match=r"\['email'\].*mapping="):
+        clean.duplicates(df, fields={"email": "custom_1"})
+    # a postcode in another column
+    df5 = df.assign(Area=["2042", "2042 ", "2026"], address_city=None)
+    assert "postcode" not in clean.duplicates(df5)["rule"].iloc[0]
+    assert (
+        clean.duplicates(df5, fields={"postcode": "Area"})["rule"].tolist()[:2]
+        == ["name+dob+address+postcode"] * 2
+    )
 
 
 def test_dates_of_birth_in_every_layout():
@@ -204,3 +213,43 @@ def test_explanations_name_fields_that_really_agree():
             assert d.loc[a, "address_city"][:1].lower() == d.loc[b, "address_city"][:1].lower()
         checked += 1
     assert checked > 50
+
+
+POSTAL = ("contact_id", "first_name", "last_name", "custom_1", "address_line_1", "address_city",
+          "postcode")  # fmt: skip
+
+
+def test_a_chain_through_missing_fields_with_two_birthdays_needs_review():
+    # A ~ B on name + suburb + postcode (B has no date of birth), B ~ C on name + address
+    # (A has no address): A and C were born 18 years apart
+    df = pd.DataFrame(
+        [
+            (1, "Oliver", "Williams", "1978-03-03", None, "Blacktown", "2148"),
+            (2, "Oliver", "Williams", None, "252 Albert Dr", "Blacktown", "2148"),
+            (3, "Oliver", "Williams", "30 Dec 1960", "252 Albert Drive", "Blacktown", "2148"),
+            (4, "Ann", "Lee", "1990-01-01", "1 King St", "Newtown", "2042"),
+        ],
+        columns=POSTAL,
+    )
+    d = clean.duplicates(df).set_index("contact_id")
+    same = d.loc[[1, 2, 3], "cluster_id"].nunique() == 1
+    assert not same or d.loc[[1, 2, 3], "needs_review"].all()
+    if same:
+        assert "different dates of birth in one chain" in d.loc[1, "review_reason"]
+    assert len(clean.dedupe(d.reset_index())) == 4
+
+
+def test_day_and_month_swapped_only_within_one_year():
+    # 08/11 and 11/08 look like a day/month swap, but 1983 and 1947 are two people (father
+    # and son at one address, the father's names swapped)
+    df = pd.DataFrame(
+        [
+            (1, "Oliver", "Taylor", "08 Nov 1983", "174 Bridge Close", "Mount Gambier", "5290"),
+            (2, "Taylor", "Oliver", "11/08/1947", "174 Bridge Close", "Mount Gambier", "5290"),
+            (3, "Oliver", "Taylor", "1983-11-08", "174 Bridge Cl", "Mount Gambier", "5290"),
+        ],
+        columns=POSTAL,
+    )
+    d = clean.duplicates(df).set_index("contact_id")
+    assert d.loc[1, "cluster_id"] == d.loc[3, "cluster_id"]
+    assert d.loc[2, "cluster_id"] != d.loc[1, "cluster_id"] or d.loc[2, "needs_review"]

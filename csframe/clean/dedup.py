@@ -10,7 +10,7 @@ import pandas as pd
 from csframe.clean import linkage
 from csframe.clean._common import CleanInputError
 from csframe.clean.contacts import ensure_clean
-from csframe.clean.fields import address_key, parse_dates, text_key
+from csframe.clean.fields import address_key, parse_dates, postcode_key, text_key
 from csframe.clean.fields import resolve as resolve_fields
 
 RULES = ("phone", "email", "name")
@@ -73,7 +73,8 @@ def duplicates(
     Conflicts veto a silent merge: a linked pair with two different mobiles, two different
     dates of birth, two different first names, or a blank first name across different
     emails or postcodes puts its cluster under ``needs_review`` (with ``review_reason``);
-    so does a cluster holding two different phones and two different emails.
+    so does a chain: a cluster holding two different phones and two different emails, or
+    two dates of birth that are no typo apart.
     :func:`dedupe` keeps such clusters apart unless ``decisions`` accepts them.
 
     Parameters
@@ -87,6 +88,7 @@ def duplicates(
         ``dob``, ``address``, ``suburb``, ``postcode``; None = do not use). Detected when not
         given: ``dob``/``date_of_birth``/... or a ``custom_N`` column of past dates,
         ``address_line_1``/``address``/``street``, ``address_city``/``suburb``/``city``.
+        Names, phones and emails come from the cleaned columns (``mapping=`` names them).
     threshold : match probability (0-1) from which a pair links.
     name_threshold : Jaro–Winkler similarity (0-100) from which two names count as alike.
     keep : survivorship policy, as in :func:`dedupe`, used for the ``survivor`` flag.
@@ -166,14 +168,22 @@ def duplicates(
     )
     pcode = np.where(p.codes["phone"] >= 0, p.codes["phone"], -1)
     chain = _needs_review(codes, size, pcode, p.codes["email"])
+    chain_text = np.where(chain, "two different phones and two different emails in one chain", "")
+    # links through rows with missing fields can chain two people: dates of birth in one
+    # cluster that are not a typo apart flag it too
+    dob_chain = _dob_chain(p, codes, size)
+    chain_text = np.where(dob_chain & chain, chain_text + "; ", chain_text) + np.where(
+        dob_chain, "different dates of birth in one chain", ""
+    )
+    chain |= dob_chain
     review = chain | np.isin(codes, reason.index.to_numpy())
     review_reason = np.full(n, "", dtype=object)
     if review.any():
         text = reason.reindex(codes[review]).to_numpy(dtype=object)
-        chain_text = "two different phones and two different emails in one chain"
+        extra = chain_text[review]
         text = np.where(
-            chain[review],
-            np.where(pd.isna(text), chain_text, text.astype(str) + "; " + chain_text),
+            extra != "",
+            np.where(pd.isna(text), extra, text.astype(str) + "; " + extra),
             text,
         )
         review_reason[review] = text
@@ -200,6 +210,26 @@ def duplicates(
     return out
 
 
+def _dob_chain(p: linkage.Prepared, codes: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Rows of clusters (≥ 3 rows) holding two dates of birth that are not a typo apart."""
+    dob = p.codes["dob"]
+    rows = np.flatnonzero((size >= 3) & (dob >= 0))
+    out = np.zeros(len(codes), bool)
+    if not len(rows):
+        return out
+    # each cluster's distinct dates, every pair of them
+    f = pd.DataFrame({"c": codes[rows], "d": dob[rows]}).drop_duplicates()
+    f = f[f.groupby("c")["d"].transform("size") > 1]
+    if f.empty:
+        return out
+    m = f.merge(f, on="c")
+    m = m[m["d_x"] < m["d_y"]]
+    lvl = linkage.dob_code_levels(p, m["d_x"].to_numpy(), m["d_y"].to_numpy())
+    bad = m.loc[lvl == 0, "c"].unique()
+    out[np.isin(codes, bad)] = True
+    return out
+
+
 def _field_keys(c: pd.DataFrame, fields) -> dict[str, pd.Series | None]:
     """Match keys of the fields contacts() does not clean (dob, address, suburb), and of a
     postcode taken from another column."""
@@ -209,6 +239,8 @@ def _field_keys(c: pd.DataFrame, fields) -> dict[str, pd.Series | None]:
         "address": address_key(c[cols["address"]]) if cols["address"] else None,
         "suburb": text_key(c[cols["suburb"]]) if cols["suburb"] else None,
     }
+    if "postcode" in cols:  # named in fields=: that column instead of contacts()' postcode
+        keys["postcode"] = postcode_key(c[cols["postcode"]]) if cols["postcode"] else None
     return keys
 
 

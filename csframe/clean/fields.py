@@ -18,7 +18,10 @@ import pyarrow.compute as pc
 
 from csframe.clean._common import CleanInputError, as_text, ascii_fold, take_str
 
-FIELDS = ("first_name", "last_name", "dob", "address", "suburb", "postcode", "phone", "email")
+#: fields ``duplicates(fields=...)`` takes a column for (names, phones and emails are the
+#: ones contacts() cleans: name those with ``mapping=``)
+FIELDS = ("dob", "address", "suburb", "postcode")
+_CLEANED = ("first_name", "last_name", "phone_number", "phone", "email")
 # candidate source columns per field (matched case- and punctuation-insensitively)
 COLUMN_NAMES = {
     "dob": ("dob", "date_of_birth", "birth_date", "birthdate", "birthday", "born", "d_o_b"),
@@ -47,10 +50,17 @@ def _norm(name: object) -> str:
 
 
 def resolve(df: pd.DataFrame, fields: Mapping[str, str | None] | None) -> dict[str, str | None]:
-    """{field: source column or None} for dob, address and suburb (the fields that
-    contacts() does not already clean); ``fields`` names columns explicitly (None: unused)."""
+    """{field: source column or None} for dob, address, suburb (the fields contacts() does
+    not clean) and postcode when ``fields`` names one; ``fields`` names columns explicitly
+    (None: unused)."""
     fields = dict(fields or {})
     unknown = set(fields) - set(FIELDS)
+    cleaned = sorted(unknown & set(_CLEANED))
+    if cleaned:
+        raise CleanInputError(
+            f"duplicates(fields=...): {cleaned} come from the cleaned columns; name their "
+            f"source columns with mapping={{'first_name': 'Given', ...}} instead"
+        )
     if unknown:
         raise CleanInputError(
             f"duplicates(fields=...): unknown field(s) {sorted(unknown)}; fields are {FIELDS}"
@@ -72,7 +82,18 @@ def resolve(df: pd.DataFrame, fields: Mapping[str, str | None] | None) -> dict[s
         out[field] = next((by_norm[n] for n in names if n in by_norm), None)
     if out["dob"] is None and "dob" not in fields:
         out["dob"] = _detect_dob(df, by_norm)
+    if "postcode" in fields:
+        out["postcode"] = fields["postcode"]
     return out
+
+
+def postcode_key(values) -> pd.Series:
+    """Postcodes as contacts() keys them: upper case, letters and digits only."""
+    text = as_text(values, func="duplicates", name="postcode")
+    s = pa.array(text.to_numpy(dtype=object, na_value=None), pa.string())
+    s = pc.utf8_upper(pc.replace_substring_regex(s, r"[^0-9A-Za-z]+", ""))
+    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
+    return pd.Series(s.to_numpy(zero_copy_only=False), index=text.index, dtype="str")
 
 
 def _detect_dob(df: pd.DataFrame, by_norm: dict[str, str]) -> str | None:

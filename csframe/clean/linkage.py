@@ -14,8 +14,9 @@ The steps (see README.md, "Duplicates"):
    defaults so that small lists behave; exact agreement on a common value weighs less
    (term-frequency adjustment).
 5. ``score``: match weight = prior log-odds + Σ log2(m/u); a pair links when its match
-   probability reaches the threshold and something personal agrees (see ``IDENTITY``), and
-   needs review when it also carries a conflict (``VETOES``).
+   probability reaches the threshold, something personal agrees and something besides the
+   names agrees (see ``score``); it needs review when it also carries a conflict
+   (``VETOES``).
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def _codes(values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _soundex(words: np.ndarray) -> np.ndarray:
-    """American Soundex of each unique surname (letter + three digits)."""
+    """Soundex of each unique name (letter + 3 digits; simplified: equal codes merge even
+    across vowels)."""
     table = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556", "aeiouyhw")
     out = []
     for w in words:
@@ -126,7 +128,7 @@ def prepare(c: pd.DataFrame, keys: dict[str, pd.Series | None]) -> Prepared:
     codes["first_name"], codes["last_name"] = both[:n], both[n:]
     values["first_name"] = values["last_name"] = names
     sources = {
-        "postcode": c["postcode_key"],
+        "postcode": keys["postcode"] if "postcode" in keys else c["postcode_key"],
         "phone": c["phone_e164"].where(valid_phone),
         "email": c["email_match_key"].where(valid_email),
         **{k: keys.get(k) for k in ("dob", "address", "suburb")},
@@ -255,8 +257,12 @@ def _chars(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def _dob_levels(p: Prepared, i, j) -> np.ndarray:
-    a, b = p.codes["dob"][i], p.codes["dob"][j]
-    lvl = np.full(len(i), -1, np.int8)
+    return dob_code_levels(p, p.codes["dob"][i], p.codes["dob"][j])
+
+
+def dob_code_levels(p: Prepared, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Date-of-birth levels of pairs of dob codes (-1 missing, 0 different ... 3 equal)."""
+    lvl = np.full(len(a), -1, np.int8)
     both = (a >= 0) & (b >= 0)
     lvl[both] = 0
     eq = both & (a == b)
@@ -266,7 +272,11 @@ def _dob_levels(p: Prepared, i, j) -> np.ndarray:
         ch = _chars(p.values["dob"], 8)
         x, y = ch[a[rest]], ch[b[rest]]
         diff = (x != y).sum(axis=1)
-        swapped = (x[:, 4:6] == y[:, 6:8]).all(axis=1) & (x[:, 6:8] == y[:, 4:6]).all(axis=1)
+        swapped = (
+            (x[:, :4] == y[:, :4]).all(axis=1)
+            & (x[:, 4:6] == y[:, 6:8]).all(axis=1)
+            & (x[:, 6:8] == y[:, 4:6]).all(axis=1)
+        )
         sub = np.where((diff <= 1) | swapped, 2, np.where(diff == 2, 1, 0))
         lvl[rest] = sub
     return lvl
@@ -445,9 +455,9 @@ def estimate(
     """u from random pairs (exact level: Σ p_v² from value frequencies), m by EM."""
     rng = np.random.default_rng(seed)
     freq = _frequencies(p)
-    # 20,000-200,000 random pairs (two per row): u of the fuzzy levels; the exact level's u
+    # 5,000-200,000 random pairs (two per row): u of the fuzzy levels; the exact level's u
     # comes from the value frequencies, which need no sample
-    size = sample or int(np.clip(2 * p.n, 20_000, 200_000))
+    size = sample or int(np.clip(2 * p.n, 5_000, 200_000))
     ri, rj = _random_pairs(p.n, size, rng)
     rand = compare(p, ri, rj, name_threshold, swaps=False)["levels"] if len(ri) else {}
     u = {}
