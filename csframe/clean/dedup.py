@@ -147,12 +147,12 @@ def duplicates(
     size = np.bincount(codes, minlength=codes.max() + 1 if n else 0)[codes] if n else codes
 
     # each row's strongest link explains it
-    weight = links.weight[sel]
-    best_w = np.full(n, -np.inf)
+    ends, link = np.r_[li, lj], np.r_[sel, sel]
+    order = np.lexsort((links.weight[link], ends))  # by row, strongest link last
+    last = order[np.r_[ends[order][1:] != ends[order][:-1], True]] if len(order) else order
     best = np.full(n, -1, np.int64)
-    order = np.argsort(weight, kind="stable")  # later (stronger) writes win
-    for side in (li, lj):
-        best[side[order]] = sel[order]
+    best[ends[last]] = link[last]
+    best_w = np.full(n, -np.inf)
     best_w[best >= 0] = links.weight[best[best >= 0]]
     has = best >= 0
     rule = np.full(n, None, dtype=object)
