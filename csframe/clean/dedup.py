@@ -213,19 +213,18 @@ def duplicates(
 def _dob_chain(p: linkage.Prepared, codes: np.ndarray, size: np.ndarray) -> np.ndarray:
     """Rows of clusters (≥ 3 rows) holding two dates of birth that are not a typo apart."""
     dob = p.codes["dob"]
-    rows = np.flatnonzero((size >= 3) & (dob >= 0))
     out = np.zeros(len(codes), bool)
-    if not len(rows):
+    big = np.flatnonzero(size >= 3)
+    if not len(big) or dob.max() < 0:
         return out
-    # each cluster's distinct dates, every pair of them
-    f = pd.DataFrame({"c": codes[rows], "d": dob[rows]}).drop_duplicates()
-    f = f[f.groupby("c")["d"].transform("size") > 1]
-    if f.empty:
+    cl, d = _distinct_per_cluster(codes, dob, big)
+    several = np.bincount(cl)[cl] > 1
+    if not several.any():
         return out
-    m = f.merge(f, on="c")
-    m = m[m["d_x"] < m["d_y"]]
-    lvl = linkage.dob_code_levels(p, m["d_x"].to_numpy(), m["d_y"].to_numpy())
-    bad = m.loc[lvl == 0, "c"].unique()
+    # every pair of a cluster's distinct dates (clusters are small)
+    i, j = linkage._window_pairs(cl[several], d[several], 1_000)
+    dc = d[several]
+    bad = cl[several][i[linkage.dob_code_levels(p, dc[i], dc[j]) == 0]]
     out[np.isin(codes, bad)] = True
     return out
 
@@ -244,25 +243,22 @@ def _field_keys(c: pd.DataFrame, fields) -> dict[str, pd.Series | None]:
     return keys
 
 
+def _distinct_per_cluster(codes: np.ndarray, values: np.ndarray, rows: np.ndarray):
+    """(cluster, value) pairs, distinct, of the given rows with a value (≥ 0)."""
+    rows = rows[values[rows] >= 0]
+    key = np.unique(codes[rows].astype(np.int64) * (int(values.max()) + 1) + values[rows])
+    return key // (int(values.max()) + 1), key % (int(values.max()) + 1)
+
+
 def _needs_review(codes, size, pcode, ecode) -> np.ndarray:
     """Clusters holding ≥2 distinct valid phones and ≥2 distinct email keys."""
-    n = len(codes)
-    review = np.zeros(n, bool)
-    big = size >= 3
-    if not big.any():
-        return review
-    idx = np.flatnonzero(big)
-    f = pd.DataFrame(
-        {
-            "c": codes[idx],
-            "p": np.where(pcode[idx] >= 0, pcode[idx], np.nan),
-            "e": np.where(ecode[idx] >= 0, ecode[idx], np.nan),
-        }
-    )
-    agg = f.groupby("c").agg(p=("p", "nunique"), e=("e", "nunique"))
-    flagged = agg.index[(agg["p"] >= 2) & (agg["e"] >= 2)].to_numpy()
-    review[idx] = np.isin(codes[idx], flagged)
-    return review
+    big = np.flatnonzero(size >= 3)
+    if not len(big) or pcode.max() < 0 or ecode.max() < 0:
+        return np.zeros(len(codes), bool)
+    nc = int(codes.max()) + 1
+    phones = np.bincount(_distinct_per_cluster(codes, pcode, big)[0], minlength=nc)
+    emails = np.bincount(_distinct_per_cluster(codes, ecode, big)[0], minlength=nc)
+    return (phones >= 2)[codes] & (emails >= 2)[codes] & (size >= 3)
 
 
 _COMPLETENESS = (

@@ -184,12 +184,16 @@ def address_key(values) -> pd.Series:
     s = pc.utf8_lower(pc.utf8_normalize(s, "NFKD"))
     s = pc.replace_substring_regex(s, r"\p{Mn}+", "")
     s = pc.utf8_trim_whitespace(pc.replace_substring_regex(s, r"[^a-z0-9]+", " "))
-    words = [
-        None if v is None else " ".join(_STREET_WORDS.get(w, w) for w in v.split())
-        for v in s.to_pylist()
-    ]
-    key = np.array([w or None for w in words], dtype=object)
-    return take_str(key, codes, text.index)
+    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
+    # word by word through the street-word table, all in arrow
+    words = pc.split_pattern(pc.fill_null(s, ""), " ")
+    flat = pc.list_flatten(words)
+    idx = pc.index_in(flat, value_set=pa.array(list(_STREET_WORDS)))
+    short = pa.array(list(_STREET_WORDS.values())).take(idx)
+    flat = pc.if_else(pc.is_valid(idx), short, flat)
+    joined = pc.binary_join(pa.ListArray.from_arrays(words.offsets, flat), " ")
+    key = _np(pc.if_else(pc.is_valid(s), joined, pa.scalar(None, pa.string())))
+    return take_str(key.astype(object), codes, text.index)
 
 
 def text_key(values) -> pd.Series:

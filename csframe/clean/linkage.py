@@ -68,12 +68,12 @@ VETOES = {
     "blank_first": "a blank first name across a different email or postcode",
 }
 #: blocking keys: fields that must be equal (and present) for a pair to be compared
+#: (name_set: first and last name in either order; last_sound: Soundex of the surname)
 BLOCKS = (
-    ("phone",), ("email",), ("last_name", "postcode"), ("first_name", "dob"),
-    ("address", "suburb"), ("address", "postcode"), ("last_sound", "suburb"),
-    ("last_sound", "postcode"), ("dob", "postcode"), ("dob", "last_sound"),
-    ("first_name", "last_name"), ("dob", "suburb"), ("name_set",), ("first_name", "suburb"),
-    ("first_name", "postcode"), ("last_name", "suburb"),
+    ("phone",), ("email",), ("name_set",), ("first_name", "dob"), ("dob", "last_sound"),
+    ("dob", "postcode"), ("dob", "suburb"), ("address", "suburb"), ("address", "postcode"),
+    ("last_sound", "postcode"), ("last_sound", "suburb"), ("first_name", "suburb"),
+    ("first_name", "postcode"),
 )  # fmt: skip
 WINDOW = 30  # in a block, each row is paired with at most this many others (sorted by name)
 
@@ -88,6 +88,12 @@ class Prepared:
     personal: np.ndarray  # the phone is a mobile (pager, personal number): one person's own
     sort: np.ndarray  # secondary order inside blocks (full name)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def cached(self, key: str, make) -> np.ndarray:
+        """Per-value helper arrays, built once (candidate and random pairs share them)."""
+        if key not in self.extra:
+            self.extra[key] = make()
+        return self.extra[key]
 
 
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
@@ -269,7 +275,7 @@ def dob_code_levels(p: Prepared, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lvl[eq] = 3
     rest = np.flatnonzero(both & ~eq)
     if len(rest):
-        ch = _chars(p.values["dob"], 8)
+        ch = p.cached("dob_chars", lambda: _chars(p.values["dob"], 8))
         x, y = ch[a[rest]], ch[b[rest]]
         diff = (x != y).sum(axis=1)
         swapped = (
@@ -291,8 +297,8 @@ def _postcode_levels(p: Prepared, i, j) -> np.ndarray:
     rest = np.flatnonzero(both & (a != b))
     if len(rest):
         vals = p.values["postcode"]
-        lens = np.array([len(str(v)) for v in vals])
-        ch = _chars(vals, 10)
+        lens = p.cached("postcode_len", lambda: np.array([len(str(v)) for v in vals]))
+        ch = p.cached("postcode_chars", lambda: _chars(vals, 10))
         same_len = lens[a[rest]] == lens[b[rest]]
         diff = (ch[a[rest]] != ch[b[rest]]).sum(axis=1)
         lvl[rest] = np.where(same_len & (diff == 1), 1, 0)
@@ -305,10 +311,14 @@ def _address_levels(p: Prepared, i, j) -> np.ndarray:
     # a different house number is a different address, however alike the street
     fuzzy = np.flatnonzero((lvl > 0) & (lvl < 3))
     if len(fuzzy):
-        if "house" not in p.extra:
-            house = pd.Series(p.values["address"], dtype="str").str.extract(r"(\d+)")[0]
-            p.extra["house"] = house.to_numpy(dtype=object, na_value=None)
-        h = p.extra["house"]
+        h = p.cached(
+            "house",
+            lambda: (
+                pd.Series(p.values["address"], dtype="str")
+                .str.extract(r"(\d+)")[0]
+                .to_numpy(dtype=object, na_value=None)
+            ),
+        )
         ha, hb = h[a[fuzzy]], h[b[fuzzy]]
         differ = np.array(
             [x is not None and y is not None and x != y for x, y in zip(ha, hb, strict=True)]
@@ -327,7 +337,9 @@ def _email_levels(p: Prepared, i, j) -> np.ndarray:
     if len(rest):
         vals = p.values["email"]
         d = _sim(vals, a[rest], b[rest], Levenshtein.distance)
-        local = np.array([str(v).rsplit("@", 1)[0] for v in vals], dtype=object)
+        local = p.cached(
+            "email_local", lambda: np.array([str(v).rsplit("@", 1)[0] for v in vals], dtype=object)
+        )
         same_local = local[a[rest]] == local[b[rest]]
         lvl[rest] = np.where(d <= 2, 2, np.where(same_local, 1, 0))
     return lvl
@@ -499,6 +511,7 @@ def estimate(
     share = 0.1
     if not len(pat):
         return Model(m, u, 1e-6, freq)
+    last = None
     for _ in range(iterations):
         llr = np.zeros(len(pat))
         for col, f in enumerate(names):
@@ -507,6 +520,9 @@ def estimate(
             llr[ok] += np.log(m[f][lv[ok]]) - np.log(uc[f][lv[ok]])
         logit = np.log(share / (1 - share)) + llr
         resp = 1 / (1 + np.exp(-np.clip(logit, -50, 50)))
+        if last is not None and np.abs(resp - last).max() < 1e-5:
+            break  # converged
+        last = resp
         w, wn = resp * count, (1 - resp) * count
         share = float(
             np.clip((w.sum() + PSEUDO_PAIRS / 2) / (count.sum() + PSEUDO_PAIRS), 1e-6, 0.999)
