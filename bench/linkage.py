@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -55,10 +56,16 @@ REPEATS, MIN_SECONDS = 3, 1.0  # like timeit: at least 3 runs and 1 s per side, 
 
 def best(run, df):
     """(fastest wall time, result) of ``run(df)`` repeated at least REPEATS times and for at
-    least MIN_SECONDS (the machine is shared: the minimum is the cost without interference)."""
+    least MIN_SECONDS, garbage collection off while it runs (the machine is shared: the
+    minimum is the cost without interference)."""
     times, out = [], None
     while len(times) < REPEATS or sum(times) < MIN_SECONDS:
-        t, out = run(df)
+        gc.collect()
+        gc.disable()  # as timeit does: no collection of the other side's garbage mid-run
+        try:
+            t, out = run(df)
+        finally:
+            gc.enable()
         times.append(t)
     return min(times), out
 
