@@ -136,18 +136,22 @@ def parse_dates(values) -> pd.Series:
     done = np.zeros(n, bool)
     months = pa.array(list(_MONTHS))
     for pattern in _DATE_PATTERNS:
-        got = pc.extract_regex(arr, pattern)
-        hit = ~done & _np(pc.is_valid(got)) if n else np.zeros(0, bool)
-        if not hit.any():
+        todo = np.flatnonzero(~done & ~_np(pc.is_null(arr))) if n else np.zeros(0, np.int64)
+        if not len(todo):
+            break
+        got = pc.extract_regex(arr.take(pa.array(todo)), pattern)  # only the unread values
+        ok = _np(pc.is_valid(got))
+        if not ok.any():
             continue
+        hit = todo[ok]
         for part, target in (("y", y), ("m", m), ("d", d)):
             field = pc.struct_field(got, part)
             if part == "m" and pattern.find("[a-z]") >= 0:
                 num = pc.add(pc.index_in(pc.utf8_slice_codeunits(field, 0, 3), months), 1)
             else:
                 num = pc.cast(pc.if_else(pc.equal(field, ""), None, field), pa.int64())
-            target[hit] = _np(pc.fill_null(num, 0))[hit]
-        done |= hit
+            target[hit] = _np(pc.fill_null(num, 0))[ok]
+        done[hit] = True
     # day-first unless the "month" cannot be one
     swap = (m > 12) & (d <= 12)
     m[swap], d[swap] = d[swap], m[swap]

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 from rapidfuzz.fuzz import ratio
@@ -75,7 +77,7 @@ BLOCKS = (
     ("last_sound", "postcode"), ("last_sound", "suburb"), ("first_name", "suburb"),
     ("first_name", "postcode"),
 )  # fmt: skip
-WINDOW = 30  # in a block, each row is paired with at most this many others (sorted by name)
+WINDOW = 20  # in a block, each row is paired with at most this many others (sorted by name)
 
 
 @dataclass
@@ -97,7 +99,8 @@ class Prepared:
 
 
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(pd.Series(values, dtype="str"), use_na_sentinel=True)
+    """Integer codes of text values (None/NaN → -1) and the value of each code."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
@@ -144,12 +147,12 @@ def prepare(c: pd.DataFrame, keys: dict[str, pd.Series | None]) -> Prepared:
             codes[name], values[name] = np.full(n, -1, np.int64), np.empty(0, dtype=object)
         else:
             codes[name], values[name] = _codes(s.to_numpy(dtype=object, na_value=None))
-    sound = _soundex(names)
     sc = np.full(n, -1, np.int64)
-    if len(names):
-        s_codes, _ = pd.factorize(pd.Series(sound, dtype="str"), use_na_sentinel=True)
-        has = codes["last_name"] >= 0
-        sc[has] = s_codes[codes["last_name"][has]]
+    has = codes["last_name"] >= 0
+    if has.any():  # Soundex of the surnames only
+        used, inv = np.unique(codes["last_name"][has], return_inverse=True)
+        s_codes, _ = pd.factorize(_soundex(names[used]), use_na_sentinel=True)
+        sc[has] = s_codes[inv]
     codes["last_sound"] = sc
     # first and last name in either order (finds swapped names)
     lo = np.minimum(codes["first_name"], codes["last_name"])
@@ -313,11 +316,9 @@ def _address_levels(p: Prepared, i, j) -> np.ndarray:
     if len(fuzzy):
         h = p.cached(
             "house",
-            lambda: (
-                pd.Series(p.values["address"], dtype="str")
-                .str.extract(r"(\d+)")[0]
-                .to_numpy(dtype=object, na_value=None)
-            ),
+            lambda: pc.struct_field(
+                pc.extract_regex(pa.array(p.values["address"], pa.string()), r"(?P<n>\d+)"), [0]
+            ).to_numpy(zero_copy_only=False),
         )
         ha, hb = h[a[fuzzy]], h[b[fuzzy]]
         differ = np.array(
