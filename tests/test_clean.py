@@ -204,12 +204,14 @@ def test_chain_is_flagged_not_merged(dups, raw):
     by = dups.set_index("contact_id")
     assert by.loc[[31, 32, 33], "needs_review"].all()
     assert by.loc[[31, 32, 33], "survivor"].all()
+    # why, with the values: Sam's and Samuel's mobiles
     assert by.loc[31, "review_reason"] == (
-        "different mobiles; two different phones and two different emails in one chain"
+        "different mobiles +61400111222 / +61400999888; "
+        "two different phones and two different emails in one chain"
     )
     # the Chris Woods: one name and postcode, two mobiles
     assert by.loc[[38, 39], "needs_review"].all()
-    assert by.loc[38, "review_reason"] == "different mobiles"
+    assert by.loc[38, "review_reason"] == "different mobiles +61412000444 / +61412000555"
     assert not by.drop(index=[31, 32, 33, 38, 39])["needs_review"].any()
     assert (by.drop(index=[31, 32, 33, 38, 39])["review_reason"] == "").all()
     out = clean.dedupe(dups)

@@ -90,9 +90,10 @@ def test_conflicting_mobiles_and_dates_of_birth_link_only_for_review():
     )
     d = clean.duplicates(df, default_region="AU").set_index("contact_id")
     assert d.loc[1, "cluster_id"] == d.loc[2, "cluster_id"] and d.loc[1, "needs_review"]
-    assert d.loc[1, "review_reason"] == "different dates of birth"
+    # the reason names the values that conflict
+    assert d.loc[1, "review_reason"] == "different dates of birth 1960-01-01 / 1995-07-14"
     assert d.loc[3, "cluster_id"] == d.loc[4, "cluster_id"] and d.loc[3, "needs_review"]
-    assert d.loc[3, "review_reason"] == "different mobiles"
+    assert d.loc[3, "review_reason"] == "different mobiles +61400333444 / +61400555666"
     assert d.loc[5, "cluster_id"] == d.loc[6, "cluster_id"] and not d.loc[5, "needs_review"]
     assert d.loc[6, "rule"] == "name+dob+postcode"
     kept = clean.dedupe(d.reset_index())

@@ -72,7 +72,8 @@ def duplicates(
 
     Conflicts veto a silent merge: a linked pair with two different mobiles, two different
     dates of birth, two different first names, or a blank first name across different
-    emails or postcodes puts its cluster under ``needs_review`` (with ``review_reason``);
+    emails or postcodes puts its cluster under ``needs_review`` (``review_reason`` says
+    which, with the values);
     so does a chain: a cluster holding two different phones and two different emails, or
     two dates of birth that are no typo apart.
     :func:`dedupe` keeps such clusters apart unless ``decisions`` accepts them.
@@ -160,7 +161,7 @@ def duplicates(
 
     # conflicts inside a cluster: it needs review
     bad = sel[links.conflict[sel] != 0]
-    why = linkage.conflict_text(links.conflict[bad])
+    why = linkage.conflict_text(p, i[bad], j[bad], links.conflict[bad])
     reason = (
         pd.Series(why, dtype=object)
         .groupby(codes[i[bad]])

@@ -655,9 +655,27 @@ def labels(agree: np.ndarray, swapped: np.ndarray | None = None) -> np.ndarray:
     return np.array(text, dtype=object)[inv] if len(key) else np.empty(0, dtype=object)
 
 
-def conflict_text(bits: np.ndarray) -> np.ndarray:
-    """The veto reasons of each pair, joined with '; ' ('' when none)."""
-    uniq, inv = np.unique(bits, return_inverse=True)
-    names = list(VETOES.values())
-    text = ["; ".join(n for k, n in enumerate(names) if b >> k & 1) for b in uniq.tolist()]
-    return np.array(text, dtype=object)[inv] if len(bits) else np.empty(0, dtype=object)
+def conflict_text(p: Prepared, i: np.ndarray, j: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """The veto reasons of pairs (i, j) with the values that conflict, joined with '; '.
+
+    e.g. ``different mobiles +61400111222 / +61400999888`` (one string per pair; run on the
+    few conflicting pairs only)."""
+    names = list(VETOES)
+
+    def value(field: str, row: int) -> str:
+        code = p.codes[field][row]
+        v = p.values[field][code] if code >= 0 else "-"
+        return f"{v[:4]}-{v[4:6]}-{v[6:]}" if field == "dob" and code >= 0 else str(v)
+
+    shown = {"mobile": "phone", "dob": "dob", "first_name": "first_name"}
+    out = []
+    for a, b, bit in zip(i.tolist(), j.tolist(), bits.tolist(), strict=True):
+        parts = []
+        for k, name in enumerate(names):
+            if bit >> k & 1:
+                text = VETOES[name]
+                if name in shown:
+                    text += f" {value(shown[name], a)} / {value(shown[name], b)}"
+                parts.append(text)
+        out.append("; ".join(parts))
+    return np.array(out, dtype=object)
