@@ -174,18 +174,23 @@ def test_contacts_adds_columns_and_issues_without_touching_input(raw):
 
 def test_exact_clusters(dups, raw):
     got = _partition(dups["contact_id"], dups["cluster_id"])
-    want = _partition(raw["contact_id"], raw["truth"])
+    # the two Chris Woods (same name and postcode, different mobiles) are linked for review
+    want = _partition(raw["contact_id"], raw["truth"].replace({"chris-2": "chris-1"}))
     assert got == want
 
 
 def test_rules_explain_links(dups):
     rule = dict(zip(dups["contact_id"], dups["rule"].astype(object), strict=True))
-    assert rule[1] == "phone" and rule[3] == "phone"
-    assert rule[34] == "email" and rule[35] == "email"
-    assert rule[5] == "phone+name" and rule[6] == "phone+name"  # US: may be a shared line
-    assert rule[27] == "phone+name" and rule[28] == "phone+name"
-    assert rule[36] == "name+postcode" and rule[37] == "name+postcode"
-    assert pd.isna(rule[29]) and pd.isna(rule[30]) and pd.isna(rule[38])
+    weight = dict(zip(dups["contact_id"], dups["match_weight"], strict=True))
+    assert rule[1] == "phone+email+name" and rule[2] == "phone+name"
+    assert rule[4] == "phone"  # no name at all: the mobile alone
+    assert rule[17] == "phone+last_name"  # no first name
+    assert rule[34] == "email+name" and rule[35] == "email+name"
+    assert rule[5] == "phone+email+name" and rule[6] == "phone+name"  # Jon ~ John
+    assert rule[27] == "phone+name+postcode" and rule[28] == "phone+name+postcode"
+    assert rule[36] == "name+postcode" and rule[37] == "name+postcode"  # O'Neil ~ ONeil
+    assert pd.isna(rule[29]) and pd.isna(rule[30]) and pd.isna(weight[29])
+    assert dups["match_weight"].dtype == "Float64" and weight[1] > weight[4] > 0
 
 
 def test_family_on_shared_landline_not_merged(dups):
@@ -199,7 +204,16 @@ def test_chain_is_flagged_not_merged(dups, raw):
     by = dups.set_index("contact_id")
     assert by.loc[[31, 32, 33], "needs_review"].all()
     assert by.loc[[31, 32, 33], "survivor"].all()
-    assert not by.drop(index=[31, 32, 33])["needs_review"].any()
+    # why, with the values: Sam's and Samuel's mobiles
+    assert by.loc[31, "review_reason"] == (
+        "different mobiles +61400111222 / +61400999888; "
+        "two different phones and two different emails in one chain"
+    )
+    # the Chris Woods: one name and postcode, two mobiles
+    assert by.loc[[38, 39], "needs_review"].all()
+    assert by.loc[38, "review_reason"] == "different mobiles +61412000444 / +61412000555"
+    assert not by.drop(index=[31, 32, 33, 38, 39])["needs_review"].any()
+    assert (by.drop(index=[31, 32, 33, 38, 39])["review_reason"] == "").all()
     out = clean.dedupe(dups)
     assert sorted(out.loc[out.cluster_id == by.loc[31, "cluster_id"], "contact_id"]) == [31, 32, 33]
     # a reviewer accepts it: merged like any other cluster
@@ -289,7 +303,7 @@ def test_report(raw):
     r = res.report
     assert r.rows_in == 43
     assert r.invalid_phones == 3 and r.invalid_emails == 2
-    assert r.clusters_needing_review == 1
+    assert r.clusters_needing_review == 2  # the chain and the two Chris Woods
     assert r.duplicate_rows == 43 - (raw["truth"].nunique() + 2)
     # Mary's and Peter's landline sent STOP (the blank Jones row shares it too)
     assert r.opt_outs == 3 and r.opt_out_reasons == {"replied_stop": 3}

@@ -64,13 +64,18 @@ def test_side_by_side_and_links_explain_the_chain(dups):
     assert list(table.columns) == ["#3", "#4", "#5", "differs"]
     assert table.loc["phone_e164"].tolist()[:3] == ["+61400111222", "+61400111222", "+61400999888"]
     assert table.loc["phone_e164", "differs"] and not table.loc["last_name", "differs"]
-    assert table.loc["rule"].tolist()[:3] == ["phone", "phone", "email"]
+    # the fields that agreed on each row's strongest link, and its weight
+    assert table.loc["rule"].tolist()[:3] == ["phone+name", "phone+name", "email+name"]
+    assert all(w > 0 for w in table.loc["match_weight"].tolist()[:3])
     links = rv.links()
     assert links.to_dict("records") == [
         {"via": "phone", "value": "+61400111222", "contacts": "#3, #4"},
         {"via": "email", "value": "sam.green@work.com", "contacts": "#4, #5"},
     ]
     assert "2 different phone numbers and 2 different email addresses" in rv.reason()
+    # why it was not merged silently: Sam and Samuel share an email but not their mobiles
+    assert "(different mobiles" in rv.reason()
+    assert "different mobiles" in table.loc["review_reason", "#5"]
 
 
 def test_decisions_feed_dedupe(dups):

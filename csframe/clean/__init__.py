@@ -4,7 +4,7 @@ Example::
 
     from csframe import clean
     ct = clean.contacts(raw, default_region="AU")   # phone_e164, email_norm, issues, ...
-    dups = clean.duplicates(ct)                     # cluster_id, rule, needs_review, survivor
+    dups = clean.duplicates(ct)                     # cluster_id, rule, match_weight, needs_review
     keep = clean.dedupe(dups)                       # one row per cluster, merged_from
     kept, dropped = clean.suppress_opt_outs(keep, inbound)
     plan = clean.diff(kept, current)                # add / update / unchanged / remove

@@ -89,8 +89,9 @@ def contacts(
     ['', 'phone_too_short,email_bad_domain,no_channel,placeholder_name']
     """
     cols = resolve_columns(df, CONTACT_COLUMNS, mapping, func="contacts")
-    if cols["phone_number"] is None and cols["email"] is None:
-        raise missing_column_error("contacts", ("phone_number", "email"), df)
+    # postal lists have names and addresses but no phone or email column
+    if not any(cols[k] for k in ("phone_number", "email", "first_name", "last_name")):
+        raise missing_column_error("contacts", ("phone_number", "email", "last_name"), df)
     default = check_region(default_region)
     out = df.drop(columns=[c for c in (*CLEAN_COLUMNS, *FAX_COLUMNS) if c in df.columns]).copy()
     index = out.index

@@ -1,4 +1,4 @@
-"""duplicates(): explainable duplicate clusters (union-find over rule links) and survivors."""
+"""duplicates(): explainable duplicate clusters (union-find over scored links) and survivors."""
 
 from __future__ import annotations
 
@@ -6,32 +6,24 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-from rapidfuzz import fuzz, process
 
+from csframe.clean import linkage
 from csframe.clean._common import CleanInputError
 from csframe.clean.contacts import ensure_clean
+from csframe.clean.fields import address_key, parse_dates, postcode_key, text_key
+from csframe.clean.fields import resolve as resolve_fields
 
 RULES = ("phone", "email", "name")
-RULE_LABELS = ("phone", "phone+name", "email", "name+postcode")
-# numbers that belong to one person; any other type (fixed line, VoIP, toll free, US
-# fixed-line-or-mobile, ...) may be shared by a household or office and links rows only
-# when their first names agree
-PERSONAL_TYPES = frozenset({"mobile", "pager", "personal_number"})
-CLUSTER_COLUMNS = ("cluster_id", "cluster_size", "rule", "needs_review", "survivor")
-
-
-def _star(group_codes: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Edges linking every row of a group to the group's first row."""
-    if not len(pos):
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.argsort(group_codes, kind="stable")
-    g, p = group_codes[order], pos[order]
-    starts = np.r_[True, g[1:] != g[:-1]]
-    hub = p[np.maximum.accumulate(np.where(starts, np.arange(len(p)), 0))]
-    keep = ~starts
-    return hub[keep], p[keep]
+CLUSTER_COLUMNS = (
+    "cluster_id", "cluster_size", "rule", "match_weight", "needs_review", "review_reason",
+    "survivor",
+)  # fmt: skip
+# blocking keys each rule may use ("name": everything but the phone and the email)
+_RULE_BLOCKS = {
+    "phone": [b for b in linkage.BLOCKS if b == ("phone",)],
+    "email": [b for b in linkage.BLOCKS if b == ("email",)],
+    "name": [b for b in linkage.BLOCKS if b not in (("phone",), ("email",))],
+}
 
 
 def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -55,77 +47,62 @@ def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
             parent = nxt
 
 
-def _similar(a: np.ndarray, b: np.ndarray, threshold: float, same=None) -> np.ndarray:
-    """Pairwise name similarity ≥ threshold (rapidfuzz ratio, 0-100)."""
-    if not len(a):
-        return np.zeros(0, bool)
-    same = (a == b) if same is None else same
-    out = same.copy()
-    idx = np.flatnonzero(~same)
-    if len(idx):
-        scores = process.cpdist(
-            list(a[idx]), list(b[idx]), scorer=fuzz.ratio, score_cutoff=threshold, workers=-1
-        )
-        out[idx] = scores >= threshold
-    return out
-
-
-def _pairs_within(block: np.ndarray, pos: np.ndarray, left_mask: np.ndarray | None = None):
-    """All pairs (i < j by position) of rows sharing a block code; optionally i restricted."""
-    left = pd.DataFrame({"b": block, "i": pos})
-    if left_mask is not None:
-        left = left[left_mask]
-    right = pd.DataFrame({"b": block, "j": pos})
-    m = left.merge(right, on="b")
-    m = m[m["i"] != m["j"]]
-    i, j = m["i"].to_numpy(), m["j"].to_numpy()
-    return np.minimum(i, j), np.maximum(i, j)
-
-
-def _obj(s: pd.Series) -> np.ndarray:
-    return s.to_numpy(dtype=object, na_value=None)
-
-
 def duplicates(
     df: pd.DataFrame,
     rules=RULES,
     *,
     default_region: str | None = None,
     mapping: dict[str, str] | None = None,
+    fields: dict[str, str | None] | None = None,
+    threshold: float = 0.99,
     name_threshold: float = 88,
     keep: str | Callable = "most_complete",
 ) -> pd.DataFrame:
-    """Find duplicate contacts and explain why rows were linked.
+    """Find duplicate contacts with a scored (Fellegi–Sunter) matcher and explain each link.
 
-    Rules (``rules=``, any subset of ``("phone", "email", "name")``):
+    Candidate pairs come from several blocking keys (phone, email key, surname + postcode,
+    first name + date of birth, street address + suburb, sounds-like surname + suburb, ...).
+    Each pair is compared field by field (names exact/fuzzy and swapped, date of birth with
+    typos and day/month swaps, postcode with a one-digit typo, address, suburb, phone,
+    email with edit distance) and weighed with m/u probabilities estimated from the list
+    itself (u from random pairs, m by EM; common names weigh less). A pair links when its
+    match probability reaches ``threshold`` and something personal agrees (a mobile, an
+    email, the date of birth or the first name): a family sharing a surname, an address and
+    a landline is never merged on those alone.
 
-    - ``phone``: same valid E.164 number. Mobiles (and pagers/personal numbers) link on the
-      number alone (rule ``"phone"``); numbers that a household or office may share (fixed
-      lines, VoIP, toll-free, US/CA fixed-line-or-mobile) link only rows whose first names
-      agree (rule ``"phone+name"``), so a family on one landline stays separate. A row with
-      no first name joins such a number only when the others on it all have one first name.
-    - ``email``: same ``email_match_key`` (gmail dots/+tags folded).
-    - ``name``: fuzzy full-name match (rapidfuzz ratio ≥ ``name_threshold``) within a block
-      of the same postcode and last-name initial (rule ``"name+postcode"``); vetoed when both
-      rows have valid phones that differ or email keys that differ.
-
-    Clusters are the connected components of these links (union-find). A cluster that ends
-    up holding two different valid phones AND two different email keys (a chain A~B~C) is
-    flagged ``needs_review`` and is not merged by :func:`dedupe` without a decision.
+    Conflicts veto a silent merge: a linked pair with two different mobiles, two different
+    dates of birth, two different first names, or a blank first name across different
+    emails or postcodes puts its cluster under ``needs_review`` (``review_reason`` says
+    which, with the values);
+    so does a chain: a cluster holding two different phones and two different emails, or
+    two dates of birth that are no typo apart.
+    :func:`dedupe` keeps such clusters apart unless ``decisions`` accepts them.
 
     Parameters
     ----------
     df : a contacts frame, cleaned (:func:`contacts`) or raw (it is cleaned first with
         ``default_region``/``mapping``).
+    rules : which links are allowed, any of ``("phone", "email", "name")``: ``phone`` and
+        ``email`` allow pairs that agree on that value, ``name`` pairs found through names,
+        dates of birth and addresses.
+    fields : the column holding a matching field, e.g. ``{"dob": "custom_1"}`` (fields:
+        ``dob``, ``address``, ``suburb``, ``postcode``; None = do not use). Detected when not
+        given: ``dob``/``date_of_birth``/... or a ``custom_N`` column of past dates,
+        ``address_line_1``/``address``/``street``, ``address_city``/``suburb``/``city``.
+        Names, phones and emails come from the cleaned columns (``mapping=`` names them).
+    threshold : match probability (0-1) from which a pair links.
+    name_threshold : Jaro–Winkler similarity (0-100) from which two names count as alike.
     keep : survivorship policy, as in :func:`dedupe`, used for the ``survivor`` flag.
 
     Returns
     -------
     The cleaned frame (same index and order) plus ``cluster_id`` (Int64; every row has one,
     numbered 1.. by first appearance), ``cluster_size`` (Int64), ``rule`` (category: the
-    strongest rule that linked the row — ``phone``, ``email``, ``phone+name``,
-    ``name+postcode`` — NA for a row alone), ``needs_review`` (boolean) and ``survivor``
-    (boolean: the row :func:`dedupe` keeps; every row of a cluster needing review is True).
+    fields that agreed on the row's strongest link, e.g. ``phone+name``,
+    ``name+dob+postcode``; NA for a row alone), ``match_weight`` (Float64: that link's
+    log2 odds), ``needs_review`` (boolean), ``review_reason`` (str, ``""`` unless flagged)
+    and ``survivor`` (boolean: the row :func:`dedupe` keeps; every row of a cluster needing
+    review is True).
 
     Example
     -------
@@ -136,7 +113,7 @@ def duplicates(
     ...                    "first_name": ["Ann", "Anne", "Bob"]})
     >>> d = clean.duplicates(df, default_region="AU")
     >>> d["cluster_id"].tolist(), d["rule"].tolist(), d["survivor"].tolist()
-    ([1, 1, 2], ['phone', 'phone', nan], [True, False, True])
+    ([1, 1, 2], ['phone+first_name', 'phone+first_name', nan], [True, False, True])
     """
     rules = (rules,) if isinstance(rules, str) else tuple(rules)
     unknown = set(rules) - set(RULES)
@@ -146,60 +123,73 @@ def duplicates(
         )
     if not 0 <= float(name_threshold) <= 100:
         raise CleanInputError(f"duplicates(name_threshold={name_threshold!r}): must be 0-100")
+    if not 0 < float(threshold) < 1:
+        raise CleanInputError(f"duplicates(threshold={threshold!r}): a probability in (0, 1)")
     c = ensure_clean(df, default_region, mapping=mapping, func="duplicates")
     c = c.drop(columns=[k for k in CLUSTER_COLUMNS if k in c.columns])
     n = len(c)
-    pos = np.arange(n, dtype=np.int64)
-    edges: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in RULE_LABELS}
-
-    pcode = _col_codes(c["phone_e164"])
-    pvalid = c["phone_valid"].fillna(False).to_numpy(bool) & (pcode >= 0)
-    pcode[~pvalid] = -1
-    ecode = _col_codes(c["email_match_key"])
-    evalid = c["email_valid"].fillna(False).to_numpy(bool) & (ecode >= 0)
-    ecode[~evalid] = -1
-    fcode = _col_codes(c["first_name_key"])
-    ncode = _col_codes(c["name_key"])
-    names_ = _obj(c["name_key"])
-
-    if "phone" in rules and pvalid.any():
-        personal = pvalid & c["phone_type"].isin(PERSONAL_TYPES).to_numpy(bool)
-        edges["phone"].append(_star(pcode[personal], pos[personal]))
-        shared = pvalid & ~personal
-        # compare full names (the shared surname keeps "Mary Lee"/"Mark Lee" apart but lets
-        # "Jon Lee"/"John Lee" through); rows without a first name count as blank
-        full = np.where(fcode >= 0, ncode, -1)
-        edges["phone+name"].extend(
-            _shared_line_edges(pcode, full, names_, pos[shared], name_threshold)
-        )
-    if "email" in rules and evalid.any():
-        edges["email"].append(_star(ecode[evalid], pos[evalid]))
+    p = linkage.prepare(c, _field_keys(c, fields))
+    blocks = [b for r in rules for b in _RULE_BLOCKS[r]]
+    i, j = linkage.candidates(p, blocks)
+    cmp = linkage.compare(p, i, j, name_threshold)
+    model = linkage.estimate(p, cmp["levels"], name_threshold)
+    links = linkage.score(p, i, j, cmp, model, threshold)
+    allowed = np.zeros(len(i), bool)
+    if "phone" in rules:
+        allowed |= cmp["levels"]["phone"] == 1
+    if "email" in rules:
+        allowed |= cmp["levels"]["email"] == 3
     if "name" in rules:
-        edges["name+postcode"].append(
-            _name_edges(c, fcode, ncode, names_, pcode, ecode, name_threshold)
-        )
-
-    us, vs, touched = [], [], {}
-    for label in RULE_LABELS:
-        parts = [p for p in edges[label] if len(p[0])]
-        u = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
-        v = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-        t = np.zeros(n, bool)
-        t[u] = True
-        t[v] = True
-        touched[label] = t
-        us.append(u)
-        vs.append(v)
-    root = _components(n, np.concatenate(us), np.concatenate(vs))
+        allowed[:] = True
+    sel = np.flatnonzero(links.linked & allowed)
+    li, lj = i[sel], j[sel]
+    root = _components(n, li, lj)
     codes, _ = pd.factorize(root)
     size = np.bincount(codes, minlength=codes.max() + 1 if n else 0)[codes] if n else codes
-    rule = np.full(n, None, dtype=object)
-    for label in reversed(RULE_LABELS):
-        rule[touched[label]] = label
-    rule[size == 1] = None
 
-    review = _needs_review(codes, size, pcode, ecode)
+    # each row's strongest link explains it
+    ends, link = np.r_[li, lj], np.r_[sel, sel]
+    order = np.lexsort((links.weight[link], ends))  # by row, strongest link last
+    last = order[np.r_[ends[order][1:] != ends[order][:-1], True]] if len(order) else order
+    best = np.full(n, -1, np.int64)
+    best[ends[last]] = link[last]
+    best_w = np.full(n, -np.inf)
+    best_w[best >= 0] = links.weight[best[best >= 0]]
+    has = best >= 0
+    rule = np.full(n, None, dtype=object)
+    rule[has] = linkage.labels(links.agree[best[has]], links.swapped[best[has]])
+
+    # conflicts inside a cluster: it needs review
+    bad = sel[links.conflict[sel] != 0]
+    why = linkage.conflict_text(p, i[bad], j[bad], links.conflict[bad])
+    reason = (
+        pd.Series(why, dtype=object)
+        .groupby(codes[i[bad]])
+        .agg(lambda s: "; ".join(dict.fromkeys("; ".join(s).split("; "))))
+    )
+    pcode = np.where(p.codes["phone"] >= 0, p.codes["phone"], -1)
+    chain = _needs_review(codes, size, pcode, p.codes["email"])
+    chain_text = np.where(chain, "two different phones and two different emails in one chain", "")
+    # links through rows with missing fields can chain two people: dates of birth in one
+    # cluster that are not a typo apart flag it too
+    dob_chain = _dob_chain(p, codes, size)
+    chain_text = np.where(dob_chain & chain, chain_text + "; ", chain_text) + np.where(
+        dob_chain, "different dates of birth in one chain", ""
+    )
+    chain |= dob_chain
+    review = chain | np.isin(codes, reason.index.to_numpy())
+    review_reason = np.full(n, "", dtype=object)
+    if review.any():
+        text = reason.reindex(codes[review]).to_numpy(dtype=object)
+        extra = chain_text[review]
+        text = np.where(
+            extra != "",
+            np.where(pd.isna(text), extra, text.astype(str) + "; " + extra),
+            text,
+        )
+        review_reason[review] = text
     score = preference(c, keep)
+    pos = np.arange(n, dtype=np.int64)
     survivor = np.zeros(n, bool)
     if n:
         order = np.lexsort((pos, -score[1], -score[0], codes))
@@ -210,95 +200,66 @@ def duplicates(
     out = c.copy()
     out["cluster_id"] = pd.array(codes + 1, dtype="Int64")
     out["cluster_size"] = pd.array(size, dtype="Int64")
-    out["rule"] = pd.Categorical(rule, categories=RULE_LABELS)
+    labels = sorted(set(rule[has].tolist()))
+    out["rule"] = pd.Categorical(rule, categories=labels)
+    mw = pd.array(np.round(best_w, 2), dtype="Float64")
+    mw[~has] = pd.NA
+    out["match_weight"] = mw
     out["needs_review"] = pd.array(review, dtype="boolean")
+    out["review_reason"] = pd.Series(review_reason, index=c.index, dtype="str")
     out["survivor"] = pd.array(survivor, dtype="boolean")
     return out
 
 
-def _col_codes(s: pd.Series) -> np.ndarray:
-    """Integer codes of a column, -1 for missing (a writable int64 array)."""
-    return pd.factorize(s, use_na_sentinel=True)[0].astype(np.int64)
-
-
-def _shared_line_edges(pcode, ncode, names_, pos, threshold):
-    """Links on shared-line numbers: same (or fuzzy-same) name; blanks join a lone name."""
-    if not len(pos):
-        return []
-    num, nm = pcode[pos], ncode[pos]
-    num = pd.factorize(num)[0].astype(np.int64)
-    keep = np.bincount(num)[num] > 1
-    num, nm, p = num[keep], nm[keep], pos[keep]
-    if not len(p):
-        return []
-    m = max(int(nm.max()) + 1, 1)
-    named = nm >= 0
-    combo = num * m + nm
-    distinct = np.bincount(np.unique(combo[named]) // m, minlength=int(num.max()) + 1)
-    # rows with the same name on the number
-    out = [_star(combo[named], p[named])]
-    # a number carrying at most one name: everyone on it, blanks included
-    single = distinct[num] <= 1
-    out.append(_star(num[single], p[single]))
-    # fuzzy-same names (typos) on numbers with several names: one representative per name
-    sel = named & ~single
-    if sel.any():
-        _, first = np.unique(combo[sel], return_index=True)
-        rep = p[sel][first]
-        i, j = _pairs_within(num[sel][first], np.arange(len(rep)))
-        ok = _similar(names_[rep[i]], names_[rep[j]], threshold)
-        out.append((rep[i[ok]], rep[j[ok]]))
+def _dob_chain(p: linkage.Prepared, codes: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Rows of clusters (≥ 3 rows) holding two dates of birth that are not a typo apart."""
+    dob = p.codes["dob"]
+    out = np.zeros(len(codes), bool)
+    big = np.flatnonzero(size >= 3)
+    if not len(big) or dob.max() < 0:
+        return out
+    cl, d = _distinct_per_cluster(codes, dob, big)
+    several = np.bincount(cl)[cl] > 1
+    if not several.any():
+        return out
+    # every pair of a cluster's distinct dates (clusters are small)
+    i, j = linkage._window_pairs(cl[several], d[several], 1_000)
+    dc = d[several]
+    bad = cl[several][i[linkage.dob_code_levels(p, dc[i], dc[j]) == 0]]
+    out[np.isin(codes, bad)] = True
     return out
 
 
-def _name_edges(c, fcode, ncode, names_, pcode, ecode, threshold):
-    """Fuzzy full-name links within (postcode, last-name initial) blocks, with a channel veto."""
-    lcode = _col_codes(c["last_name_key"])
-    post = _col_codes(c["postcode_key"])
-    ok = (ncode >= 0) & (fcode >= 0) & (lcode >= 0) & (post >= 0)
-    # a pair can add a link only if one side lacks a phone and one side lacks an email
-    # (equal phones/emails are linked already; different ones veto)
-    open_ = ok & ((pcode < 0) | (ecode < 0))
-    if not open_.any():
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    rows = np.flatnonzero(ok)
-    initial = pc.utf8_slice_codeunits(pa.array(c["last_name_key"].array), 0, 1)
-    icode = _col_codes(pd.Series(initial, dtype="str"))[rows]
-    block = post[rows] * (int(icode.max()) + 1) + icode
-    i, j = _pairs_within(block, rows, left_mask=open_[rows])
-    if not len(i):
-        return i, j
-    n = len(c)
-    key = np.sort(i.astype(np.int64) * n + j)
-    key = key[np.r_[True, key[1:] != key[:-1]]]
-    i, j = key // n, key % n
-    phone_conflict = (pcode[i] >= 0) & (pcode[j] >= 0) & (pcode[i] != pcode[j])
-    email_conflict = (ecode[i] >= 0) & (ecode[j] >= 0) & (ecode[i] != ecode[j])
-    keep = ~phone_conflict & ~email_conflict
-    i, j = i[keep], j[keep]
-    sim = _similar(names_[i], names_[j], threshold, same=ncode[i] == ncode[j])
-    return i[sim], j[sim]
+def _field_keys(c: pd.DataFrame, fields) -> dict[str, pd.Series | None]:
+    """Match keys of the fields contacts() does not clean (dob, address, suburb), and of a
+    postcode taken from another column."""
+    cols = resolve_fields(c, fields)
+    keys: dict[str, pd.Series | None] = {
+        "dob": parse_dates(c[cols["dob"]]) if cols["dob"] else None,
+        "address": address_key(c[cols["address"]]) if cols["address"] else None,
+        "suburb": text_key(c[cols["suburb"]]) if cols["suburb"] else None,
+    }
+    if "postcode" in cols:  # named in fields=: that column instead of contacts()' postcode
+        keys["postcode"] = postcode_key(c[cols["postcode"]]) if cols["postcode"] else None
+    return keys
+
+
+def _distinct_per_cluster(codes: np.ndarray, values: np.ndarray, rows: np.ndarray):
+    """(cluster, value) pairs, distinct, of the given rows with a value (≥ 0)."""
+    rows = rows[values[rows] >= 0]
+    key = np.unique(codes[rows].astype(np.int64) * (int(values.max()) + 1) + values[rows])
+    return key // (int(values.max()) + 1), key % (int(values.max()) + 1)
 
 
 def _needs_review(codes, size, pcode, ecode) -> np.ndarray:
     """Clusters holding ≥2 distinct valid phones and ≥2 distinct email keys."""
-    n = len(codes)
-    review = np.zeros(n, bool)
-    big = size >= 3
-    if not big.any():
-        return review
-    idx = np.flatnonzero(big)
-    f = pd.DataFrame(
-        {
-            "c": codes[idx],
-            "p": np.where(pcode[idx] >= 0, pcode[idx], np.nan),
-            "e": np.where(ecode[idx] >= 0, ecode[idx], np.nan),
-        }
-    )
-    agg = f.groupby("c").agg(p=("p", "nunique"), e=("e", "nunique"))
-    flagged = agg.index[(agg["p"] >= 2) & (agg["e"] >= 2)].to_numpy()
-    review[idx] = np.isin(codes[idx], flagged)
-    return review
+    big = np.flatnonzero(size >= 3)
+    if not len(big) or pcode.max() < 0 or ecode.max() < 0:
+        return np.zeros(len(codes), bool)
+    nc = int(codes.max()) + 1
+    phones = np.bincount(_distinct_per_cluster(codes, pcode, big)[0], minlength=nc)
+    emails = np.bincount(_distinct_per_cluster(codes, ecode, big)[0], minlength=nc)
+    return (phones >= 2)[codes] & (emails >= 2)[codes] & (size >= 3)
 
 
 _COMPLETENESS = (

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csframe.clean import _phone_engine as eng
-from csframe.clean._common import CleanInputError, as_text, ascii_fold, take_str
+from csframe.clean._common import CleanInputError, as_text, ascii_fold, pick, take_str
 from csframe.clean._phone_engine import _np
 from csframe.clean.regions import SUPPORTED, check_region, regions_for
 
@@ -275,7 +275,8 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     cand, ext, pre_reason = _clean_unique(pd.Series(raw_uniques, dtype="str"))
     # unique (candidate, region) pairs
     cand_codes_u, cand_uniques = pd.factorize(cand, use_na_sentinel=True)
-    cand_codes = np.where(raw_codes >= 0, cand_codes_u[np.maximum(raw_codes, 0)], -1)
+    # pick(): an all-empty column has no unique values to index
+    cand_codes = pick(cand_codes_u, raw_codes, -1)
     reg_codes, reg_uniques = pd.factorize(pd.Series(region, dtype=object), use_na_sentinel=True)
     nreg = len(reg_uniques) + 1
     pair = np.where(cand_codes >= 0, cand_codes.astype(np.int64) * nreg + (reg_codes + 1), -1)

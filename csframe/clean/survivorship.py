@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 from csframe.clean._common import CleanInputError, resolve_columns
 from csframe.clean.contacts import CONTACT_COLUMNS, issues_for
 from csframe.clean.dedup import CLUSTER_COLUMNS, duplicates, preference
-from csframe.clean.names import names
 
 DECISIONS = ("accept", "split")
 PHONE_UNIT = (
@@ -69,6 +68,8 @@ def dedupe(
     default_region: str | None = None,
     mapping: dict[str, str] | None = None,
     name_threshold: float = 88,
+    fields: dict[str, str | None] | None = None,
+    threshold: float = 0.99,
 ) -> pd.DataFrame:
     """One row per duplicate cluster, with missing fields filled from its duplicates.
 
@@ -83,6 +84,8 @@ def dedupe(
     decisions : DataFrame with ``cluster_id`` and ``decision`` (``"accept"`` merges the
         cluster, ``"split"`` keeps its rows separate), or a dict. Clusters flagged
         ``needs_review`` are kept separate unless accepted.
+    rules, fields, threshold, name_threshold : passed to :func:`duplicates` when ``df`` is
+        not its output yet.
 
     Merging: the phone fields (raw number, E.164, validity, type, ...) come together from the
     best-ranked row with a valid phone; the email fields likewise; first and last names each
@@ -118,6 +121,8 @@ def dedupe(
             default_region=default_region,
             mapping=mapping,
             name_threshold=name_threshold,
+            fields=fields,
+            threshold=threshold,
             keep=keep,
         )
     decided = _decisions(decisions, d)
@@ -199,8 +204,20 @@ def dedupe(
                 merged[col] = g[col].max().set_axis(merged.index)
             else:
                 merged[col] = g[col].any().set_axis(merged.index).astype(d[col].dtype)
-        nm = names(merged["first_name_clean"], merged["last_name_clean"])
-        merged["name_key"] = nm["name_key"]
+        # first and last name may come from different rows: their keys, joined as names() does
+        first = pa.array(
+            merged["first_name_key"].to_numpy(dtype=object, na_value=None), pa.string()
+        )
+        last = pa.array(merged["last_name_key"].to_numpy(dtype=object, na_value=None), pa.string())
+        full = pc.utf8_trim_whitespace(
+            pc.binary_join_element_wise(
+                first, last, " ", null_handling="replace", null_replacement=""
+            )
+        )
+        full = pc.if_else(pc.equal(full, ""), pa.scalar(None, pa.string()), full)
+        merged["name_key"] = pd.Series(
+            full.to_numpy(zero_copy_only=False), index=merged.index, dtype="str"
+        )
         merged["name_placeholder"] = (
             merged["name_placeholder"].fillna(False) & merged["first_name_clean"].isna()
         ).astype("boolean")

@@ -48,6 +48,8 @@ FIELDS = (
     "date_updated",
     "unsubscribed",
     "rule",
+    "match_weight",
+    "review_reason",
     "survivor",
     "issues",
 )
@@ -205,9 +207,16 @@ class CleanupReview:
             phones = rows.loc[valid.fillna(False).astype(bool), "phone_e164"].dropna().nunique()
         emails = rows["email_match_key"].dropna().nunique() if "email_match_key" in rows else 0
         if bool(rows["needs_review"].fillna(False).any()):
+            # the conflicts duplicates() found on the links (different mobiles, dates of
+            # birth, first names, ...)
+            why = []
+            if "review_reason" in rows:
+                for text in rows["review_reason"].dropna().astype(str):
+                    why += [w for w in text.split("; ") if w and w not in why]
+            conflicts = f" ({'; '.join(why)})" if why else ""
             return (
                 f"{len(rows)} rows linked in a chain holding {phones} different phone numbers "
-                f"and {emails} different email addresses: one person with several numbers, "
+                f"and {emails} different email addresses{conflicts}: one person, "
                 "or different people? Accept merges them into one contact; split keeps them apart."
             )
         rules = sorted(rows["rule"].dropna().astype(str).unique()) if "rule" in rows else []
