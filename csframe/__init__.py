@@ -43,3 +43,9 @@ def __getattr__(name: str):
     if name in {"clean", "errors", "reports", "sandbox", "schema", "store", "widgets", "writers"}:
         return importlib.import_module(f"csframe.{name}")
     raise AttributeError(f"module 'csframe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The lazy submodules are invisible to the default dir(): list them, so that
+    # `csf.<TAB>` in Jupyter offers them.
+    return sorted(set(globals()) | set(__all__))

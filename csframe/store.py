@@ -151,6 +151,57 @@ def read(
     return df
 
 
+def stores(path: str | os.PathLike) -> dict[str, Path]:
+    """``{resource: store root}`` for the store at ``path`` and the stores in its
+    sub-folders (``data/`` holding ``data/sms``, ``data/mms``...).
+
+    Example::
+
+        store.stores("data")      # {'sms_history': PosixPath('data/sms'), ...}
+    """
+    root = Path(path)
+    found: dict[str, Path] = {}
+    for state_path in [root / STATE_FILE, *sorted(root.glob(f"*/{STATE_FILE}"))]:
+        if state_path.is_file():
+            resource = json.loads(state_path.read_text()).get("resource")
+            if resource and resource not in found:
+                found[str(resource)] = state_path.parent
+    return found
+
+
+def duckdb(path: str | os.PathLike, connection=None):
+    """A DuckDB connection with one view per store at or under ``path``, named after its
+    resource (``sms_history``, ``mms_history``...), reading the month files as they are
+    (hive partitions; ``month`` is a column). Needs the ``duckdb`` extra.
+
+    Example::
+
+        con = store.duckdb("data")
+        con.sql("SELECT country, sum(message_price) FROM sms_history GROUP BY 1").df()
+    """
+    try:
+        import duckdb as _duckdb
+    except ImportError:
+        raise ImportError(
+            "csframe.store.duckdb needs DuckDB: pip install 'csframe[duckdb]'"
+        ) from None
+    found = stores(path)
+    if not found:
+        raise FileNotFoundError(
+            f"no csframe store at or under {str(path)!r} (no {STATE_FILE}); run sync first"
+        )
+    con = connection if connection is not None else _duckdb.connect()
+    for resource, root in found.items():
+        pattern = (root / "month=*" / "part.parquet").as_posix().replace("'", "''")
+        if not any(root.glob("month=*/part.parquet")):
+            continue  # a store with no month yet: no view rather than a failing one
+        con.execute(
+            f'CREATE OR REPLACE VIEW "{resource}" AS SELECT * FROM '
+            f"read_parquet('{pattern}', hive_partitioning = true)"
+        )
+    return con
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:

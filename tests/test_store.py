@@ -115,3 +115,37 @@ def test_a_sync_killed_mid_write_leaves_a_readable_store(tmp_path):
         assert full["message_id"].is_unique
         assert len(full) == len(cs.history("sms", end=pd.Timestamp.now(tz="UTC")))
         assert not list((tmp_path / "k").rglob(".*.tmp"))
+
+
+def test_duckdb_views_over_the_stores_answer_like_store_read(sb, tmp_path):
+    pytest.importorskip("duckdb", reason="the duckdb extra is not installed")
+    cs = make_client(sb, tmp_path)
+    cs.sync("sms", tmp_path / "data" / "sms", start="2026-05")
+    (tmp_path / "data" / "notes").mkdir()  # a folder that is no store is ignored
+    assert set(store.stores(tmp_path / "data")) == {schema.SMS_HISTORY.name}
+    con = store.duckdb(tmp_path / "data")
+    got = con.sql(
+        f"SELECT country, count(*) AS n, sum(message_price) AS spend "
+        f"FROM {schema.SMS_HISTORY.name} GROUP BY 1 ORDER BY 1"
+    ).df()
+    df = store.read(tmp_path / "data" / "sms")
+    want = (
+        df.groupby("country", observed=True)
+        .agg(n=("message_id", "size"), spend=("message_price", "sum"))
+        .reset_index()
+        .astype({"country": "str"})
+        .sort_values("country", ignore_index=True)
+    )
+    assert got["country"].astype(str).tolist() == want["country"].astype(str).tolist()
+    assert got["n"].tolist() == want["n"].tolist()
+    assert got["spend"].to_numpy() == pytest.approx(want["spend"].to_numpy())
+    months = con.sql(f"SELECT DISTINCT month FROM {schema.SMS_HISTORY.name}").fetchall()
+    assert len(months) >= 1  # the hive partition is a column
+    with pytest.raises(FileNotFoundError, match="no csframe store"):
+        store.duckdb(tmp_path / "data" / "notes")
+
+
+def test_dir_lists_the_public_submodules():
+    names = dir(csframe)
+    for name in ("Client", "clean", "reports", "sandbox", "store", "writers", "widgets"):
+        assert name in names
