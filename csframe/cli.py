@@ -39,16 +39,47 @@ def build_parser() -> argparse.ArgumentParser:
         description="The ClickSend messaging API in pandas: loaders, reports and a sandbox.",
     )
     parser.add_argument("--version", action="version", version=f"csframe {__version__}")
+    verbose = {
+        "action": "count",
+        "help": "log to stderr: -v what csframe does (retries, rate-limit waits, stale data), "
+        "-vv every request",
+    }
+    parser.add_argument("-v", "--verbose", default=0, **verbose)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module, attr in _COMMANDS:
         getattr(importlib.import_module(module), attr)(sub)
+    # -v after the command too (`csframe report usage-cost -v`), on every sub-command
+    for command in _leaves(sub):
+        command.add_argument("-v", "--verbose", default=argparse.SUPPRESS, **verbose)
     return parser
+
+
+def _leaves(sub: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    out = []
+    for command in set(sub.choices.values()):
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        out += [leaf for n in nested for leaf in _leaves(n)] if nested else [command]
+    return out
+
+
+def _configure_logging(verbosity: int) -> None:
+    """``-v``: INFO, ``-vv``: DEBUG, on the ``csframe`` logger, to stderr."""
+    import logging
+
+    if not verbosity:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("csframe")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "verbose", 0) or 0)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -31,6 +31,8 @@ import random
 import re
 import sqlite3
 import threading
+import time
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -193,12 +195,41 @@ class _RateLimitedAdapter(HTTPAdapter):
         self._lock = threading.Lock()
 
     def send(self, request, **kw):  # noqa: D401 - adapter protocol
-        self.bucket.acquire()
+        waited = self.bucket.acquire()
+        if waited > 0.05:
+            log.info("rate limit: waited %.2f s before %s", waited, _loggable(request.path_url))
         with self._lock:
             self.sent += 1
         response = super().send(request, **kw)
         _inspect(response)
         return response
+
+
+_SECRET_PARAM = re.compile(r"api_?key|password|passwd|secret|token", re.IGNORECASE)
+
+
+def _loggable(path_url: str) -> str:
+    """A path with its query, secrets masked (for log lines)."""
+    path, _, query = path_url.partition("?")
+    if not query:
+        return path
+    pairs = [
+        (k, "***" if _SECRET_PARAM.search(k) else v)
+        for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)
+    ]
+    return path + "?" + urllib.parse.urlencode(pairs)
+
+
+def _log_request(method: str, path: str, params, response: requests.Response, t0: float) -> None:
+    """One DEBUG line per request: method, path and params (secrets masked), status,
+    milliseconds, and whether the HTTP cache answered."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    query = urllib.parse.urlencode(params or {}, doseq=True)
+    where = _loggable(f"{path}?{query}" if query else path)
+    cache = "cache hit" if getattr(response, "from_cache", False) else "network"
+    ms = (time.perf_counter() - t0) * 1000
+    log.debug("%s %s -> %s in %.0f ms (%s)", method, where, response.status_code, ms, cache)
 
 
 def _cacheable(response: requests.Response) -> bool:
@@ -450,8 +481,10 @@ class ApiSession:
         last: Exception | None = None
         for attempt in range(attempts):
             response = None
+            t0 = time.perf_counter()
             try:
                 response = self.http.request(method, url, **kwargs)
+                _log_request(method, path, params, response, t0)
                 if raw and _fast_success(response):
                     return response.content, response
                 data = self._parse(method, path, response)
@@ -481,7 +514,7 @@ class ApiSession:
                 raise ClientClosed(f"{method} {path}: the client was closed") from None
             if attempt + 1 < attempts:
                 wait = self.retry.delay(attempt, _retry_after(response))
-                log.debug("retrying %s %s in %.2fs after %s", method, path, wait, last)
+                log.info("retrying %s %s in %.2f s after %s", method, path, wait, last)
                 if self._closed.wait(wait):
                     raise ClientClosed(f"{method} {path}: the client was closed") from None
         assert last is not None  # attempts >= 1 (RetryPolicy checks)
@@ -617,6 +650,7 @@ def snapshot(session: ApiSession, load: Callable[[Any], pd.DataFrame], what: str
             raise exc from None
         age = pd.Timestamp.now(tz="UTC") - since
         df.attrs.update(stale=True, stale_since=since, stale_age=age)
+        log.info("%s: the API failed (%s); answered from a stale snapshot of %s", what, exc, since)
         warnings.warn(
             f"{what}: the API failed ({exc}); answered from cached data stored at "
             f"{since:%Y-%m-%d %H:%M:%S} UTC ({age.floor('s')} ago), df.attrs['stale'] is True",
