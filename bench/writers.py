@@ -77,7 +77,9 @@ class JournalTimer:
         "inflight",
         "meta",
         "row_hashes",
-        "requeue_no_credit",
+        "requeue_retryable",
+        "requeue",
+        "settle",
         "note",
     )
 

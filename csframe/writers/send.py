@@ -530,6 +530,8 @@ class _Run:
 
     def resolve_due(self) -> None:
         """Look up again the in-doubt rows whose horizon has passed."""
+        if not (self.j.state == IN_DOUBT).any():  # the common case: one vector test
+            return
         now = time.time()
         for batch, (positions, started) in self.j.inflight(in_doubt=True).items():
             if self.stop.is_set():
