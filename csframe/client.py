@@ -239,10 +239,17 @@ class Client:
         Columns and dtypes: :data:`csframe.schema.SMS_HISTORY`; currency in
         ``df.attrs["currency"]``.
 
+        Filters, checked against the resource's columns before any request: ``q`` (a dict
+        ``{"status": "Failed"}`` or ``"field:value,..."``, searched by the API,
+        case-insensitively), ``operator`` (``"AND"``/``"OR"``), ``order_by``
+        (``("date", "desc")``), ``columns`` (only those columns are kept, as each chunk is
+        parsed) and ``max_rows`` (stop once that many rows are in, in API order).
+
         Example::
 
             sms = cs.history("sms", start="2026-10-01", end="2026-11-01")
             sms.groupby("country", observed=True)["message_price"].sum()
+            failed = cs.history("sms", q={"status": "Failed"}, columns=["date", "to"])
         """
         opts = self._load_kw(kw)
         return self._snapshot(
@@ -609,7 +616,7 @@ class Client:
         return {"max_workers": self.max_workers, "progress": self.progress}
 
     def _load_kw(self, kw: dict) -> dict:
-        allowed = {"max_workers", "progress", "limit", "tz"}
+        allowed = {"max_workers", "progress", "limit", "tz", *_HISTORY_FILTERS}
         unknown = set(kw) - allowed
         if unknown:
             raise TypeError(
@@ -624,7 +631,12 @@ class Client:
         }
         if "tz" in kw:  # history only: the zone of dates without a time ("account": its own)
             out["tz"] = kw["tz"]
+        out.update({k: kw[k] for k in _HISTORY_FILTERS if kw.get(k) is not None})
         return out
+
+
+# history only: server-side search and sort, projection, and a row cap
+_HISTORY_FILTERS = ("q", "operator", "order_by", "columns", "max_rows")
 
 
 def _check_workers(value) -> int:

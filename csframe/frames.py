@@ -191,8 +191,17 @@ def pages_table(bodies: Sequence[bytes], resource: Resource) -> pa.Table:
         return table.replace_schema_metadata(None)
 
 
-def table_to_frame(table: pa.Table, resource: Resource, *, currency: str | None = None):
-    """The pandas frame of an Arrow table built by :func:`pages_table`."""
+def table_to_frame(
+    table: pa.Table,
+    resource: Resource,
+    *,
+    currency: str | None = None,
+    columns: list[str] | None = None,
+):
+    """The pandas frame of an Arrow table built by :func:`pages_table` (``columns``: only
+    those, in that order; the table may already be projected to them)."""
+    if columns is not None:
+        table = table.select([c for c in columns if c in table.column_names])
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -202,9 +211,11 @@ def table_to_frame(table: pa.Table, resource: Resource, *, currency: str | None 
             gc.enable()
     if df.empty and not len(df.columns):
         df = empty_frame(resource)
+    if columns is not None:
+        df = df.reindex(columns=columns)
     # Arrow may hand back float64 for an all-null int column, or object for all-null text.
     for name, dtype in resource.dtypes().items():
-        if str(df[name].dtype) != dtype:
+        if name in df.columns and str(df[name].dtype) != dtype:
             df[name] = df[name].astype(dtype)
     if currency:
         df.attrs["currency"] = currency

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from csframe import schema, timeutil
 from csframe.frames import pages_table, table_to_frame
+from csframe.loaders.filters import check_columns, check_max_rows, filter_params, parse_order_by
 from csframe.paging import check_limit, iter_raw_pages
 from csframe.timeutil import parse_instant
 
@@ -95,8 +96,9 @@ def iter_history(
     """Lazy twin of :func:`history`: yields typed frames of ``chunk_pages`` pages each,
     for windows larger than memory."""
     resource = _resource_for(channel)
+    columns = check_columns(resource, kw.pop("columns", None))
     for table in _iter_tables(session, channel, start, end, chunk_pages=chunk_pages, **kw):
-        yield table_to_frame(table, resource, currency=currency)
+        yield table_to_frame(table, resource, currency=currency, columns=columns)
 
 
 def history(session, channel: str, start=None, end=None, **kw) -> pd.DataFrame:
@@ -107,9 +109,34 @@ def history(session, channel: str, start=None, end=None, **kw) -> pd.DataFrame:
     """
     currency = kw.pop("currency", None)
     resource = _resource_for(channel)
-    tables = list(_iter_tables(session, channel, start, end, chunk_pages=100, **kw))
+    columns = check_columns(resource, kw.pop("columns", None))
+    max_rows = check_max_rows(kw.pop("max_rows", None))
+    order = kw.get("order_by")
+    tables, rows = [], 0
+    chunk_pages = 100
+    if max_rows is not None:  # chunks small enough to stop soon after max_rows
+        limit = kw.get("limit", 100) if isinstance(kw.get("limit", 100), int) else 100
+        chunk_pages = min(100, max(1, -(-max_rows // max(1, limit))))
+    chunks = _iter_tables(session, channel, start, end, chunk_pages=chunk_pages, **kw)
+    for table in chunks:
+        if columns is not None:  # projected as each chunk is parsed: memory follows
+            table = table.select([c for c in columns if c in table.column_names])
+        tables.append(table)
+        rows += table.num_rows
+        if max_rows is not None and rows >= max_rows:
+            chunks.close()  # stops fetching (pending pages are cancelled)
+            break
     table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-    return table_to_frame(table, resource, currency=currency)
+    if max_rows is not None:
+        table = table.slice(0, max_rows)
+    df = table_to_frame(table, resource, currency=currency, columns=columns)
+    if order is not None:
+        # windows come in time order, each sorted by the API: make the order global
+        field, direction = parse_order_by(resource, order)
+        if field in df.columns and (field != resource.time_field or direction == "desc"):
+            df = df.sort_values(field, ascending=direction == "asc", kind="stable")
+            df = df.reset_index(drop=True)
+    return df
 
 
 def plan_windows(
@@ -169,11 +196,19 @@ def _window(date_from: int | None, date_to: int) -> dict:
     )
 
 
-def _first_time(session, resource: schema.Resource, date_to: int) -> int | None:
+def _first_time(
+    session, resource: schema.Resource, date_to: int, search: dict | None = None
+) -> int | None:
     """The time of the oldest record up to ``date_to`` (one small request), or None."""
     block = session.get(
         resource.path,
-        {"page": 1, "limit": 15, "date_to": date_to, "order_by": f"{resource.time_field}:asc"},
+        {
+            **(search or {}),
+            "page": 1,
+            "limit": 15,
+            "date_to": date_to,
+            "order_by": f"{resource.time_field}:asc",
+        },
         expire_after=SHORT_EXPIRE,
     )
     rows = (block or {}).get("data") or []
@@ -197,6 +232,9 @@ def _iter_tables(
     settle: timedelta = timedelta(days=7),
     limit: int = 100,
     tz: str | None = None,
+    q=None,
+    operator: str | None = None,
+    order_by=None,
 ) -> Iterator[pa.Table]:
     """Validate, pin the window, split it into calendar windows, fetch every window's pages
     concurrently under one pool, and yield one Arrow table per ``chunk_pages`` pages, in
@@ -207,6 +245,7 @@ def _iter_tables(
     check_limit(limit)
     if not isinstance(chunk_pages, int) or chunk_pages < 1:
         raise ValueError(f"chunk_pages must be a positive integer, got {chunk_pages!r}")
+    search = filter_params(resource, q, operator, order_by)  # before any request
     now = timeutil.now_utc()
     local = tz if tz != "account" else None
     params = history_params(start, end, now=now, tz=local)  # bad bounds fail before a request
@@ -214,11 +253,12 @@ def _iter_tables(
         params = history_params(start, end, now=now, tz=account_tz(session))
     first = probe = None
     if "date_from" not in params:
-        first = _first_time(session, resource, params["date_to"])
+        where = {k: v for k, v in search.items() if k != "order_by"}
+        first = _first_time(session, resource, params["date_to"], where)
     elif _spans_one_month(params):
         # Count probe: page 1 of the whole range tells whether days are worth splitting;
         # when they are not, it is the first page of the single window and is not wasted.
-        probe = session.get_raw(resource.path, {**params, "page": 1, "limit": limit})
+        probe = session.get_raw(resource.path, {**params, **search, "page": 1, "limit": limit})
     total = _total(probe) if probe is not None else None
     windows = plan_windows(
         params.get("date_from"), params["date_to"], first, total=total, limit=limit
@@ -230,6 +270,7 @@ def _iter_tables(
     pages = iter_raw_pages(
         session,
         resource.path,
+        params=search,
         windows=windows,
         limit=limit,
         max_workers=max_workers,

@@ -1,0 +1,99 @@
+"""Server-side filters on history: q / operator / order_by, columns and max_rows.
+
+Each filtered load is checked against the unfiltered load filtered in pandas.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import csframe
+from csframe import schema
+from csframe.sandbox import running
+
+START, END = "2026-02-01", "2026-06-01"
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with running(scale="small", seed=43) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def cs(sb, tmp_path_factory):
+    return csframe.Client(
+        **sb.credentials,
+        base_url=sb.base_url,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+        progress=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def full(cs):
+    return cs.history("sms", START, END)
+
+
+def test_q_equals_the_unfiltered_load_filtered_in_pandas(cs, full):
+    failed = cs.history("sms", START, END, q={"status": "Failed"})
+    want = full[full["status"].astype(str).str.lower() == "failed"]
+    assert len(want) > 0
+    assert failed["message_id"].tolist() == want["message_id"].tolist()
+    assert {c: str(t) for c, t in failed.dtypes.items()} == schema.SMS_HISTORY.dtypes()
+    # the raw string form and OR
+    either = cs.history("sms", START, END, q="country:NZ,country:GB", operator="OR")
+    want = full[full["country"].astype(str).isin(["NZ", "GB"])]
+    assert either["message_id"].tolist() == want["message_id"].tolist()
+    # and the unfiltered load is not answered from the filtered pages in the cache
+    again = cs.history("sms", START, END)
+    assert again["message_id"].tolist() == full["message_id"].tolist()
+
+
+def test_order_by_is_global(cs, full):
+    newest = cs.history("sms", START, END, order_by=("date", "desc"))
+    assert newest["date"].is_monotonic_decreasing
+    assert sorted(newest["message_id"]) == sorted(full["message_id"])
+    by_to = cs.history("sms", START, END, order_by="to:asc")
+    assert by_to["to"].tolist() == full.sort_values("to", kind="stable")["to"].tolist()
+
+
+def test_unknown_fields_are_refused_before_any_request(cs):
+    sent = cs.requests_sent
+    with pytest.raises(ValueError, match="no field 'stauts'; allowed: .*status"):
+        cs.history("sms", START, END, q={"stauts": "Failed"})
+    with pytest.raises(ValueError, match="order_by"):
+        cs.history("sms", START, END, order_by=("date", "sideways"))
+    with pytest.raises(ValueError, match="operator"):
+        cs.history("sms", START, END, q={"status": "x"}, operator="XOR")
+    with pytest.raises(ValueError, match="no column"):
+        cs.history("sms", START, END, columns=["date", "nope"])
+    with pytest.raises(ValueError, match="max_rows"):
+        cs.history("sms", START, END, max_rows=0)
+    assert cs.requests_sent == sent
+
+
+def test_columns_keep_values_and_dtypes(cs, full):
+    cols = ["date", "to", "message_price", "status"]
+    part = cs.history("sms", START, END, columns=cols)
+    assert list(part.columns) == cols
+    pd.testing.assert_frame_equal(part, full[cols].reset_index(drop=True))
+    empty = cs.history("sms", "2001-01-01", "2001-02-01", columns=cols)
+    assert list(empty.columns) == cols and len(empty) == 0
+    assert {c: str(t) for c, t in empty.dtypes.items()} == {
+        c: schema.SMS_HISTORY.dtypes()[c] for c in cols
+    }
+    parts = list(cs.iter_history("sms", START, END, columns=cols, chunk_pages=2))
+    assert all(list(p.columns) == cols for p in parts)
+
+
+def test_max_rows_stops_early(sb, full):
+    fresh = csframe.Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+    n = 130
+    head = fresh.history("sms", START, END, max_rows=n, max_workers=1, limit=15)
+    capped = fresh.requests_sent
+    assert head["message_id"].tolist() == full["message_id"].head(n).tolist()
+    fresh.history("sms", START, END, max_workers=1, limit=15)
+    everything = fresh.requests_sent - capped
+    assert everything > 40 and capped < everything / 2  # stopped, did not read it all
