@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from csframe.sandbox.faults import FaultSettings
+from csframe.sandbox.lifecycle import Behaviour
 
 
 def register(subparsers: Any) -> None:
@@ -56,6 +57,12 @@ def register(subparsers: Any) -> None:
         "--search-match", choices=["exact", "substring", "unsupported"], default="exact"
     )
     serve.add_argument("--fault-seed", type=int, default=0)
+    serve.add_argument(
+        "--delivery-delay-s",
+        type=float,
+        default=None,
+        help="seconds until a sent SMS is delivered or fails (default 5; 0 = at once)",
+    )
     serve.add_argument("--db", default=None, help="SQLite file to use instead of memory")
     serve.set_defaults(func=cmd_serve)
 
@@ -87,7 +94,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
     scale: str | int = int(args.scale) if str(args.scale).isdigit() else args.scale
-    store, app = build(scale, args.seed, args.now, settings, db_path=args.db)
+    behaviour = {"delivery_delay_s": args.delivery_delay_s}
+    try:
+        Behaviour.from_dict(behaviour)
+    except ValueError as exc:
+        print(f"csframe sandbox: {exc}", file=sys.stderr)
+        return 2
+    store, app = build(scale, args.seed, args.now, settings, db_path=args.db, behaviour=behaviour)
     main = store.principal(store.get_meta("accounts")["main"])
     assert main is not None
     root = _url(args.host, sock.getsockname()[1])

@@ -108,6 +108,9 @@ SEARCH_FIELDS: dict[str, tuple[str, bool]] = {
     "country": ("country", False),
     "username": ("username", False),
     "_api_username": ("username", False),
+    # Read from the stored record (a scan: these are rare filters, e.g. q=status_code:201).
+    "status_code": ("CAST(json_extract(CAST(json AS TEXT), '$.status_code') AS TEXT)", False),
+    "error_code": ("CAST(json_extract(CAST(json AS TEXT), '$.error_code') AS TEXT)", False),
 }
 # order_by= fields -> column.
 ORDER_FIELDS: dict[str, str] = {

@@ -446,6 +446,10 @@ class ContactQuery:
     page: int = 1
     limit: int = 15
     updated_after: int | None = None
+    q: list[tuple[str, str]] = field(default_factory=list)  # (column, value), validated
+    operator: str = "AND"
+    order_field: str | None = None  # a column of CONTACT_COLUMNS; None: contact_id
+    order_dir: str = "asc"
 
 
 def contacts_page(
@@ -460,12 +464,29 @@ def contacts_page(
     if q.updated_after is not None:
         where += " AND date_updated > ?"
         args.append(q.updated_after)
+    if q.q:
+        parts = []
+        for col, value in q.q:
+            if col in ("contact_id", "list_id", "date_added", "date_updated"):
+                try:
+                    args.append(int(value))
+                    parts.append(f"{col}=?")
+                except ValueError:
+                    parts.append("0")  # a non-number never matches an integer field
+            else:
+                parts.append(store.text_match(f"coalesce({col}, '')"))
+                args.append(store.text_value(value))
+        where += " AND (" + (" OR " if q.operator == "OR" else " AND ").join(parts) + ")"
+    order = "contact_id"
+    if q.order_field:
+        direction = "DESC" if q.order_dir == "desc" else "ASC"
+        order = f"{q.order_field} COLLATE NOCASE {direction}, contact_id"
     with store._lock:
         name = _own_list(store, user_id, list_id)[2]
         total = store.db.execute(f"SELECT count(*) FROM contacts WHERE {where}", args).fetchone()[0]
         rows = store.db.execute(
             f"SELECT {', '.join(CONTACT_COLUMNS)} FROM contacts INDEXED BY contacts_list "
-            f"WHERE {where} ORDER BY contact_id LIMIT ? OFFSET ?",
+            f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
             [*args, q.limit, (q.page - 1) * q.limit],
         ).fetchall()
     return total, [_record(r, name) for r in rows]

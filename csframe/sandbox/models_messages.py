@@ -131,11 +131,28 @@ _COMMON_ORDER: dict[str, str] = {
     "list_id": "list_id",
     "country": "country",
 }
+# A receipt's record: stored, or (SMS receipts derived on first use) its SMS row's.
+_RECEIPT_JSON = "CAST(coalesce(msg_receipts.json, (SELECT s.json FROM sms s WHERE s.id = msg_receipts.src_id)) AS TEXT)"
+
+
+def _receipt_field(name: str) -> str:
+    return f"CAST(json_extract({_RECEIPT_JSON}, '$.{name}') AS TEXT)"
+
+
 _RECEIPT_SEARCH: dict[str, tuple[str, bool]] = {
     "subaccount_id": ("subaccount_id", True),
-    "message_id": ("message_id", False),
+    "message_id": (_receipt_field("message_id"), False),
+    **{
+        f: (_receipt_field(f), False)
+        for f in ("status_code", "status_text", "error_code", "error_text", "custom_string")
+    },
 }
-_RECEIPT_ORDER: dict[str, str] = {"date": "date", "timestamp": "date"}
+_RECEIPT_ORDER: dict[str, str] = {
+    "date": "date",
+    "timestamp": "date",
+    "subaccount_id": "subaccount_id",
+    **{f: _receipt_field(f) for f in ("message_id", "status_code", "status_text", "error_code")},
+}
 _INBOUND_SEARCH: dict[str, tuple[str, bool]] = {
     "from": ("from_", False),
     "to": ("to_", False),

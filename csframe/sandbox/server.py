@@ -38,6 +38,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
+from csframe.sandbox import lifecycle
 from csframe.sandbox.faults import FaultInjector, FaultMiddleware
 from csframe.sandbox.models import Store
 from csframe.sandbox.responses.common import ApiError, error_response
@@ -60,10 +61,30 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(store: Store, settings: dict[str, Any] | None = None) -> FaultMiddleware:
-    """The ASGI app of a seeded store; ``settings`` are the initial fault settings.
+class _DeliverDue:
+    """ASGI layer: make the deliveries that are due before a /v3 request is answered, so
+    a poll right after the delivery delay never races the delivery thread."""
 
-    The Starlette app is ``result.app`` (its ``state`` holds store, stats and faults).
+    def __init__(self, app: Any, lc: lifecycle.Lifecycle) -> None:
+        self.app = app
+        self.lifecycle = lc
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v3"):
+            self.lifecycle.flush_due()
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    store: Store,
+    settings: dict[str, Any] | None = None,
+    behaviour: dict[str, Any] | None = None,
+) -> FaultMiddleware:
+    """The ASGI app of a seeded store; ``settings`` are the initial fault settings,
+    ``behaviour`` the lifecycle settings (see :mod:`csframe.sandbox.lifecycle`).
+
+    The Starlette app is ``result.app.app`` (its ``state`` holds store, stats, faults and
+    lifecycle).
 
     Example::
 
@@ -77,7 +98,9 @@ def create_app(store: Store, settings: dict[str, Any] | None = None) -> FaultMid
     app.state.faults = FaultInjector(
         settings, on_configure=lambda s: setattr(store, "search_match", s.search_match)
     )
-    return FaultMiddleware(app, app.state.faults, app.state.stats)
+    app.state.lifecycle = lifecycle.of(store)
+    app.state.lifecycle.configure(behaviour or {})
+    return FaultMiddleware(_DeliverDue(app, app.state.lifecycle), app.state.faults, app.state.stats)
 
 
 def fault_settings(
@@ -142,11 +165,19 @@ def build(
     now: object = None,
     settings: dict[str, Any] | None = None,
     db_path: str | None = None,
+    behaviour: dict[str, Any] | None = None,
 ) -> tuple[Store, Any]:
     """Seed a fresh store and wrap it in an app: ``(store, app)``."""
+    lifecycle.Behaviour.from_dict(behaviour or {})  # bad settings fail before seeding
     store = Store(db_path)
     seed(store, seed=seed_value, scale=scale, now=now)
-    return store, create_app(store, settings)
+    return store, create_app(store, settings, behaviour)
+
+
+def close_store(store: Store) -> None:
+    """Stop the store's background work (deliveries), then close it."""
+    lifecycle.of(store).close()
+    store.close()
 
 
 def serve(app: Any, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
@@ -203,6 +234,28 @@ class Sandbox:
 
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "/_sandbox/faults")
+
+    def set_behaviour(self, **settings: Any) -> dict[str, Any]:
+        """Replace the lifecycle settings (``delivery_delay_s``...); missing keys take
+        their defaults. Example: ``sb.set_behaviour(delivery_delay_s=0)``."""
+        return self._call("PUT", "/_sandbox/behaviour", settings)
+
+    def behaviour(self) -> dict[str, Any]:
+        """The lifecycle settings and counters (``pending``, ``delivered``)."""
+        return self._call("GET", "/_sandbox/behaviour")
+
+    def inbound(
+        self, from_: str, to: str, body: str, username: str | None = None
+    ) -> dict[str, Any]:
+        """An SMS from ``from_`` to ``to`` arrives now (a reply; "STOP" opts ``from_`` out).
+
+        It goes to the account that last texted ``from_`` (else ``username``'s, default
+        main) and is listed by ``GET /sms/inbound``. Example::
+
+            sb.inbound("+61411000001", "+61481070000", "STOP")
+        """
+        payload = {"from": from_, "to": to, "body": body, "username": username}
+        return self._call("POST", "/_sandbox/inbound", payload)
 
     def insert_sms(
         self, count: int, date: object = None, subaccount_id: int | None = None
@@ -375,6 +428,8 @@ def running(
     host: str = "127.0.0.1",
     port: int = 0,
     process: bool = False,
+    delivery_delay_s: float = lifecycle.DEFAULT_DELIVERY_DELAY_S,
+    behaviour: dict[str, Any] | None = None,
 ) -> Iterator[Sandbox]:
     """Run a seeded sandbox for the duration of a ``with`` block.
 
@@ -387,6 +442,9 @@ def running(
         faults: fault settings (see :mod:`csframe.sandbox.faults`).
         host, port: where to listen; port 0 picks a free port.
         process: serve from a child process instead of a thread of this one.
+        delivery_delay_s: seconds after which a sent SMS is delivered (or fails) and
+            gets its receipt; 0 = at once (see :mod:`csframe.sandbox.lifecycle`).
+        behaviour: lifecycle settings (``{"delivery_delay_s": ...}``; the dict wins).
 
     Example::
 
@@ -394,31 +452,40 @@ def running(
             client = Client(**sb.credentials, base_url=sb.base_url)
     """
     settings = fault_settings(latency_ms, jitter_ms, rate_limit, faults)
+    behave = {"delivery_delay_s": delivery_delay_s, **(behaviour or {})}
     now_ts = parse_now(now)  # fixed here so a thread and a process agree on it
     if process:
+        lifecycle.Behaviour.from_dict(behave)  # fail here, not in the child
         config = {
             "scale": scale,
             "seed": seed,
             "now": now_ts,
             "settings": settings,
+            "behaviour": behave,
             "host": host,
             "port": port,
         }
         with _process_server(config) as root:
             yield Sandbox(root)
     else:
-        store, app = build(scale, seed, now_ts, settings)
+        store, app = build(scale, seed, now_ts, settings, behaviour=behave)
         try:
             with _thread_server(app, host, port) as root:
                 yield Sandbox(root)
         finally:
-            store.close()
+            close_store(store)
 
 
 def child_main(argv: list[str]) -> int:
     """Entry of ``running(process=True)``: seed, listen, print a ready line, serve."""
     config = json.loads(argv[0])
-    _, app = build(config["scale"], config["seed"], config["now"], config["settings"])
+    _, app = build(
+        config["scale"],
+        config["seed"],
+        config["now"],
+        config["settings"],
+        behaviour=config.get("behaviour"),
+    )
     sock = bind(config["host"], config["port"])
     root = _url(config["host"], sock.getsockname()[1])
 

@@ -18,7 +18,7 @@ import binascii
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -193,7 +193,12 @@ def search(
         name, sep, value = part.partition(":")
         name = name.strip().lower()
         if not sep or name not in fields:
-            raise ApiError(400, "BAD_REQUEST", f"Invalid search field: {name or part!r}.")
+            known = ", ".join(sorted(fields))
+            raise ApiError(
+                400,
+                "BAD_REQUEST",
+                f"Invalid search field: {name or part!r}. Searchable fields: {known}.",
+            )
         filters.append((name, value.strip()))
     operator = (request.query_params.get("operator") or "AND").strip().upper()
     if operator not in ("AND", "OR"):
@@ -211,7 +216,12 @@ def ordering(
     name, _, direction = raw.partition(":")
     name, direction = name.strip().lower(), (direction.strip().lower() or "asc")
     if name not in fields or direction not in ("asc", "desc"):
-        raise ApiError(400, "BAD_REQUEST", f"Invalid order_by: {raw!r}.")
+        known = ", ".join(sorted(fields))
+        raise ApiError(
+            400,
+            "BAD_REQUEST",
+            f"Invalid order_by: {raw!r} (use field:asc or field:desc). Sortable fields: {known}.",
+        )
     return name, direction
 
 
@@ -289,3 +299,38 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, "BAD_REQUEST", "The request body is not valid JSON.") from None
+
+
+def wants_query(request: Request) -> bool:
+    """Whether the request asks for a search or an order (``q``, ``order_by``)."""
+    params = request.query_params
+    return bool((params.get("q") or "").strip() or (params.get("order_by") or "").strip())
+
+
+def query_records(
+    request: Request, records: list[dict[str, Any]], fields: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Apply ``q``/``operator``/``order_by`` to in-memory records (every one of the
+    collection, in its default order); ``fields`` are the searchable and sortable keys,
+    anything else is a 400 naming the field.
+
+    Example::
+
+        rows = query_records(request, all_lists, ("list_id", "list_name"))
+        rows[(page - 1) * limit : page * limit]
+    """
+    from csframe.sandbox import models_collections as coll
+
+    names = {f: f for f in fields}
+    filters, operator = search(request, names)
+    order_field, order_dir = None, "asc"
+    if (request.query_params.get("order_by") or "").strip():
+        order_field, order_dir = ordering(request, names, default="")
+    q = coll.ItemQuery(
+        q=filters,
+        operator=operator,
+        order_field=order_field,
+        order_dir=order_dir,
+        match=store_of(request).search_match,
+    )
+    return coll.filter_sort(records, q)

@@ -147,7 +147,16 @@ def _receipts(channel: str) -> Any:
         store = store_of(request)
         st = mm.state(store)
         page, limit = paging(request)
-        q = HistoryQuery(page=page, limit=limit)
+        filters, operator = search(request, mm.RECEIPTS.search)
+        order_field, order_dir = ordering(request, mm.RECEIPTS.order)
+        q = HistoryQuery(
+            page=page,
+            limit=limit,
+            q=filters,
+            operator=operator,
+            order_field=order_field,
+            order_dir=order_dir,
+        )
         if channel == "sms":
             mm.sync_sms_receipts(store)
         total, rows = st.receipts.page(who.view, channel, q, unread=channel == "sms")

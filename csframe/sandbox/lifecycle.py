@@ -1,0 +1,426 @@
+"""What happens to an SMS after it was queued: delivery (or not), receipts, opt-outs, replies.
+
+A message sent through the API (``POST /sms/send``, an SMS campaign) is stored ``Sent``
+and moves on ``delivery_delay_s`` seconds later (wall clock; 0 = in the same request):
+to ``Completed`` (delivered) or ``Failed`` (undelivered, expired, rejected), with the
+``status_code``/``status_text``/``error_code``/``error_text`` of :data:`OUTCOMES`, and a
+delivery receipt in ``GET /sms/receipts`` dated when it moved. Which outcome a message
+gets is drawn from its message id and the seed (reruns agree), with shares that depend
+on the destination country and the sender type (:func:`outcome_shares`).
+
+Deliveries are made by a daemon thread that sleeps until the next one is due, and also
+at the start of every /v3 request (:meth:`Lifecycle.flush_due`), so a client that polls
+right after the delay sees the new status without racing the thread.
+
+Opt-outs: a number is opted out of an account when it is on the account's opt-out list
+(the contact list named "Opt-outs") or sent the account an opt-out reply (``STOP``...).
+Sends to it are ``BLOCKED`` (see ``responses/sms.py``). :meth:`Lifecycle.inbound` stores a
+reply as ClickSend would receive it (``sb.inbound(from_, to, body)``).
+
+Example::
+
+    lc = of(store)
+    lc.configure({"delivery_delay_s": 0.5})
+    lc.sent([sms_row_id, ...])        # after the send committed
+    lc.flush_due()                    # deliver what is due now
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import sqlite3
+import threading
+import time
+import weakref
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import orjson
+
+from csframe.sandbox import models_messages as mm
+from csframe.sandbox.models import Store
+from csframe.sandbox.pricing import NumberError, normalise_number
+
+DEFAULT_DELIVERY_DELAY_S = 5.0
+
+# name -> (history status, status_code, status_text, error_code, error_text)
+OUTCOMES: dict[str, tuple[str, str, str, str | None, str | None]] = {
+    "Delivered": ("Completed", "201", "Success: Message received on handset.", None, None),
+    "Undelivered": (
+        "Failed",
+        "301",
+        "Undeliverable",
+        "301",
+        "Unknown subscriber: the number is not allocated",
+    ),
+    "Expired": (
+        "Failed",
+        "302",
+        "Expired",
+        "302",
+        "Message expired: handset switched off or out of coverage",
+    ),
+    "Failed": (
+        "Failed",
+        "303",
+        "Rejected by carrier",
+        "303",
+        "Carrier rejected the message (content filter)",
+    ),
+}
+# Delivered share by destination (the rest split 50/30/20 between Undelivered, Expired, Failed).
+DELIVERED_BY_COUNTRY = {"AU": 0.96, "NZ": 0.95, "GB": 0.94, "US": 0.92, "CA": 0.92}
+DELIVERED_OTHER = 0.88
+
+
+def outcome_shares(country: str, sender: str) -> dict[str, float]:
+    """The outcome probabilities of one message.
+
+    North American carriers filter alphanumeric senders (half the deliveries fail there).
+
+    Example::
+
+        >>> round(outcome_shares("AU", "+61481070000")["Delivered"], 2)
+        0.96
+    """
+    delivered = DELIVERED_BY_COUNTRY.get(country, DELIVERED_OTHER)
+    alpha = any(c.isalpha() for c in sender)
+    if alpha and country in ("US", "CA"):
+        delivered /= 2
+    rest = 1 - delivered
+    return {
+        "Delivered": delivered,
+        "Undelivered": rest * 0.5,
+        "Expired": rest * 0.3,
+        "Failed": rest * 0.2,
+    }
+
+
+def pick_outcome(seed: int, message_id: str, country: str, sender: str) -> str:
+    """The outcome of one message: the same for the same seed and message id."""
+    digest = hashlib.blake2b(f"{seed}:{message_id}".encode(), digest_size=8).digest()
+    u = int.from_bytes(digest, "big") / 2**64
+    acc = 0.0
+    shares = outcome_shares(country, sender)
+    for name, p in shares.items():
+        acc += p
+        if u < acc:
+            return name
+    return "Delivered"
+
+
+@dataclass
+class Behaviour:
+    """The lifecycle settings (``running(delivery_delay_s=...)``, ``sb.set_behaviour``)."""
+
+    delivery_delay_s: float = DEFAULT_DELIVERY_DELAY_S
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Behaviour:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown behaviour setting(s) {unknown}; known: {sorted(known)}")
+        out = cls()
+        for name, value in values.items():
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if value < 0 or value != value:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+            setattr(out, name, float(value))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Lifecycle:
+    """Pending deliveries of one store, and the thread that makes them."""
+
+    def __init__(self, store: Store, behaviour: Behaviour | None = None) -> None:
+        self.store = store
+        self.behaviour = behaviour or Behaviour()
+        self._pending: list[tuple[float, int, str]] = []  # (due monotonic, sms.id, message_id)
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.delivered = 0  # count, for stats and tests
+        store.reset_hooks.append(lambda _store: self._clear())
+
+    # ------------------------------------------------------------------ settings
+
+    def configure(self, values: dict[str, Any]) -> Behaviour:
+        """Replace the settings (missing keys take their defaults)."""
+        self.behaviour = Behaviour.from_dict(values)
+        with self._cond:
+            self._cond.notify_all()
+        return self.behaviour
+
+    # ------------------------------------------------------------------ deliveries
+
+    def sent(self, message_ids: list[str]) -> None:
+        """Schedule the delivery of SMS just committed as ``Sent`` (by message id)."""
+        if not message_ids:
+            return
+        with self.store._lock:
+            marks = ",".join("?" * len(message_ids))
+            rows = self.store.db.execute(
+                f"SELECT id, message_id FROM sms WHERE status='Sent' AND message_id IN ({marks})",
+                message_ids,
+            ).fetchall()
+        due = time.monotonic() + self.behaviour.delivery_delay_s
+        with self._cond:
+            for row_id, mid in rows:
+                heapq.heappush(self._pending, (due, row_id, mid))
+            self._ensure_thread()
+            self._cond.notify_all()
+        if self.behaviour.delivery_delay_s == 0:
+            self.flush_due()
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def flush_due(self) -> int:
+        """Deliver every message that is due now; returns how many moved."""
+        now = time.monotonic()
+        with self._cond:
+            if not self._pending or self._pending[0][0] > now:
+                return 0
+            due = []
+            while self._pending and self._pending[0][0] <= now:
+                due.append(heapq.heappop(self._pending))
+        return self._deliver([(row_id, mid) for _, row_id, mid in due])
+
+    def _deliver(self, items: list[tuple[int, str]]) -> int:
+        store = self.store
+        st = mm.state(store)
+        moved = 0
+        with store._lock:
+            # Receipts of seeded rows are derived lazily; derive them first so this
+            # delivery's receipt is not derived a second time later.
+            mm.sync_sms_receipts(store)
+            when = store.clock.now()
+            with store.transaction() as db:
+                receipts = []
+                for row_id, mid in items:
+                    got = db.execute(
+                        "SELECT json FROM sms WHERE id=? AND message_id=? AND status='Sent'",
+                        (row_id, mid),
+                    ).fetchone()
+                    if got is None:  # cancelled, or gone after a reset
+                        continue
+                    rec = orjson.loads(got[0])
+                    name = pick_outcome(store.seed_value, mid, rec["country"], rec["from"])
+                    status, code, text, err, err_text = OUTCOMES[name]
+                    rec.update(
+                        status=status,
+                        status_code=code,
+                        status_text=text,
+                        error_code=err,
+                        error_text=err_text,
+                    )
+                    db.execute(
+                        "UPDATE sms SET status=?, json=? WHERE id=?",
+                        (status, orjson.dumps(rec), row_id),
+                    )
+                    receipts.append(
+                        {
+                            "channel": "sms",
+                            "user_id": rec["user_id"],
+                            "subaccount_id": rec["subaccount_id"],
+                            "date": when,
+                            "read": 0,
+                            "src_id": row_id,
+                            "message_id": mid,
+                            "json": orjson.dumps(mm.sms_receipt_record(rec, when)),
+                        }
+                    )
+                    moved += 1
+                st.receipts.append(receipts)
+        self.delivered += moved
+        return moved
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name="csframe-sandbox-delivery", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                wait = None
+                if self._pending:
+                    wait = max(0.0, self._pending[0][0] - time.monotonic())
+                if wait is None or wait > 0:
+                    self._cond.wait(timeout=wait)
+                    continue
+            try:
+                self.flush_due()
+            except sqlite3.ProgrammingError:  # the store was closed under us
+                return
+
+    def _clear(self) -> None:
+        with self._cond:
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Stop the delivery thread (pending deliveries are dropped)."""
+        with self._cond:
+            self._closed = True
+            self._pending.clear()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------------- opt-outs
+
+OPT_OUT_LIST_NAME = "Opt-outs"
+# The per-message send status of an opted-out recipient (the reference lists none; see README).
+BLOCKED = "BLOCKED"
+# How a blocked message reads in history and its receipt (as the seeded ones do).
+BLOCKED_OUTCOME = (
+    "Failed",
+    "304",
+    "Blocked",
+    "304",
+    "Recipient has opted out of messages from this sender",
+)
+
+
+def _table_exists(db: Any, name: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        is not None
+    )
+
+
+def opted_out(store: Store, user_id: int) -> set[str]:
+    """The E.164 numbers opted out of an account: on its "Opt-outs" contact list, or that
+    sent it an opt-out reply (STOP, UNSUBSCRIBE...). Read once per send request.
+
+    Example::
+
+        "+61411000001" in opted_out(store, 48213)
+    """
+    out: set[str] = set()
+    with store._lock:
+        db = store.db
+        if _table_exists(db, "contacts"):
+            rows = db.execute(
+                "SELECT c.phone_number, c.address_country FROM contacts c JOIN contact_lists l "
+                "USING (list_id) WHERE l.user_id=? AND l.list_name=? COLLATE NOCASE",
+                (user_id, OPT_OUT_LIST_NAME),
+            ).fetchall()
+            for phone, country in rows:
+                hint = country if country and len(country) == 2 else "AU"
+                try:
+                    out.add(normalise_number(phone, hint)[0])
+                except NumberError:
+                    continue
+        if _table_exists(db, "msg_inbound"):
+            out.update(
+                r[0]
+                for r in db.execute(
+                    "SELECT DISTINCT from_ FROM msg_inbound WHERE user_id=? AND opt_out=1",
+                    (user_id,),
+                )
+            )
+    return out
+
+
+def inbound(
+    store: Store, from_: str, to: str, body: str, user_id: int | None = None
+) -> dict[str, Any]:
+    """Store an inbound SMS (a reply, or an opt-out) as if it had just arrived.
+
+    It belongs to the account that last sent an SMS to ``from_`` from ``to`` (or to
+    ``from_`` at all), else to ``user_id`` (default: the main account); it replies to that
+    message. Returns the inbound record (``GET /sms/inbound`` shows it).
+
+    Example::
+
+        inbound(store, "+61411000001", "+61481070000", "STOP")
+    """
+    try:
+        sender = normalise_number(from_, "AU")[0]
+    except NumberError:
+        raise ValueError(f"from_ is not a phone number: {from_!r}") from None
+    if not isinstance(body, str) or not body.strip():
+        raise ValueError("body must be a non-empty string")
+    st = mm.state(store)
+    with store._lock:
+        db = store.db
+        store._ensure_index("to")
+        last = (
+            "SELECT user_id, subaccount_id, message_id, body, custom_string FROM sms "
+            "WHERE to_=? COLLATE NOCASE {} ORDER BY date DESC, id DESC LIMIT 1"
+        )
+        original = (
+            db.execute(last.format("AND from_=?"), (sender, str(to))).fetchone()
+            or db.execute(last.format(""), (sender,)).fetchone()
+        )
+        if original is not None and (user_id is None or original[0] == user_id):
+            uid, sid, orig_id, orig_body, custom = original
+        else:
+            uid = user_id if user_id is not None else _main_user(store)
+            sid = db.execute(
+                "SELECT subaccount_id FROM subaccounts WHERE user_id=? AND is_main=1", (uid,)
+            ).fetchone()
+            if sid is None:
+                raise ValueError(f"no account with user_id {uid}")
+            sid, orig_id, orig_body, custom = sid[0], "", "", None
+        now = store.clock.now()
+        rec = mm.inbound_record(
+            timestamp=now,
+            sender=sender,
+            body=body,
+            original_body=orig_body,
+            original_message_id=orig_id,
+            to=str(to),
+            custom_string=custom,
+            message_id=store.new_message_id(),
+        )
+        row = {
+            "channel": "sms",
+            "user_id": uid,
+            "subaccount_id": sid,
+            "date": now,
+            "read": 0,
+            "message_id": rec["message_id"],
+            "original_message_id": orig_id,
+            "from_": sender,
+            "to_": str(to),
+            "body": body,
+            "opt_out": int(mm.is_opt_out(body)),
+            "json": orjson.dumps(rec),
+        }
+        mm.insert_rows(store, st.inbound, [row])
+    return {**rec, "opt_out": bool(row["opt_out"]), "user_id": uid}
+
+
+def _main_user(store: Store) -> int:
+    main = store.principal(store.get_meta("accounts")["main"])
+    assert main is not None
+    return main.user_id
+
+
+_LIFECYCLES: weakref.WeakKeyDictionary[Store, Lifecycle] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def of(store: Store) -> Lifecycle:
+    """The lifecycle of ``store`` (created with default settings on first use)."""
+    with _LOCK:
+        lc = _LIFECYCLES.get(store)
+        if lc is None:
+            lc = _LIFECYCLES[store] = Lifecycle(store)
+        return lc
