@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -198,6 +199,8 @@ class Sandbox:
     def __init__(self, root_url: str) -> None:
         self.root_url = root_url
         self.base_url = root_url + "/v3"
+        self._stopped = False
+        self._closer: contextlib.AbstractContextManager[Any] | None = None  # set by start()
         info = self._call("GET", "/_sandbox/accounts")
         self.info: dict[str, Any] = info
         self.accounts: dict[str, dict[str, str]] = info["accounts"]
@@ -213,6 +216,8 @@ class Sandbox:
         req = urllib.request.Request(
             url, data=data, method=method, headers={"Content-Type": "application/json"}
         )
+        if self._stopped:
+            raise SandboxStopped(f"the sandbox at {self.base_url} was stopped; start a new one")
         try:
             with urllib.request.urlopen(req, timeout=120) as resp:
                 return json.loads(resp.read())
@@ -220,6 +225,11 @@ class Sandbox:
             detail = f"{method} {path} -> {exc.code}: {exc.read()[:500].decode(errors='replace')}"
             # A 400 means the arguments were wrong (e.g. an unknown fault key).
             raise (ValueError if exc.code == 400 else RuntimeError)(detail) from None
+        except (urllib.error.URLError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SandboxStopped(
+                f"cannot reach the sandbox at {self.base_url} ({reason}); was it stopped?"
+            ) from None
 
     def stats(self) -> dict[str, Any]:
         """``{"requests": n, "by_path": {...}, "by_status": {...}, "faults": {...}, ...}`` (/v3 only)."""
@@ -316,8 +326,62 @@ class Sandbox:
             return self._call("PUT", "/_sandbox/contacts/settings", settings)
         return self._call("GET", "/_sandbox/contacts/settings")
 
+    def stop(self) -> None:
+        """Stop a sandbox made by :func:`start` (idempotent); later calls through this
+        handle raise :class:`SandboxStopped` naming its URL."""
+        closer, self._closer = self._closer, None
+        _STARTED.discard(self)
+        self._stopped = True
+        if closer is not None:
+            closer.__exit__(None, None, None)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def __repr__(self) -> str:
-        return f"Sandbox({self.base_url!r}, username={self.credentials['username']!r})"
+        state = ", stopped" if self._stopped else ""
+        return f"Sandbox({self.base_url!r}, username={self.credentials['username']!r}{state})"
+
+
+class SandboxStopped(RuntimeError):
+    """A call through a :class:`Sandbox` handle whose server is gone (the message names its URL)."""
+
+
+# Handles made by start(): strongly held here so garbage collection never stops them.
+_STARTED: set[Sandbox] = set()
+
+
+def start(**options: Any) -> Sandbox:
+    """Start a sandbox that runs until ``sb.stop()`` or interpreter exit -- the form for
+    notebooks. Takes the options of :func:`running`; the handle is also a context manager.
+
+    Example::
+
+        from csframe.sandbox import start
+        sb = start(scale="small", seed=42, delivery_delay_s=2)
+        client = Client(**sb.credentials, base_url=sb.base_url)
+        ...
+        sb.stop()
+    """
+    cm = running(**options)
+    sb = cm.__enter__()
+    sb._closer = cm
+    _STARTED.add(sb)
+    return sb
+
+
+@atexit.register
+def _stop_started() -> None:
+    for sb in list(_STARTED):
+        with contextlib.suppress(Exception):
+            sb.stop()
 
 
 def _wait_healthy(root_url: str, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
@@ -465,15 +529,24 @@ def running(
             "host": host,
             "port": port,
         }
-        with _process_server(config) as root:
-            yield Sandbox(root)
+        with _process_server(config) as root, _handle(root) as sb:
+            yield sb
     else:
         store, app = build(scale, seed, now_ts, settings, behaviour=behave)
         try:
-            with _thread_server(app, host, port) as root:
-                yield Sandbox(root)
+            with _thread_server(app, host, port) as root, _handle(root) as sb:
+                yield sb
         finally:
             close_store(store)
+
+
+@contextlib.contextmanager
+def _handle(root: str) -> Iterator[Sandbox]:
+    sb = Sandbox(root)
+    try:
+        yield sb
+    finally:
+        sb._stopped = True  # later calls through it say the sandbox was stopped
 
 
 def child_main(argv: list[str]) -> int:
