@@ -63,6 +63,18 @@ def register(subparsers: Any) -> None:
         default=None,
         help="seconds until a sent SMS is delivered or fails (default 5; 0 = at once)",
     )
+    serve.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=None,
+        help="messages per second one account may queue before THROTTLED (default: no limit)",
+    )
+    serve.add_argument(
+        "--throttle-duplicates-s",
+        type=float,
+        default=None,
+        help="same body to the same number within this many seconds is THROTTLED (default off)",
+    )
     serve.add_argument("--db", default=None, help="SQLite file to use instead of memory")
     serve.set_defaults(func=cmd_serve)
 
@@ -94,7 +106,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
     scale: str | int = int(args.scale) if str(args.scale).isdigit() else args.scale
-    behaviour = {"delivery_delay_s": args.delivery_delay_s}
+    behaviour = {
+        "delivery_delay_s": args.delivery_delay_s,
+        "throttle_rate": args.throttle_rate,
+        "throttle_duplicates_s": args.throttle_duplicates_s,
+    }
     try:
         Behaviour.from_dict(behaviour)
     except ValueError as exc:

@@ -115,6 +115,12 @@ class Behaviour:
     """The lifecycle settings (``running(delivery_delay_s=...)``, ``sb.set_behaviour``)."""
 
     delivery_delay_s: float = DEFAULT_DELIVERY_DELAY_S
+    # Messages per second one account may queue (a token bucket, burst = one second's
+    # worth, at least 1); beyond it a message is THROTTLED. 0 = no limit.
+    throttle_rate: float = 0.0
+    # An identical body to the same recipient within this many seconds is THROTTLED (the
+    # reference's definition of THROTTLED). 0 = off.
+    throttle_duplicates_s: float = 0.0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Behaviour:
@@ -148,6 +154,9 @@ class Lifecycle:
         self._thread: threading.Thread | None = None
         self._closed = False
         self.delivered = 0  # count, for stats and tests
+        self._buckets: dict[int, tuple[float, float]] = {}  # user_id -> (tokens, monotonic)
+        self._recent: dict[tuple[int, str, str], float] = {}  # (user, to, body) -> monotonic
+        self._throttle_lock = threading.Lock()
         store.reset_hooks.append(lambda _store: self._clear())
 
     # ------------------------------------------------------------------ settings
@@ -155,9 +164,40 @@ class Lifecycle:
     def configure(self, values: dict[str, Any]) -> Behaviour:
         """Replace the settings (missing keys take their defaults)."""
         self.behaviour = Behaviour.from_dict(values)
+        with self._throttle_lock:
+            self._buckets.clear()
         with self._cond:
             self._cond.notify_all()
         return self.behaviour
+
+    # ------------------------------------------------------------------ throttling
+
+    def throttled(self, user_id: int, to: str, body: str) -> bool:
+        """Whether queueing this message now is THROTTLED (and if not, count it)."""
+        b = self.behaviour
+        if not b.throttle_rate and not b.throttle_duplicates_s:
+            return False
+        now = time.monotonic()
+        with self._throttle_lock:
+            key = (user_id, to, body)
+            if b.throttle_duplicates_s:
+                last = self._recent.get(key)
+                if last is not None and now - last < b.throttle_duplicates_s:
+                    return True
+            if b.throttle_rate:
+                burst = max(1.0, b.throttle_rate)
+                tokens, then = self._buckets.get(user_id, (burst, now))
+                tokens = min(burst, tokens + (now - then) * b.throttle_rate)
+                if tokens < 1:
+                    self._buckets[user_id] = (tokens, now)
+                    return True
+                self._buckets[user_id] = (tokens - 1, now)
+            if b.throttle_duplicates_s:
+                if len(self._recent) > 100_000:  # forget the old ones now and then
+                    horizon = now - b.throttle_duplicates_s
+                    self._recent = {k: t for k, t in self._recent.items() if t >= horizon}
+                self._recent[key] = now
+        return False
 
     # ------------------------------------------------------------------ deliveries
 
@@ -270,6 +310,9 @@ class Lifecycle:
     def _clear(self) -> None:
         with self._cond:
             self._pending.clear()
+        with self._throttle_lock:
+            self._buckets.clear()
+            self._recent.clear()
 
     def close(self) -> None:
         """Stop the delivery thread (pending deliveries are dropped)."""

@@ -44,7 +44,7 @@ from starlette.routing import Route
 from csframe.sandbox import lifecycle
 from csframe.sandbox import models_campaigns as mc
 from csframe.sandbox import models_collections as coll
-from csframe.sandbox.encoding import sms_parts
+from csframe.sandbox.encoding import sms_parts, truncate_parts
 from csframe.sandbox.models import Principal, Store, sms_record, sms_row
 from csframe.sandbox.pricing import (
     CURRENCY,
@@ -202,6 +202,8 @@ def plan_messages(kind: str, fields: dict[str, Any], contacts: list[dict[str, An
         if not phone or iso not in prices:
             continue
         body = mc.personalise(fields["body"], c)
+        if kind == "sms":
+            body = truncate_parts(body)  # cut after MAX_SMS_PARTS, as /sms/send does
         parts = sms_parts(body)[2] if kind == "sms" else 1
         test = phone in TEST_NUMBERS
         out.append(

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from csframe.sandbox import lifecycle
-from csframe.sandbox.encoding import sms_parts
+from csframe.sandbox.encoding import sms_parts, truncate_parts
 from csframe.sandbox.models import HistoryQuery, Principal, sms_record, sms_row
 from csframe.sandbox.pricing import (
     CURRENCY,
@@ -115,7 +115,8 @@ def _evaluate(message: object, now: int) -> dict[str, Any]:
     """Validate and price one message; returns a dict with ``status`` and the derived fields."""
     m = message if isinstance(message, dict) else {}
     body = m.get("body")
-    body = "" if body is None else str(body)
+    # Cut after MAX_SMS_PARTS parts, as the reference says; priced as what is sent.
+    body = "" if body is None else truncate_parts(str(body))
     raw_to = m.get("to")
     country_hint = m.get("country")
     custom = m.get("custom_string")
@@ -186,6 +187,7 @@ async def send(request: Request) -> Response:
     now = store.clock.now()
     balance = store.balance(who.user_id)
     opted_out = lifecycle.opted_out(store, who.user_id)
+    lc = lifecycle.of(store)
     rows: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
     spent = 0
@@ -194,6 +196,8 @@ async def send(request: Request) -> Response:
         ev = _evaluate(message, now)
         if ev["status"] == "SUCCESS" and ev["to"] in opted_out:
             ev["status"] = lifecycle.BLOCKED
+        elif ev["status"] == "SUCCESS" and lc.throttled(who.user_id, ev["to"], ev["body"]):
+            ev["status"] = "THROTTLED"  # not queued, not charged: the client retries later
         elif ev["status"] == "SUCCESS" and (balance <= 0 or ev["price"] > balance - spent):
             ev["status"] = "INSUFFICIENT_CREDIT"
         ok = ev["status"] == "SUCCESS"
@@ -237,7 +241,7 @@ async def send(request: Request) -> Response:
         )
     # One transaction: the rows and the debit are committed together or not at all.
     store.insert_sms(rows, charge={who.user_id: spent} if spent else None)
-    lifecycle.of(store).sent([r["message_id"] for r in rows if r["status"] == "Sent"])
+    lc.sent([r["message_id"] for r in rows if r["status"] == "Sent"])
     queued = sum(1 for m in out if m["status"] == "SUCCESS")
     data = {
         "total_price": round(spent / 1_000_000, 6),
