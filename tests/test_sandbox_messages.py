@@ -73,7 +73,9 @@ def all_rows(sb, http, path: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def truth(sb, channel: str, **params: Any) -> list[str]:
-    r = requests.get(f"{sb.root_url}/_sandbox/truth/history/{channel}", params=params)
+    r = requests.get(
+        f"{sb.root_url}/_sandbox/truth/history/{channel}", params=params, headers=sb.admin_headers
+    )
     assert r.status_code == 200, r.text
     return r.json()["message_ids"]
 

@@ -206,7 +206,7 @@ def test_sandbox_imports_nothing_else_from_csframe():
 
 def test_admin_accounts_listing():
     with running(scale="tiny") as sb:
-        info = requests.get(sb.root_url + "/_sandbox/accounts").json()
+        info = requests.get(sb.root_url + "/_sandbox/accounts", headers=sb.admin_headers).json()
         logins = {x["username"]: x for x in info["logins"]}
         assert logins["banned"]["banned"] == 1 and logins["notactive"]["active"] == 0
         assert logins["nocredit"]["balance"] == "0.000000"

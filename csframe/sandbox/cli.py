@@ -6,6 +6,9 @@ Example::
     csframe sandbox: http://127.0.0.1:8765/v3
       username: csframe_demo
       api key:  3F2A…  (a fake key of this local sandbox)
+      admin token: …  (X-Sandbox-Admin-Token for /_sandbox/*)
+
+A non-loopback ``--host`` is refused unless ``--allow-remote`` is given (then with a warning).
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ def register(subparsers: Any) -> None:
 
     serve = sub.add_parser("serve", help="serve a seeded sandbox until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (other machines can then reach the sandbox)",
+    )
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
     serve.add_argument("--seed", type=int, default=42, help="data seed (default 42)")
     serve.add_argument(
@@ -81,7 +89,7 @@ def register(subparsers: Any) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Seed, print where to connect, serve until interrupted; returns the exit code."""
-    from csframe.sandbox.server import _url, bind, build, serve
+    from csframe.sandbox.server import _url, bind, build, check_host, is_loopback, serve
 
     settings = {
         "latency_ms": args.latency_ms,
@@ -99,11 +107,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "seed": args.fault_seed,
     }
     try:
+        check_host(args.host, args.allow_remote)
         FaultSettings.from_dict(settings)
         sock = bind(args.host, args.port)
     except (ValueError, OSError) as exc:
         print(f"csframe sandbox: {exc}", file=sys.stderr)
         return 2
+    if not is_loopback(args.host):
+        print(
+            f"csframe sandbox: WARNING: listening on {args.host}, not loopback: other machines "
+            "can reach this sandbox's fake API (and its admin API with the token)",
+            file=sys.stderr,
+            flush=True,
+        )
     started = time.perf_counter()
     scale: str | int = int(args.scale) if str(args.scale).isdigit() else args.scale
     behaviour = {
@@ -128,7 +144,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         print(f"  username: {main.username}")
         print(f"  api key:  {main.api_key}")
-        print(f"  test-only API: {root}/_sandbox/  (stats, faults, truth, reset)")
+        print(f"  test-only API: {root}/_sandbox/  (stats, faults, behaviour, truth, reset)")
+        print(f"  admin token:   {app.admin_token}  (send it as X-Sandbox-Admin-Token)")
         print("  Ctrl-C to stop", flush=True)
 
     # uvicorn shuts down gracefully, then re-raises the SIGINT it captured; Ctrl-C is

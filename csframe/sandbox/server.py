@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hmac
+import ipaddress
 import json
 import os
+import secrets
 import selectors
 import signal
 import socket
@@ -76,16 +79,62 @@ class _DeliverDue:
         await self.app(scope, receive, send)
 
 
+ADMIN_HEADER = "X-Sandbox-Admin-Token"
+# Open without the token: liveness only (the runners poll it before they know the token).
+OPEN_ADMIN_PATHS = frozenset({"/_sandbox/health"})
+
+
+class _AdminGuard:
+    """ASGI layer: ``/_sandbox/*`` (but health) needs this instance's admin token in
+    ``X-Sandbox-Admin-Token``; it lists API keys and can reset or reconfigure the server."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and (path == "/_sandbox" or path.startswith("/_sandbox/"))
+            and path not in OPEN_ADMIN_PATHS
+        ):
+            given = dict(scope["headers"]).get(ADMIN_HEADER.lower().encode(), b"")
+            if not hmac.compare_digest(given, self.token):
+                body = json.dumps(
+                    {
+                        "error": f"the sandbox admin API needs this instance's admin token in "
+                        f"the {ADMIN_HEADER} header (the Sandbox handle sends it; "
+                        f"'csframe sandbox serve' prints it)"
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     store: Store,
     settings: dict[str, Any] | None = None,
     behaviour: dict[str, Any] | None = None,
+    admin_token: str | None = None,
 ) -> FaultMiddleware:
     """The ASGI app of a seeded store; ``settings`` are the initial fault settings,
     ``behaviour`` the lifecycle settings (see :mod:`csframe.sandbox.lifecycle`).
 
-    The Starlette app is ``result.app.app`` (its ``state`` holds store, stats, faults and
-    lifecycle).
+    The Starlette app is ``result.app.app.app`` (its ``state`` holds store, stats, faults,
+    lifecycle and the admin token); ``result.admin_token`` is the token ``/_sandbox/*``
+    needs (``admin_token``, or a fresh random one).
 
     Example::
 
@@ -101,7 +150,11 @@ def create_app(
     )
     app.state.lifecycle = lifecycle.of(store)
     app.state.lifecycle.configure(behaviour or {})
-    return FaultMiddleware(_DeliverDue(app, app.state.lifecycle), app.state.faults, app.state.stats)
+    app.state.admin_token = admin_token or secrets.token_urlsafe(24)
+    inner = _AdminGuard(_DeliverDue(app, app.state.lifecycle), app.state.admin_token)
+    outer = FaultMiddleware(inner, app.state.faults, app.state.stats)
+    outer.admin_token = app.state.admin_token  # type: ignore[attr-defined]
+    return outer
 
 
 def fault_settings(
@@ -196,9 +249,10 @@ class Sandbox:
         assert set(ids) <= set(sb.truth_sms_ids())
     """
 
-    def __init__(self, root_url: str) -> None:
+    def __init__(self, root_url: str, admin_token: str = "") -> None:
         self.root_url = root_url
         self.base_url = root_url + "/v3"
+        self._admin_token = admin_token
         self._stopped = False
         self._closer: contextlib.AbstractContextManager[Any] | None = None  # set by start()
         info = self._call("GET", "/_sandbox/accounts")
@@ -214,7 +268,10 @@ class Sandbox:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         data = None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(
-            url, data=data, method=method, headers={"Content-Type": "application/json"}
+            url,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **self.admin_headers},
         )
         if self._stopped:
             raise SandboxStopped(f"the sandbox at {self.base_url} was stopped; start a new one")
@@ -230,6 +287,12 @@ class Sandbox:
             raise SandboxStopped(
                 f"cannot reach the sandbox at {self.base_url} ({reason}); was it stopped?"
             ) from None
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The header ``/_sandbox/*`` needs, for direct calls:
+        ``requests.get(sb.root_url + "/_sandbox/truth/contacts", headers=sb.admin_headers)``."""
+        return {ADMIN_HEADER: self._admin_token}
 
     def stats(self) -> dict[str, Any]:
         """``{"requests": n, "by_path": {...}, "by_status": {...}, "faults": {...}, ...}`` (/v3 only)."""
@@ -400,6 +463,25 @@ def _wait_healthy(root_url: str, timeout: float, alive: Callable[[], bool] = lam
         time.sleep(0.02)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback name or address (``127.0.0.1``, ``::1``, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback bind unless ``allow_remote`` (ValueError naming the host)."""
+    if not allow_remote and not is_loopback(host):
+        raise ValueError(
+            f"host {host!r} is not a loopback address: other machines could reach this "
+            "sandbox; pass allow_remote=True (--allow-remote) if that is intended"
+        )
+
+
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -427,7 +509,7 @@ def _package_root() -> str:
 
 
 @contextlib.contextmanager
-def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[str]:
+def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[tuple[str, str]]:
     env = dict(os.environ)
     # The child must import this very csframe, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (_package_root(), env.get("PYTHONPATH"))))
@@ -439,11 +521,11 @@ def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[st
         text=True,
     )
     try:
-        root = _read_ready(proc, timeout)
+        root, token = _read_ready(proc, timeout)
         # Keep draining stdout so the child can never block on a full pipe.
         threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
         _wait_healthy(root, 60, lambda: proc.poll() is None)
-        yield root
+        yield root, token
     finally:
         if proc.poll() is None:
             proc.terminate()  # uvicorn shuts down gracefully on SIGTERM
@@ -457,7 +539,7 @@ def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[st
                 pipe.close()
 
 
-def _read_ready(proc: subprocess.Popen[str], timeout: float) -> str:
+def _read_ready(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:
@@ -469,7 +551,8 @@ def _read_ready(proc: subprocess.Popen[str], timeout: float) -> str:
             if sel.select(timeout=min(left, 1.0)):
                 line = proc.stdout.readline()
                 if line.startswith(READY_MARKER):
-                    return json.loads(line[len(READY_MARKER) :])["root_url"]
+                    ready = json.loads(line[len(READY_MARKER) :])
+                    return ready["root_url"], ready["admin_token"]
                 if not line and proc.poll() is not None:
                     raise RuntimeError(
                         f"the sandbox process exited with code {proc.returncode} before it was ready"
@@ -494,6 +577,7 @@ def running(
     process: bool = False,
     delivery_delay_s: float = lifecycle.DEFAULT_DELIVERY_DELAY_S,
     behaviour: dict[str, Any] | None = None,
+    allow_remote: bool = False,
 ) -> Iterator[Sandbox]:
     """Run a seeded sandbox for the duration of a ``with`` block.
 
@@ -509,12 +593,15 @@ def running(
         delivery_delay_s: seconds after which a sent SMS is delivered (or fails) and
             gets its receipt; 0 = at once (see :mod:`csframe.sandbox.lifecycle`).
         behaviour: lifecycle settings (``{"delivery_delay_s": ...}``; the dict wins).
+        allow_remote: needed to listen on a non-loopback ``host`` (other machines could
+            then reach the fake API and, with the admin token, the admin API).
 
     Example::
 
         with running(scale="tiny", faults={"error_rate": 0.05, "seed": 7}) as sb:
             client = Client(**sb.credentials, base_url=sb.base_url)
     """
+    check_host(host, allow_remote)
     settings = fault_settings(latency_ms, jitter_ms, rate_limit, faults)
     behave = {"delivery_delay_s": delivery_delay_s, **(behaviour or {})}
     now_ts = parse_now(now)  # fixed here so a thread and a process agree on it
@@ -529,20 +616,20 @@ def running(
             "host": host,
             "port": port,
         }
-        with _process_server(config) as root, _handle(root) as sb:
+        with _process_server(config) as (root, token), _handle(root, token) as sb:
             yield sb
     else:
         store, app = build(scale, seed, now_ts, settings, behaviour=behave)
         try:
-            with _thread_server(app, host, port) as root, _handle(root) as sb:
+            with _thread_server(app, host, port) as root, _handle(root, app.admin_token) as sb:
                 yield sb
         finally:
             close_store(store)
 
 
 @contextlib.contextmanager
-def _handle(root: str) -> Iterator[Sandbox]:
-    sb = Sandbox(root)
+def _handle(root: str, admin_token: str) -> Iterator[Sandbox]:
+    sb = Sandbox(root, admin_token)
     try:
         yield sb
     finally:
@@ -563,7 +650,11 @@ def child_main(argv: list[str]) -> int:
     root = _url(config["host"], sock.getsockname()[1])
 
     def ready() -> None:
-        print(READY_MARKER + json.dumps({"root_url": root}), flush=True)
+        # stdout is a pipe only the parent reads: the token does not leak from here.
+        print(
+            READY_MARKER + json.dumps({"root_url": root, "admin_token": app.admin_token}),
+            flush=True,
+        )
 
     def exit_with_parent() -> None:
         # The parent holds our stdin open; EOF means it is gone (even if it was killed
