@@ -108,6 +108,13 @@ def endpoint(
             return await fn(request)
         except ApiError as exc:
             return error_response(exc)
+        except OverflowError:
+            # A number beyond SQLite's 64-bit integers (a hostile id, page or amount).
+            return error_response(
+                ApiError(400, "BAD_REQUEST", "A number in the request is out of range.")
+            )
+        except RecursionError:
+            return error_response(ApiError(400, "BAD_REQUEST", "The request is nested too deeply."))
         except Exception:  # a sandbox bug: answer like the API would, keep the traceback
             log.exception("sandbox endpoint %s failed", request.url.path)
             return error_response(ApiError(500, None, "Something is broken."))
@@ -158,21 +165,30 @@ def authenticate(request: Request) -> Principal:
 # ---------------------------------------------------------------------- params
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MAX = 2**31 - 1  # the OpenAPI types page and limit int32
+
+
 def opt_int(request: Request, name: str) -> int | None:
     """An optional integer query parameter; blank counts as absent (``?date_from=``)."""
     raw = request.query_params.get(name)
     if raw is None or raw.strip() == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ApiError(400, "BAD_REQUEST", f"{name} must be an integer.") from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ApiError(400, "BAD_REQUEST", f"{name} is out of range.")
+    return value
 
 
 def paging(request: Request) -> tuple[int, int]:
     """``(page, limit)``: page defaults to 1 (values < 1 read as 1), limit to 15 clamped to 15..100."""
     page = opt_int(request, "page")
     limit = opt_int(request, "limit")
+    if page is not None and page > INT32_MAX:
+        raise ApiError(400, "BAD_REQUEST", f"page must be at most {INT32_MAX}.")
     page = 1 if page is None or page < 1 else page
     limit = 15 if limit is None else min(100, max(15, limit))
     return page, limit

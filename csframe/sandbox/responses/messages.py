@@ -120,8 +120,8 @@ async def _optional_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = orjson.loads(raw)  # orjson: nesting is capped (a 400 here, not a crash)
+    except orjson.JSONDecodeError:
         raise ApiError(400, "BAD_REQUEST", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "BAD_REQUEST", "The request body must be a JSON object.")

@@ -106,7 +106,7 @@ def _check_schedule(value: object, now: int) -> int | None:
         ts = int(value)  # ints and numeric strings
     except (TypeError, ValueError):
         return None
-    if ts < 0:
+    if ts < 0 or ts > 2**62:  # beyond any timestamp (and what SQLite stores)
         return None
     return ts if ts > now else 0  # a past schedule means "now"
 
