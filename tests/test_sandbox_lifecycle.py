@@ -173,3 +173,29 @@ def test_behaviour_is_validated(sb):
         running(scale=10, delivery_delay_s=-2),
     ):
         pass
+
+
+def test_recipients_reply_by_themselves_and_their_stops_block(sb):
+    sb.set_behaviour(delivery_delay_s=0, reply_rate=1)  # everyone answers
+    out = send(sb, [{"to": to, "body": "survey"} for to in numbers(20, prefix="+6142", digits=7)])
+    assert out["queued_count"] == 20
+    ids = {m["message_id"] for m in out["messages"]}
+    inbox = []
+    for page in (1, 2, 3):
+        inbox += get(sb, "/sms/inbound", order_by="date:desc", limit=100, page=page)["data"]
+    replies = [m for m in inbox if m["original_message_id"] in ids]
+    assert len(replies) == 20
+    stops = {m["from"] for m in replies if m["body"] == "STOP"}
+    assert stops and len(stops) < 20  # some, not all, opt out
+    again = send(sb, [{"to": to, "body": "follow-up"} for to in sorted(stops)])
+    assert again["blocked_count"] == len(stops)
+
+
+def test_replies_arrive_at_a_low_rate_by_default(sb):
+    assert sb.behaviour()["reply_rate"] == pytest.approx(0.02)
+    sb.set_behaviour(delivery_delay_s=0, reply_rate=0)
+    out = send(sb, [{"to": to, "body": "quiet"} for to in numbers(30, prefix="+6143", digits=7)])
+    assert out["queued_count"] == 30
+    ids = {m["message_id"] for m in out["messages"]}
+    inbox = get(sb, "/sms/inbound", order_by="date:desc", limit=100)["data"]
+    assert not [m for m in inbox if m["original_message_id"] in ids]

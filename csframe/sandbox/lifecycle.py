@@ -29,20 +29,28 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import ipaddress
 import sqlite3
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import weakref
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import orjson
 
+from csframe.sandbox import models_collections as coll
 from csframe.sandbox import models_messages as mm
 from csframe.sandbox.models import Store
 from csframe.sandbox.pricing import NumberError, normalise_number
 
 DEFAULT_DELIVERY_DELAY_S = 5.0
+DEFAULT_REPLY_RATE = 0.02
+# Spontaneous replies: one in five is an opt-out (it then blocks later sends).
+REPLY_BODIES = ("Thanks!", "Yes please", "STOP", "Who is this?", "ok")
 
 # name -> (history status, status_code, status_text, error_code, error_text)
 OUTCOMES: dict[str, tuple[str, str, str, str | None, str | None]] = {
@@ -121,6 +129,13 @@ class Behaviour:
     # An identical body to the same recipient within this many seconds is THROTTLED (the
     # reference's definition of THROTTLED). 0 = off.
     throttle_duplicates_s: float = 0.0
+    # Receipt pushes to loopback URL rules: attempts per receipt, and the first retry's
+    # delay (doubling after each failure).
+    webhook_attempts: float = 5
+    webhook_retry_s: float = 0.5
+    # Share of delivered messages answered by their recipient at delivery time (drawn per
+    # message id); REPLY_BODIES decides which replies are opt-outs (1 in 5).
+    reply_rate: float = DEFAULT_REPLY_RATE
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Behaviour:
@@ -137,6 +152,10 @@ class Behaviour:
             if value < 0 or value != value:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
             setattr(out, name, float(value))
+        if out.reply_rate > 1:
+            raise ValueError("reply_rate must be between 0 and 1")
+        if out.webhook_attempts < 1:
+            raise ValueError("webhook_attempts must be >= 1")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +176,7 @@ class Lifecycle:
         self._buckets: dict[int, tuple[float, float]] = {}  # user_id -> (tokens, monotonic)
         self._recent: dict[tuple[int, str, str], float] = {}  # (user, to, body) -> monotonic
         self._throttle_lock = threading.Lock()
+        self.webhooks = Pusher(lambda: self.behaviour)
         store.reset_hooks.append(lambda _store: self._clear())
 
     # ------------------------------------------------------------------ settings
@@ -246,6 +266,7 @@ class Lifecycle:
             when = store.clock.now()
             with store.transaction() as db:
                 receipts = []
+                replies: list[tuple[dict[str, Any], str]] = []
                 for row_id, mid in items:
                     got = db.execute(
                         "SELECT json FROM sms WHERE id=? AND message_id=? AND status='Sent'",
@@ -280,9 +301,65 @@ class Lifecycle:
                         }
                     )
                     moved += 1
+                    reply = self._reply(mid)
+                    if reply is not None:
+                        replies.append((rec, reply))
                 st.receipts.append(receipts)
+                for rec, body in replies:
+                    inbound(store, rec["to"], rec["from"], body, rec["user_id"])
+            pushes = self._pushes(receipts)
         self.delivered += moved
+        for url, payload in pushes:
+            self.webhooks.push(url, payload)
         return moved
+
+    def _reply(self, message_id: str) -> str | None:
+        """The body of the recipient's spontaneous reply to a delivered message, if any."""
+        rate = self.behaviour.reply_rate
+        if not rate:
+            return None
+        key = f"reply:{self.store.seed_value}:{message_id}".encode()
+        u = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+        if u >= rate:
+            return None
+        return REPLY_BODIES[int(u / rate * len(REPLY_BODIES)) % len(REPLY_BODIES)]
+
+    def _pushes(self, receipts: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """(url, payload) of every receipt for every enabled loopback URL receipt rule of
+        its account (other addresses are never contacted: the sandbox stays local)."""
+        if not receipts or not _table_exists(self.store.db, "collection_items"):
+            return []
+        rules: dict[int, list[str]] = {}
+        out = []
+        for r in receipts:
+            uid = r["user_id"]
+            if uid not in rules:
+                rules[uid] = [
+                    rule["action_address"]
+                    for rule in coll.all_items(self.store, "sms_receipt_rules", uid)
+                    if rule.get("action") == "URL"
+                    and str(rule.get("enabled")) == "1"
+                    and is_loopback_url(str(rule.get("action_address") or ""))
+                ]
+            if not rules[uid]:
+                continue
+            rec = orjson.loads(r["json"])
+            payload = {
+                "timestamp_send": rec["timestamp_send"],
+                "timestamp": rec["timestamp"],
+                "message_id": rec["message_id"],
+                "status": "Delivered" if rec["status_code"] == 201 else "Undelivered",
+                "status_code": rec["status_code"],
+                "status_text": rec["status_text"],
+                "error_code": rec["error_code"],
+                "error_text": rec["error_text"],
+                "custom_string": rec["custom_string"],
+                "user_id": uid,
+                "subaccount_id": rec["subaccount_id"],
+                "message_type": "sms",
+            }
+            out += [(url, payload) for url in rules[uid]]
+        return out
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -315,13 +392,117 @@ class Lifecycle:
             self._recent.clear()
 
     def close(self) -> None:
-        """Stop the delivery thread (pending deliveries are dropped)."""
+        """Stop the delivery and push threads (pending work is dropped)."""
         with self._cond:
             self._closed = True
             self._pending.clear()
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.webhooks.close()
+
+
+# ---------------------------------------------------------------------- webhooks
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` is http(s) to a loopback host (the only webhooks the sandbox calls)."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Pusher:
+    """POSTs receipts (form-encoded, as ClickSend's "URL" rules do) to loopback URLs from a
+    daemon thread; a failure (no connection, timeout, non-2xx) is retried after
+    ``webhook_retry_s`` seconds, doubling, up to ``webhook_attempts`` attempts in all."""
+
+    def __init__(self, behaviour: Any) -> None:
+        self._behaviour = behaviour
+        self._queue: list[tuple[float, int, str, dict[str, Any], int]] = []
+        self._seq = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.sent = 0
+        self.failed = 0  # receipts given up on
+        self.attempts = 0
+
+    def push(self, url: str, payload: dict[str, Any]) -> None:
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._queue, (time.monotonic(), self._seq, url, payload, 1))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="csframe-sandbox-webhooks", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            return {
+                "sent": self.sent,
+                "failed": self.failed,
+                "attempts": self.attempts,
+                "queued": len(self._queue),
+            }
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (
+                    not self._queue or self._queue[0][0] > time.monotonic()
+                ):
+                    wait = self._queue[0][0] - time.monotonic() if self._queue else None
+                    self._cond.wait(timeout=wait)
+                if self._closed:
+                    return
+                _, _, url, payload, attempt = heapq.heappop(self._queue)
+            ok = self._post(url, payload)
+            b = self._behaviour()
+            with self._cond:
+                self.attempts += 1
+                if ok:
+                    self.sent += 1
+                elif attempt < int(b.webhook_attempts):
+                    self._seq += 1
+                    due = time.monotonic() + b.webhook_retry_s * 2 ** (attempt - 1)
+                    heapq.heappush(self._queue, (due, self._seq, url, payload, attempt + 1))
+                else:
+                    self.failed += 1
+
+    @staticmethod
+    def _post(url: str, payload: dict[str, Any]) -> bool:
+        data = urllib.parse.urlencode(
+            {k: "" if v is None else v for k, v in payload.items()}
+        ).encode()
+        req = urllib.request.Request(
+            url,
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return 200 <= resp.status < 300
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
 
 # ---------------------------------------------------------------------- opt-outs

@@ -105,7 +105,14 @@ async def behaviour(request: Request) -> Response:
             lc.configure(payload)
         except ValueError as exc:
             raise ApiError(400, "BAD_REQUEST", str(exc)) from None
-    return plain({**lc.behaviour.to_dict(), "pending": lc.pending(), "delivered": lc.delivered})
+    return plain(
+        {
+            **lc.behaviour.to_dict(),
+            "pending": lc.pending(),
+            "delivered": lc.delivered,
+            "webhooks": lc.webhooks.counts(),
+        }
+    )
 
 
 @endpoint
