@@ -79,7 +79,7 @@ def test_no_route_answers_hostile_input_with_a_5xx(sb):
                 if r.status_code >= 500:
                     bad[(method, path, r.status_code)] += 1
                 elif path.startswith("/v3") and r.status_code >= 400:
-                    assert set(r.json()) == {"http_code", "response_code", "response_msg", "data"}
+                    assert {"http_code", "response_code", "response_msg"} <= set(r.json())
     assert sent > 2000
     assert not bad, f"5xx answers: {dict(bad)}"
 

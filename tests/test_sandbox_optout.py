@@ -17,7 +17,10 @@ SENDER = "+61481070000"
 
 @pytest.fixture(scope="module")
 def sb():
-    with running(scale="tiny", seed=5, now=NOW, delivery_delay_s=0) as sandbox:
+    # No spontaneous replies: these tests count the replies they inject.
+    with running(
+        scale="tiny", seed=5, now=NOW, behaviour={"delivery_delay_s": 0, "reply_rate": 0}
+    ) as sandbox:
         yield sandbox
 
 

@@ -287,7 +287,8 @@ COLLECTIONS: tuple[Collection, ...] = (
             {"inbound_rule_id": 11, "dedicated_number": "+61480000123", "rule_name": "Webhook", "message_search_type": 0, "message_search_term": "", "action": "URL", "action_address": "https://hooks.acme.example/clicksend/inbound", "body": None, "enabled": 1, "webhook_type": "json"},
         ),
         {"L": "Your list of inbound rules.", "G": "Your inbound rule.", "C": "Your record has been added.", "U": "Your record has been updated.", "D": "Your record has been deleted."},
-        required=("rule_name", "action", "action_address"), deleted=[],
+        # No action_address: the spec's own example (action POLL) leaves it blank.
+        required=("rule_name", "action"), deleted=[],
     ),
     Collection(
         "return_addresses", "/post/return-addresses", "return_address_id", "LGCUD",

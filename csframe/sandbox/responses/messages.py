@@ -566,9 +566,8 @@ def _export(channel: str) -> Any:
     @endpoint
     async def export(request: Request) -> Response:
         who = authenticate(request)
-        filename = (request.query_params.get("filename") or "").strip()
-        if not filename:
-            raise ApiError(400, "BAD_REQUEST", "filename is required.")
+        # Optional, as the OpenAPI description and the official SDK have it.
+        filename = (request.query_params.get("filename") or "").strip() or f"{channel}_history.csv"
         if channel == "sms":
             filters, operator = search(request, SEARCH_FIELDS)
             field, direction = ordering(request, ORDER_FIELDS)
