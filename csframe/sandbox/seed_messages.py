@@ -441,7 +441,7 @@ def _mms(out, rng, ids, logins, sample, k, now_ts):  # noqa: ANN001
         code = text = err = err_text = None
         status = "Completed"
         if s == 0:
-            code, text = "201", "Delivered"
+            code, text = "201", "Success: Message received on handset."
         elif s == 1:
             code, text, err_text = MMS_FAILURES[fail[i]]
             status, err = "Failed", code
