@@ -199,3 +199,28 @@ def test_replies_arrive_at_a_low_rate_by_default(sb):
     ids = {m["message_id"] for m in out["messages"]}
     inbox = get(sb, "/sms/inbound", order_by="date:desc", limit=100)["data"]
     assert not [m for m in inbox if m["original_message_id"] in ids]
+
+
+def test_scheduled_messages_go_when_due_unless_cancelled(sb):
+    sb.set_behaviour(delivery_delay_s=0, reply_rate=0)
+    now = send(sb, [{"to": "+61411000101", "body": "clock"}])["messages"][0]["date"]
+    out = send(
+        sb,
+        [
+            {"to": "+61411000102", "body": "later", "schedule": now + 1},
+            {"to": "+61411000103", "body": "cancelled", "schedule": now + 1},
+        ],
+    )
+    keep, drop = (m["message_id"] for m in out["messages"])
+    r = requests.put(sb.base_url + f"/sms/{drop}/cancel", auth=auth(sb))
+    assert r.status_code == 200, r.text
+    rows = history_of(sb, {keep})
+    assert rows[keep]["status"] == "Scheduled"
+    deadline = time.monotonic() + 10
+    while sb.behaviour()["pending"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rows = get(sb, "/sms/history", order_by="date:desc", limit=100)["data"]
+    status = {r["message_id"]: r["status"] for r in rows}
+    assert status[keep] in {"Completed", "Failed"}  # released, then delivered
+    assert status[drop] == "Cancelled"
+    assert get(sb, f"/sms/receipts/{keep}")["message_id"] == keep

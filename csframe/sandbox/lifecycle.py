@@ -169,6 +169,7 @@ class Lifecycle:
         self.store = store
         self.behaviour = behaviour or Behaviour()
         self._pending: list[tuple[float, int, str]] = []  # (due monotonic, sms.id, message_id)
+        self._scheduled: list[tuple[float, int, str]] = []  # the same, for scheduled sends
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -240,13 +241,41 @@ class Lifecycle:
         if self.behaviour.delivery_delay_s == 0:
             self.flush_due()
 
+    def scheduled(self, message_ids: list[str]) -> None:
+        """Schedule the release of SMS just committed as ``Scheduled``: when sandbox time
+        reaches their ``schedule`` they become ``Sent`` and are delivered like any other
+        (unless cancelled first)."""
+        if not message_ids:
+            return
+        with self.store._lock:
+            marks = ",".join("?" * len(message_ids))
+            rows = self.store.db.execute(
+                f"SELECT id, message_id, json FROM sms WHERE status='Scheduled' AND message_id IN ({marks})",
+                message_ids,
+            ).fetchall()
+            now_sandbox = self.store.clock.now()
+        now = time.monotonic()
+        with self._cond:
+            for row_id, mid, js in rows:
+                wait = max(0, int(orjson.loads(js)["schedule"]) - now_sandbox)
+                heapq.heappush(self._scheduled, (now + wait, row_id, mid))
+            self._ensure_thread()
+            self._cond.notify_all()
+
     def pending(self) -> int:
         with self._cond:
-            return len(self._pending)
+            return len(self._pending) + len(self._scheduled)
 
     def flush_due(self) -> int:
-        """Deliver every message that is due now; returns how many moved."""
+        """Release the scheduled sends that are due, then deliver every message that is
+        due now; returns how many were delivered."""
         now = time.monotonic()
+        with self._cond:
+            released = []
+            while self._scheduled and self._scheduled[0][0] <= now:
+                released.append(heapq.heappop(self._scheduled))
+        if released:
+            self._release([(row_id, mid) for _, row_id, mid in released])
         with self._cond:
             if not self._pending or self._pending[0][0] > now:
                 return 0
@@ -254,6 +283,25 @@ class Lifecycle:
             while self._pending and self._pending[0][0] <= now:
                 due.append(heapq.heappop(self._pending))
         return self._deliver([(row_id, mid) for _, row_id, mid in due])
+
+    def _release(self, items: list[tuple[int, str]]) -> None:
+        """Scheduled -> Sent (still Scheduled only: a cancelled one stays cancelled)."""
+        sent = []
+        with self.store.transaction() as db:
+            for row_id, mid in items:
+                got = db.execute(
+                    "SELECT json FROM sms WHERE id=? AND message_id=? AND status='Scheduled'",
+                    (row_id, mid),
+                ).fetchone()
+                if got is None:
+                    continue
+                rec = orjson.loads(got[0])
+                rec.update(status="Sent", status_text="Sent to carrier")
+                db.execute(
+                    "UPDATE sms SET status='Sent', json=? WHERE id=?", (orjson.dumps(rec), row_id)
+                )
+                sent.append(mid)
+        self.sent(sent)
 
     def _deliver(self, items: list[tuple[int, str]]) -> int:
         store = self.store
@@ -374,8 +422,9 @@ class Lifecycle:
                 if self._closed:
                     return
                 wait = None
-                if self._pending:
-                    wait = max(0.0, self._pending[0][0] - time.monotonic())
+                heads = [q[0][0] for q in (self._pending, self._scheduled) if q]
+                if heads:
+                    wait = max(0.0, min(heads) - time.monotonic())
                 if wait is None or wait > 0:
                     self._cond.wait(timeout=wait)
                     continue
@@ -387,6 +436,7 @@ class Lifecycle:
     def _clear(self) -> None:
         with self._cond:
             self._pending.clear()
+            self._scheduled.clear()
         with self._throttle_lock:
             self._buckets.clear()
             self._recent.clear()
@@ -396,6 +446,7 @@ class Lifecycle:
         with self._cond:
             self._closed = True
             self._pending.clear()
+            self._scheduled.clear()
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)

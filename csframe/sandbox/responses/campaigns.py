@@ -336,7 +336,9 @@ def queue_messages(
     if kind == "sms":
         rows = _sms_rows(who, store, fields, plan, now)
         store.insert_sms(rows, charge=charge)
-        lifecycle.of(store).sent([r["message_id"] for r in rows if r["status"] == "Sent"])
+        lc = lifecycle.of(store)
+        lc.sent([r["message_id"] for r in rows if r["status"] == "Sent"])
+        lc.scheduled([r["message_id"] for r in rows if r["status"] == "Scheduled"])
     else:
         from csframe.sandbox import models_messages as mm
 
