@@ -214,7 +214,7 @@ def test_admin_accounts_listing():
 
 
 @pytest.mark.parametrize(
-    "module", ["encoding", "pricing", "models", "seed", "faults", "responses.account"]
+    "module", ["encoding", "pricing", "models", "seed", "faults", "lifecycle", "responses.account"]
 )
 def test_docstring_examples(module):
     import doctest

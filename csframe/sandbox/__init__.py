@@ -14,8 +14,9 @@ Example::
     sb = start(scale="small")      # a notebook's sandbox: runs until sb.stop() or exit
 
 Layout: ``models`` (SQLite store and queries), ``seed`` (synthetic data), ``responses/``
-(one module per API area + ``common``), ``urls`` (routing table), ``faults`` (latency,
-429, 5xx, drops, truncation), ``stats``, ``server`` (app factory, ``running()``),
+(one module per API area + ``common``), ``urls`` (routing table), ``lifecycle`` (delivery,
+receipts, opt-outs, replies, throttling), ``faults`` (latency, 429, 5xx, drops,
+truncation), ``stats``, ``server`` (app factory, ``running()``),
 ``cli`` (``csframe sandbox serve``). ``README.md`` in this folder lists the behavioural
 decisions taken where the reference is silent.
 """

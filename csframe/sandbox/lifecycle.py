@@ -21,7 +21,7 @@ Example::
 
     lc = of(store)
     lc.configure({"delivery_delay_s": 0.5})
-    lc.sent([sms_row_id, ...])        # after the send committed
+    lc.sent([sms_row_id, ...])        # after the send committed (Store.insert_sms's ids)
     lc.flush_due()                    # deliver what is due now
 """
 
@@ -222,15 +222,16 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ deliveries
 
-    def sent(self, message_ids: list[str]) -> None:
-        """Schedule the delivery of SMS just committed as ``Sent`` (by message id)."""
-        if not message_ids:
+    def sent(self, row_ids: list[int]) -> None:
+        """Schedule the delivery of SMS just committed as ``Sent`` (their ``sms.id``, as
+        :meth:`Store.insert_sms` returns them: a primary-key lookup at any scale)."""
+        if not row_ids:
             return
         with self.store._lock:
-            marks = ",".join("?" * len(message_ids))
+            marks = ",".join("?" * len(row_ids))
             rows = self.store.db.execute(
-                f"SELECT id, message_id FROM sms WHERE status='Sent' AND message_id IN ({marks})",
-                message_ids,
+                f"SELECT id, message_id FROM sms WHERE id IN ({marks}) AND status='Sent'",
+                row_ids,
             ).fetchall()
         due = time.monotonic() + self.behaviour.delivery_delay_s
         with self._cond:
@@ -241,17 +242,17 @@ class Lifecycle:
         if self.behaviour.delivery_delay_s == 0:
             self.flush_due()
 
-    def scheduled(self, message_ids: list[str]) -> None:
-        """Schedule the release of SMS just committed as ``Scheduled``: when sandbox time
-        reaches their ``schedule`` they become ``Sent`` and are delivered like any other
-        (unless cancelled first)."""
-        if not message_ids:
+    def scheduled(self, row_ids: list[int]) -> None:
+        """Schedule the release of SMS just committed as ``Scheduled`` (``sms.id``s): when
+        sandbox time reaches their ``schedule`` they become ``Sent`` and are delivered
+        like any other (unless cancelled first)."""
+        if not row_ids:
             return
         with self.store._lock:
-            marks = ",".join("?" * len(message_ids))
+            marks = ",".join("?" * len(row_ids))
             rows = self.store.db.execute(
-                f"SELECT id, message_id, json FROM sms WHERE status='Scheduled' AND message_id IN ({marks})",
-                message_ids,
+                f"SELECT id, message_id, json FROM sms WHERE id IN ({marks}) AND status='Scheduled'",
+                row_ids,
             ).fetchall()
             now_sandbox = self.store.clock.now()
         now = time.monotonic()
@@ -300,7 +301,7 @@ class Lifecycle:
                 db.execute(
                     "UPDATE sms SET status='Sent', json=? WHERE id=?", (orjson.dumps(rec), row_id)
                 )
-                sent.append(mid)
+                sent.append(row_id)
         self.sent(sent)
 
     def _deliver(self, items: list[tuple[int, str]]) -> int:

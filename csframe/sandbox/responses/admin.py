@@ -1,4 +1,5 @@
-"""The test-only API under ``/_sandbox`` (no auth, no faults, not counted in stats).
+"""The test-only API under ``/_sandbox`` (the instance's admin token, not Basic auth; no
+faults; not counted in stats). Only ``/_sandbox/health`` is open (see ``server._AdminGuard``).
 
 - ``GET  /_sandbox/health``                 -> {"ok": true, "sms_rows": n, "pid", "max_rss_mb"}
 - ``GET  /_sandbox/stats``, ``POST /_sandbox/stats/reset``
@@ -13,7 +14,7 @@
 
 Example::
 
-    curl -X POST localhost:8765/_sandbox/sms/insert -d '{"count": 3}'
+    curl -X POST localhost:8765/_sandbox/sms/insert -H "X-Sandbox-Admin-Token: $TOKEN" -d '{"count": 3}'
     {"message_ids": ["…", "…", "…"]}
 """
 

@@ -335,10 +335,10 @@ def queue_messages(
     charge = {who.user_id: total} if total else None
     if kind == "sms":
         rows = _sms_rows(who, store, fields, plan, now)
-        store.insert_sms(rows, charge=charge)
+        ids = store.insert_sms(rows, charge=charge)
         lc = lifecycle.of(store)
-        lc.sent([r["message_id"] for r in rows if r["status"] == "Sent"])
-        lc.scheduled([r["message_id"] for r in rows if r["status"] == "Scheduled"])
+        lc.sent([ids[r["message_id"]] for r in rows if r["status"] == "Sent"])
+        lc.scheduled([ids[r["message_id"]] for r in rows if r["status"] == "Scheduled"])
     else:
         from csframe.sandbox import models_messages as mm
 

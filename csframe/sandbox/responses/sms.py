@@ -240,9 +240,9 @@ async def send(request: Request) -> Response:
             }
         )
     # One transaction: the rows and the debit are committed together or not at all.
-    store.insert_sms(rows, charge={who.user_id: spent} if spent else None)
-    lc.sent([r["message_id"] for r in rows if r["status"] == "Sent"])
-    lc.scheduled([r["message_id"] for r in rows if r["status"] == "Scheduled"])
+    ids = store.insert_sms(rows, charge={who.user_id: spent} if spent else None)
+    lc.sent([ids[r["message_id"]] for r in rows if r["status"] == "Sent"])
+    lc.scheduled([ids[r["message_id"]] for r in rows if r["status"] == "Scheduled"])
     queued = sum(1 for m in out if m["status"] == "SUCCESS")
     data = {
         "total_price": round(spent / 1_000_000, 6),
