@@ -170,6 +170,7 @@ class Lifecycle:
         self.behaviour = behaviour or Behaviour()
         self._pending: list[tuple[float, int, str]] = []  # (due monotonic, sms.id, message_id)
         self._scheduled: list[tuple[float, int, str]] = []  # the same, for scheduled sends
+        self._inflight = 0  # taken off the queues, not committed yet
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -264,8 +265,9 @@ class Lifecycle:
             self._cond.notify_all()
 
     def pending(self) -> int:
+        """Messages not delivered yet: waiting, scheduled, or being delivered right now."""
         with self._cond:
-            return len(self._pending) + len(self._scheduled)
+            return len(self._pending) + len(self._scheduled) + self._inflight
 
     def flush_due(self) -> int:
         """Release the scheduled sends that are due, then deliver every message that is
@@ -275,15 +277,25 @@ class Lifecycle:
             released = []
             while self._scheduled and self._scheduled[0][0] <= now:
                 released.append(heapq.heappop(self._scheduled))
+            self._inflight += len(released)
         if released:
-            self._release([(row_id, mid) for _, row_id, mid in released])
+            try:
+                self._release([(row_id, mid) for _, row_id, mid in released])
+            finally:
+                with self._cond:
+                    self._inflight -= len(released)
         with self._cond:
             if not self._pending or self._pending[0][0] > now:
                 return 0
             due = []
             while self._pending and self._pending[0][0] <= now:
                 due.append(heapq.heappop(self._pending))
-        return self._deliver([(row_id, mid) for _, row_id, mid in due])
+            self._inflight += len(due)
+        try:
+            return self._deliver([(row_id, mid) for _, row_id, mid in due])
+        finally:
+            with self._cond:
+                self._inflight -= len(due)
 
     def _release(self, items: list[tuple[int, str]]) -> None:
         """Scheduled -> Sent (still Scheduled only: a cancelled one stays cancelled)."""
