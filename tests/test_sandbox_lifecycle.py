@@ -73,6 +73,7 @@ def wait_delivered(sb, timeout: float = 10) -> None:
 
 
 def test_sent_messages_are_delivered_after_the_delay_with_receipts(sb):
+    sb.set_behaviour(delivery_delay_s=2)  # ample time to look before the delay runs out
     receipts_before = len(all_receipts(sb))
     out = send(sb, [{"to": to, "body": f"hello {i}"} for i, to in enumerate(numbers(60))])
     ids = {m["message_id"] for m in out["messages"]}
@@ -81,7 +82,7 @@ def test_sent_messages_are_delivered_after_the_delay_with_receipts(sb):
     now = history_of(sb, ids)
     assert {r["status"] for r in now.values()} == {"Sent"}
     assert len(all_receipts(sb)) == receipts_before
-    time.sleep(0.6)  # past the delay: the next request sees every delivery
+    time.sleep(2.2)  # past the delay: the next request sees every delivery
     later = history_of(sb, ids)
     assert len(later) == 60
     statuses = {r["status"] for r in later.values()}
@@ -136,6 +137,7 @@ def test_zero_delay_delivers_in_the_send_request(sb):
 
 
 def test_delivery_happens_without_requests_and_reset_drops_pending(sb):
+    sb.set_behaviour(delivery_delay_s=1)
     out = send(sb, [{"to": to, "body": "x"} for to in numbers(5)])
     assert sb.behaviour()["pending"] == 5
     wait_delivered(sb)
