@@ -102,8 +102,8 @@ def test_cli_refuses_a_non_loopback_host_without_allow_remote():
     assert "--allow-remote" in err and "0.0.0.0" in err
 
 
-def test_cli_prints_the_admin_token():
-    proc = _serve("--port", "0")
+def test_cli_prints_the_admin_token_and_takes_behaviour_options():
+    proc = _serve("--port", "0", "--delivery-delay-s", "0", "--throttle-rate", "5")
     try:
         lines = []
         while not any("admin token" in x for x in lines):
@@ -115,6 +115,8 @@ def test_cli_prints_the_admin_token():
         assert requests.get(url + "/_sandbox/stats", timeout=10).status_code == 401
         r = requests.get(url + "/_sandbox/stats", headers={ADMIN_HEADER: token}, timeout=10)
         assert r.status_code == 200
+        got = requests.get(url + "/_sandbox/behaviour", headers={ADMIN_HEADER: token}).json()
+        assert (got["delivery_delay_s"], got["throttle_rate"]) == (0, 5)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=15)
