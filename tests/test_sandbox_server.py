@@ -223,3 +223,22 @@ def test_docstring_examples(module):
     mod = importlib.import_module(f"csframe.sandbox.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_on_disk_stores_serve_the_same_data_and_leave_no_file(process, tmp_path, monkeypatch):
+    import tempfile as tf
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the temporary folder goes
+    tf.tempdir = None  # re-read TMPDIR in this process
+    try:
+        with running(scale="tiny", seed=4, now=NOW, on_disk=False) as a:
+            mem = requests.get(a.base_url + "/sms/history", auth=tuple(a.credentials.values()))
+        with running(scale="tiny", seed=4, now=NOW, on_disk=True, process=process) as b:
+            folders = [p for p in tmp_path.iterdir() if p.name.startswith("csframe-sandbox-")]
+            assert [f.name for f in folders[0].iterdir()][:1] == ["sandbox.sqlite"]
+            disk = requests.get(b.base_url + "/sms/history", auth=tuple(b.credentials.values()))
+        assert disk.json()["data"]["data"] == mem.json()["data"]["data"]
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith("csframe-sandbox-")]
+    finally:
+        tf.tempdir = None

@@ -89,7 +89,15 @@ def register(subparsers: Any) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Seed, print where to connect, serve until interrupted; returns the exit code."""
-    from csframe.sandbox.server import _url, bind, build, check_host, is_loopback, serve
+    from csframe.sandbox.server import (
+        _url,
+        bind,
+        build,
+        check_host,
+        close_store,
+        is_loopback,
+        serve,
+    )
 
     settings = {
         "latency_ms": args.latency_ms,
@@ -152,5 +160,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the normal way to stop this command, so it is a clean exit.
     with contextlib.suppress(KeyboardInterrupt):
         serve(app, sock, ready)
+    close_store(store)  # also removes a large store's temporary file
     print("csframe sandbox: stopped", flush=True)
     return 0

@@ -741,17 +741,14 @@ def _render_rows(
     sched = np.where(schedule > 0, schedule, date)
     wants_custom = custom_u < np.array([k[5] for k in KINDS])[kind]
 
-    rows = zip(
-        date.tolist(),
-        kind.tolist(),
-        recip.tolist(),
-        list_idx.tolist(),
-        sched.tolist(),
-        static_idx.tolist(),
-        code.tolist(),
-        wants_custom.tolist(),
-        sub_ord.tolist(),
-        strict=True,
+    # Python lists of a chunk at a time: a million-row tolist() per column would hold
+    # ~250 MB of boxed ints for the whole load.
+    chunk = 65_536
+    columns = (date, kind, recip, list_idx, sched, static_idx, code, wants_custom, sub_ord)
+    rows = (
+        row
+        for a in range(0, date.size, chunk)
+        for row in zip(*(col[a : a + chunk].tolist() for col in columns), strict=True)
     )
     for i, (d, k, r, li, sc, sti, cd, want_cs, so) in enumerate(rows):
         before, (status_block, parts_block), body, parts, price, st, country = statics[sti]
