@@ -328,14 +328,22 @@ class Lifecycle:
             with store.transaction() as db:
                 receipts = []
                 replies: list[tuple[dict[str, Any], str]] = []
-                for row_id, mid in items:
-                    got = db.execute(
-                        "SELECT json FROM sms WHERE id=? AND message_id=? AND status='Sent'",
-                        (row_id, mid),
-                    ).fetchone()
-                    if got is None:  # cancelled, or gone after a reset
+                updates = []
+                wanted = dict(items)  # sms.id -> message_id
+                found: list[tuple[int, bytes]] = []
+                ids = list(wanted)
+                for a in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+                    chunk = ids[a : a + 900]
+                    found += db.execute(
+                        f"SELECT id, json FROM sms WHERE id IN ({','.join('?' * len(chunk))}) "
+                        "AND status='Sent' ORDER BY id",
+                        chunk,
+                    ).fetchall()
+                for row_id, js in found:
+                    rec = orjson.loads(js)
+                    mid = rec["message_id"]
+                    if mid != wanted[row_id]:  # the row was replaced (after a reset)
                         continue
-                    rec = orjson.loads(got[0])
                     name = pick_outcome(store.seed_value, mid, rec["country"], rec["from"])
                     status, code, text, err, err_text = OUTCOMES[name]
                     rec.update(
@@ -345,10 +353,7 @@ class Lifecycle:
                         error_code=err,
                         error_text=err_text,
                     )
-                    db.execute(
-                        "UPDATE sms SET status=?, json=? WHERE id=?",
-                        (status, orjson.dumps(rec), row_id),
-                    )
+                    updates.append((status, orjson.dumps(rec), row_id))
                     receipts.append(
                         {
                             "channel": "sms",
@@ -365,6 +370,7 @@ class Lifecycle:
                     reply = self._reply(mid)
                     if reply is not None:
                         replies.append((rec, reply))
+                db.executemany("UPDATE sms SET status=?, json=? WHERE id=?", updates)
                 st.receipts.append(receipts)
                 for rec, body in replies:
                     inbound(store, rec["to"], rec["from"], body, rec["user_id"])
