@@ -84,6 +84,17 @@ def test_stop_blocks_the_next_send_free_of_charge(sb):
         "304",
         "0.000000",
     )
+    # Its receipt is derived like the seeded failures' (incrementally, after the first
+    # sync): listed once, in order, and by id.
+    assert get(sb, f"/sms/receipts/{blocked_id}")["status_code"] == 304
+    listed, page = [], 1
+    while True:
+        block = get(sb, "/sms/receipts", page=page, limit=100)
+        listed += [r["message_id"] for r in block["data"]]
+        if block["next_page_url"] is None:
+            break
+        page += 1
+    assert len(listed) == len(set(listed)) == block["total"] and blocked_id in listed
 
 
 def test_a_reply_that_is_not_an_opt_out_does_not_block(sb):
