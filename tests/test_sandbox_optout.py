@@ -121,6 +121,24 @@ def test_numbers_on_the_opt_out_list_are_blocked(sb):
     assert out["total_price"] == 0
 
 
+def test_changes_to_the_opt_out_list_apply_to_the_next_send(sb):
+    opt = next(x for x in get(sb, "/lists", limit=100)["data"] if x["list_name"] == "Opt-outs")
+    path = f"/lists/{opt['list_id']}/contacts"
+    send(sb, [{"to": "+61411000666", "body": "before"}])  # fills the cache
+    r = requests.post(sb.base_url + path, json={"phone_number": "+61411000666"}, auth=auth(sb))
+    assert r.status_code == 200, r.text
+    contact_id = r.json()["data"]["contact_id"]
+    assert send(sb, [{"to": "+61411000666", "body": "added"}])["blocked_count"] == 1
+    r = requests.put(
+        sb.base_url + f"{path}/{contact_id}", json={"phone_number": "+61411000777"}, auth=auth(sb)
+    )
+    assert r.status_code == 200, r.text
+    out = send(sb, [{"to": "+61411000666", "body": "a"}, {"to": "+61411000777", "body": "b"}])
+    assert [m["status"] for m in out["messages"]] == ["SUCCESS", "BLOCKED"]
+    requests.delete(sb.base_url + f"{path}/{contact_id}", auth=auth(sb))
+    assert send(sb, [{"to": "+61411000777", "body": "removed"}])["blocked_count"] == 0
+
+
 def test_sms_campaigns_skip_opted_out_members(sb):
     number = "+61411000444"
     lists = get(sb, "/lists", limit=100)["data"]

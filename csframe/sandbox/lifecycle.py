@@ -179,6 +179,7 @@ class Lifecycle:
         self._recent: dict[tuple[int, str, str], float] = {}  # (user, to, body) -> monotonic
         self._throttle_lock = threading.Lock()
         self.webhooks = Pusher(lambda: self.behaviour)
+        self.opt_out_cache: dict[Any, tuple[Any, set[str]]] = {}  # see opted_out()
         store.reset_hooks.append(lambda _store: self._clear())
 
     # ------------------------------------------------------------------ settings
@@ -605,29 +606,50 @@ def opted_out(store: Store, user_id: int) -> set[str]:
 
         "+61411000001" in opted_out(store, 48213)
     """
+    # Normalising every number of the list costs more than the send itself at scale, so
+    # each part is kept while a cheap fingerprint of its rows is unchanged.
+    cache = of(store).opt_out_cache
     out: set[str] = set()
     with store._lock:
         db = store.db
         if _table_exists(db, "contacts"):
-            rows = db.execute(
-                "SELECT c.phone_number, c.address_country FROM contacts c JOIN contact_lists l "
-                "USING (list_id) WHERE l.user_id=? AND l.list_name=? COLLATE NOCASE",
-                (user_id, OPT_OUT_LIST_NAME),
-            ).fetchall()
-            for phone, country in rows:
-                hint = country if country and len(country) == 2 else "AU"
-                try:
-                    out.add(normalise_number(phone, hint)[0])
-                except NumberError:
-                    continue
-        if _table_exists(db, "msg_inbound"):
-            out.update(
-                r[0]
-                for r in db.execute(
-                    "SELECT DISTINCT from_ FROM msg_inbound WHERE user_id=? AND opt_out=1",
-                    (user_id,),
-                )
+            lists = (
+                "SELECT list_id FROM contact_lists WHERE user_id=? AND list_name=? COLLATE NOCASE"
             )
+            args = (user_id, OPT_OUT_LIST_NAME)
+            # The rows' numbers and countries themselves (cheap next to normalising them).
+            mark = db.execute(
+                "SELECT group_concat(contact_id || ':' || coalesce(phone_number, '') || ':' "
+                f"|| coalesce(address_country, ''), ',') FROM contacts WHERE list_id IN ({lists})",
+                args,
+            ).fetchone()
+            key = ("contacts", user_id)
+            if cache.get(key, (None,))[0] != mark:
+                numbers = set()
+                for phone, country in db.execute(
+                    f"SELECT phone_number, address_country FROM contacts WHERE list_id IN ({lists})",
+                    args,
+                ):
+                    hint = country if country and len(country) == 2 else "AU"
+                    try:
+                        numbers.add(normalise_number(phone, hint)[0])
+                    except NumberError:
+                        continue
+                cache[key] = (mark, numbers)
+            out |= cache[key][1]
+        if _table_exists(db, "msg_inbound"):
+            mark = db.execute("SELECT count(*), max(id) FROM msg_inbound").fetchone()
+            key = ("inbound", user_id)
+            if cache.get(key, (None,))[0] != mark:
+                stops = {
+                    r[0]
+                    for r in db.execute(
+                        "SELECT DISTINCT from_ FROM msg_inbound WHERE user_id=? AND opt_out=1",
+                        (user_id,),
+                    )
+                }
+                cache[key] = (mark, stops)
+            out |= cache[key][1]
     return out
 
 
