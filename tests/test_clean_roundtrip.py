@@ -12,7 +12,9 @@ from csframe import clean
 
 @pytest.fixture(scope="module")
 def truth(sandbox):
-    r = requests.get(sandbox.root_url + "/_sandbox/truth/contacts", timeout=30)
+    r = requests.get(
+        sandbox.root_url + "/_sandbox/truth/contacts", headers=sandbox.admin_headers, timeout=30
+    )
     r.raise_for_status()
     return {item["list_id"]: item for item in r.json()["lists"]}
 
@@ -50,7 +52,11 @@ def test_every_seeded_list_round_trips_to_the_planted_duplicates(client, truth):
 
 
 def test_every_format_normalises_to_the_true_number_and_junk_is_flagged(client, sandbox):
-    r = requests.get(sandbox.root_url + "/_sandbox/truth/contacts?rows=1", timeout=30)
+    r = requests.get(
+        sandbox.root_url + "/_sandbox/truth/contacts?rows=1",
+        headers=sandbox.admin_headers,
+        timeout=30,
+    )
     rows = [row for item in r.json()["lists"] for row in item["rows"]]
     truth = {row["contact_id"]: row for row in rows}
     cleaned = clean.contacts(client.contacts(), default_region="AU")

@@ -210,7 +210,9 @@ def test_recharge_transactions_paging_and_get(fresh):
 
 def test_recharges_fund_the_spend(sb):
     txs = all_pages(sb, "/recharge/transactions")
-    spend = requests.get(sb.root_url + "/_sandbox/truth/spend", timeout=30).json()
+    spend = requests.get(
+        sb.root_url + "/_sandbox/truth/spend", headers=sb.admin_headers, timeout=30
+    ).json()
     # The truth's SMS part is what /sms/history shows.
     assert spend["sms_micros"] == sum(p for _, p in sms_spend_by_time(sb))
     balance = round(float(ok(call(sb, "GET", "/account"))["balance"]) * 1e6)

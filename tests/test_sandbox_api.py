@@ -224,7 +224,7 @@ def test_seed_is_coherent_and_varied(everything):
         if r["status"] == "Completed":
             assert (r["status_code"], r["status_text"], r["error_code"]) == (
                 "201",
-                "Delivered",
+                "Success: Message received on handset.",  # the reference's wording
                 None,
             )
         if r["status"] == "Failed":

@@ -58,7 +58,9 @@ def pages(sb, path: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def truth(sb, kind: str, cid: int) -> dict[str, Any]:
-    r = requests.get(f"{sb.root_url}/_sandbox/truth/campaigns/{kind}/{cid}", timeout=30)
+    r = requests.get(
+        f"{sb.root_url}/_sandbox/truth/campaigns/{kind}/{cid}", headers=sb.admin_headers, timeout=30
+    )
     assert r.status_code == 200, r.text
     return r.json()
 

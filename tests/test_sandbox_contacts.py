@@ -53,7 +53,12 @@ def http(sb):
 
 @pytest.fixture(scope="module")
 def truth(sb) -> dict[str, Any]:
-    r = requests.get(sb.root_url + "/_sandbox/truth/contacts", params={"rows": 1}, timeout=60)
+    r = requests.get(
+        sb.root_url + "/_sandbox/truth/contacts",
+        params={"rows": 1},
+        headers=sb.admin_headers,
+        timeout=60,
+    )
     assert r.status_code == 200
     return r.json()
 

@@ -383,7 +383,12 @@ def test_import_errors(sb, http):
     # A comma-separated field_order string (the OpenAPI types it string) is accepted.
     import_id = start(sb, http, 645, url, "phone_number")
     assert sb.truth_import(import_id, wait=10)["imported"] == 1
-    assert requests.get(sb.root_url + "/_sandbox/truth/imports/123", timeout=30).status_code == 404
+    assert (
+        requests.get(
+            sb.root_url + "/_sandbox/truth/imports/123", headers=sb.admin_headers, timeout=30
+        ).status_code
+        == 404
+    )
 
 
 def test_deleting_the_list_stops_the_import(sb, http):
@@ -409,12 +414,16 @@ def test_reset_cancels_imports_and_drops_uploads(sb, http):
     sb.reset()
     assert requests.get(url, timeout=30).status_code == 404
     assert (
-        requests.get(f"{sb.root_url}/_sandbox/truth/imports/{import_id}", timeout=30).status_code
+        requests.get(
+            f"{sb.root_url}/_sandbox/truth/imports/{import_id}",
+            headers=sb.admin_headers,
+            timeout=30,
+        ).status_code
         == 404
     )
     time.sleep(0.3)  # a cancelled worker writes nothing more
     lst = ok(http.get(f"{sb.base_url}/lists/428"))
     assert (lst["_contacts_count"], lst["_import_in_progress"]) == (seeded, 0)
-    assert requests.get(sb.root_url + "/_sandbox/truth/imports", timeout=30).json() == {
-        "imports": []
-    }
+    assert requests.get(
+        sb.root_url + "/_sandbox/truth/imports", headers=sb.admin_headers, timeout=30
+    ).json() == {"imports": []}

@@ -46,7 +46,9 @@ def sms(sb, http) -> dict[str, dict[str, Any]]:
 
 
 def truth(sb, what: str, **params: Any) -> list[str]:
-    r = requests.get(f"{sb.root_url}/_sandbox/truth/{what}", params=params)
+    r = requests.get(
+        f"{sb.root_url}/_sandbox/truth/{what}", params=params, headers=sb.admin_headers
+    )
     assert r.status_code == 200, r.text
     return r.json()["message_ids"]
 
@@ -189,7 +191,7 @@ def test_inbound_opt_outs_are_truth_and_campaign_recipients(sb, http, sms):
     stops = [x for x in inbound if is_opt_out(x["body"])]
     bodies = {x["body"] for x in stops}
     assert {"STOP", "Stop.", "stop all", "UNSUBSCRIBE"} & bodies and len(bodies) >= 5
-    opt = requests.get(f"{sb.root_url}/_sandbox/truth/opt-outs").json()
+    opt = requests.get(f"{sb.root_url}/_sandbox/truth/opt-outs", headers=sb.admin_headers).json()
     assert opt["numbers"] == sorted({x["from"] for x in stops})
     assert len(opt["numbers"]) == len(stops)  # one opt-out per number
     assert {m["message_id"] for m in opt["messages"]} == {x["message_id"] for x in stops}

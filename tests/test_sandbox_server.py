@@ -206,7 +206,7 @@ def test_sandbox_imports_nothing_else_from_csframe():
 
 def test_admin_accounts_listing():
     with running(scale="tiny") as sb:
-        info = requests.get(sb.root_url + "/_sandbox/accounts").json()
+        info = requests.get(sb.root_url + "/_sandbox/accounts", headers=sb.admin_headers).json()
         logins = {x["username"]: x for x in info["logins"]}
         assert logins["banned"]["banned"] == 1 and logins["notactive"]["active"] == 0
         assert logins["nocredit"]["balance"] == "0.000000"
@@ -214,7 +214,7 @@ def test_admin_accounts_listing():
 
 
 @pytest.mark.parametrize(
-    "module", ["encoding", "pricing", "models", "seed", "faults", "responses.account"]
+    "module", ["encoding", "pricing", "models", "seed", "faults", "lifecycle", "responses.account"]
 )
 def test_docstring_examples(module):
     import doctest
@@ -223,3 +223,22 @@ def test_docstring_examples(module):
     mod = importlib.import_module(f"csframe.sandbox.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_on_disk_stores_serve_the_same_data_and_leave_no_file(process, tmp_path, monkeypatch):
+    import tempfile as tf
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the temporary folder goes
+    tf.tempdir = None  # re-read TMPDIR in this process
+    try:
+        with running(scale="tiny", seed=4, now=NOW, on_disk=False) as a:
+            mem = requests.get(a.base_url + "/sms/history", auth=tuple(a.credentials.values()))
+        with running(scale="tiny", seed=4, now=NOW, on_disk=True, process=process) as b:
+            folders = [p for p in tmp_path.iterdir() if p.name.startswith("csframe-sandbox-")]
+            assert [f.name for f in folders[0].iterdir()][:1] == ["sandbox.sqlite"]
+            disk = requests.get(b.base_url + "/sms/history", auth=tuple(b.credentials.values()))
+        assert disk.json()["data"]["data"] == mem.json()["data"]["data"]
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith("csframe-sandbox-")]
+    finally:
+        tf.tempdir = None

@@ -11,15 +11,18 @@ Example::
         sb.credentials     # {"username": "csframe_demo", "api_key": "…"}
         sb.stats()["requests"]
 
+    sb = start(scale="small")      # a notebook's sandbox: runs until sb.stop() or exit
+
 Layout: ``models`` (SQLite store and queries), ``seed`` (synthetic data), ``responses/``
-(one module per API area + ``common``), ``urls`` (routing table), ``faults`` (latency,
-429, 5xx, drops, truncation), ``stats``, ``server`` (app factory, ``running()``),
+(one module per API area + ``common``), ``urls`` (routing table), ``lifecycle`` (delivery,
+receipts, opt-outs, replies, throttling), ``faults`` (latency, 429, 5xx, drops,
+truncation), ``stats``, ``server`` (app factory, ``running()``),
 ``cli`` (``csframe sandbox serve``). ``README.md`` in this folder lists the behavioural
 decisions taken where the reference is silent.
 """
 
 from __future__ import annotations
 
-from csframe.sandbox.server import Sandbox, create_app, running
+from csframe.sandbox.server import Sandbox, SandboxStopped, create_app, running, start
 
-__all__ = ["running", "Sandbox", "create_app"]
+__all__ = ["running", "start", "Sandbox", "SandboxStopped", "create_app"]

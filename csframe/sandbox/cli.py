@@ -6,6 +6,9 @@ Example::
     csframe sandbox: http://127.0.0.1:8765/v3
       username: csframe_demo
       api key:  3F2A…  (a fake key of this local sandbox)
+      admin token: …  (X-Sandbox-Admin-Token for /_sandbox/*)
+
+A non-loopback ``--host`` is refused unless ``--allow-remote`` is given (then with a warning).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from typing import Any
 
 from csframe.sandbox.faults import FaultSettings
+from csframe.sandbox.lifecycle import Behaviour
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +33,11 @@ def register(subparsers: Any) -> None:
 
     serve = sub.add_parser("serve", help="serve a seeded sandbox until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (other machines can then reach the sandbox)",
+    )
     serve.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
     serve.add_argument("--seed", type=int, default=42, help="data seed (default 42)")
     serve.add_argument(
@@ -56,13 +65,39 @@ def register(subparsers: Any) -> None:
         "--search-match", choices=["exact", "substring", "unsupported"], default="exact"
     )
     serve.add_argument("--fault-seed", type=int, default=0)
+    serve.add_argument(
+        "--delivery-delay-s",
+        type=float,
+        default=None,
+        help="seconds until a sent SMS is delivered or fails (default 5; 0 = at once)",
+    )
+    serve.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=None,
+        help="messages per second one account may queue before THROTTLED (default: no limit)",
+    )
+    serve.add_argument(
+        "--throttle-duplicates-s",
+        type=float,
+        default=None,
+        help="same body to the same number within this many seconds is THROTTLED (default off)",
+    )
     serve.add_argument("--db", default=None, help="SQLite file to use instead of memory")
     serve.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Seed, print where to connect, serve until interrupted; returns the exit code."""
-    from csframe.sandbox.server import _url, bind, build, serve
+    from csframe.sandbox.server import (
+        _url,
+        bind,
+        build,
+        check_host,
+        close_store,
+        is_loopback,
+        serve,
+    )
 
     settings = {
         "latency_ms": args.latency_ms,
@@ -84,14 +119,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"--port must be from 0 to 65535 (0 picks a free port); got {args.port}"
             )
+        check_host(args.host, args.allow_remote)
         FaultSettings.from_dict(settings)
         sock = bind(args.host, args.port)
     except (ValueError, OSError, OverflowError) as exc:
         print(f"csframe sandbox: error: {exc}", file=sys.stderr)
         return 2
+    if not is_loopback(args.host):
+        print(
+            f"csframe sandbox: WARNING: listening on {args.host}, not loopback: other machines "
+            "can reach this sandbox's fake API (and its admin API with the token)",
+            file=sys.stderr,
+            flush=True,
+        )
     started = time.perf_counter()
     scale: str | int = int(args.scale) if str(args.scale).isdigit() else args.scale
-    store, app = build(scale, args.seed, args.now, settings, db_path=args.db)
+    behaviour = {
+        "delivery_delay_s": args.delivery_delay_s,
+        "throttle_rate": args.throttle_rate,
+        "throttle_duplicates_s": args.throttle_duplicates_s,
+    }
+    try:
+        Behaviour.from_dict(behaviour)
+    except ValueError as exc:
+        print(f"csframe sandbox: {exc}", file=sys.stderr)
+        return 2
+    store, app = build(scale, args.seed, args.now, settings, db_path=args.db, behaviour=behaviour)
     main = store.principal(store.get_meta("accounts")["main"])
     assert main is not None
     root = _url(args.host, sock.getsockname()[1])
@@ -103,12 +156,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         print(f"  username: {main.username}")
         print(f"  api key:  {main.api_key}")
-        print(f"  test-only API: {root}/_sandbox/  (stats, faults, truth, reset)")
+        print(f"  test-only API: {root}/_sandbox/  (stats, faults, behaviour, truth, reset)")
+        print(f"  admin token:   {app.admin_token}  (send it as X-Sandbox-Admin-Token)")
         print("  Ctrl-C to stop", flush=True)
 
     # uvicorn shuts down gracefully, then re-raises the SIGINT it captured; Ctrl-C is
     # the normal way to stop this command, so it is a clean exit.
     with contextlib.suppress(KeyboardInterrupt):
         serve(app, sock, ready)
+    close_store(store)  # also removes a large store's temporary file
     print("csframe sandbox: stopped", flush=True)
     return 0

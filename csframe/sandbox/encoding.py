@@ -68,3 +68,30 @@ def _count(widths: list[int], single: int, multi: int) -> int:
             parts, used = parts + 1, 0
         used += w
     return parts
+
+
+# Longer SMS are cut after this many parts (the reference: "If a message is longer than 6
+# message parts, it will be truncated"; GET /account's setting_sms_message_char_limit: 6).
+MAX_SMS_PARTS = 6
+
+
+def truncate_parts(body: str, max_parts: int = MAX_SMS_PARTS) -> str:
+    """``body`` cut to the longest prefix that fits ``max_parts`` parts (whole characters).
+
+    Example::
+
+        >>> len(truncate_parts("x" * 2000))      # 6 GSM parts of 153 septets
+        918
+        >>> sms_parts(truncate_parts("é" * 300 + "👋" * 300))[2]
+        6
+    """
+    if sms_parts(body)[2] <= max_parts:
+        return body
+    lo, hi = 0, len(body)  # the longest fitting prefix: parts grow with length
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sms_parts(body[:mid])[2] <= max_parts:
+            lo = mid
+        else:
+            hi = mid - 1
+    return body[:lo]

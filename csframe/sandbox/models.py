@@ -108,6 +108,9 @@ SEARCH_FIELDS: dict[str, tuple[str, bool]] = {
     "country": ("country", False),
     "username": ("username", False),
     "_api_username": ("username", False),
+    # Read from the stored record (a scan: these are rare filters, e.g. q=status_code:201).
+    "status_code": ("CAST(json_extract(CAST(json AS TEXT), '$.status_code') AS TEXT)", False),
+    "error_code": ("CAST(json_extract(CAST(json AS TEXT), '$.error_code') AS TEXT)", False),
 }
 # order_by= fields -> column.
 ORDER_FIELDS: dict[str, str] = {
@@ -508,7 +511,9 @@ class Store:
             for hook in self.reset_hooks:
                 hook(self)
 
-    def insert_sms(self, rows: list[dict[str, Any]], charge: dict[int, int] | None = None) -> None:
+    def insert_sms(
+        self, rows: list[dict[str, Any]], charge: dict[int, int] | None = None
+    ) -> dict[str, int]:
         """Commit new message rows (and debit ``charge`` {user_id: micros}) atomically.
 
         Each row: user_id, subaccount_id, date, to, from, status, body, message_id,
@@ -516,9 +521,10 @@ class Store:
         Rows dated at or after the newest row of their account and subaccount are appended
         (the normal case: sandbox time only moves forward). A row dated in the middle makes
         the account's ordinals be recomputed (a full pass; only test helpers do that).
+        Returns ``{message_id: row id}`` of the new rows.
         """
         if not rows and not charge:
-            return
+            return {}
         rows = sorted(rows, key=lambda r: r["date"])
         with self._lock:
             self._index()
@@ -566,6 +572,7 @@ class Store:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        return {t[10]: t[0] for t in tuples}  # (id, ..., message_id at 10, ...)
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

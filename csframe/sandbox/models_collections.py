@@ -113,6 +113,7 @@ class ItemQuery:
     operator: str = "AND"
     order_field: str | None = None  # None: insertion order
     order_dir: str = "asc"
+    match: str = "exact"  # how q= compares text: "exact" or "substring" (a fault mode)
 
 
 def _text(value: Any) -> str:
@@ -147,7 +148,10 @@ def filter_sort(records: list[dict[str, Any]], q: ItemQuery) -> list[dict[str, A
     if q.q:
         wanted = [(name, value.lower()) for name, value in q.q]
         test = any if q.operator == "OR" else all
-        out = [r for r in out if test(_text(r.get(n)).lower() == v for n, v in wanted)]
+        if q.match == "substring":
+            out = [r for r in out if test(v in _text(r.get(n)).lower() for n, v in wanted)]
+        else:
+            out = [r for r in out if test(_text(r.get(n)).lower() == v for n, v in wanted)]
     if q.order_field:
         name = q.order_field
         out = sorted(out, key=lambda r: _sort_key(r.get(name)), reverse=q.order_dir == "desc")

@@ -144,6 +144,10 @@ class AreaState:
     ids: random.Random = field(default_factory=lambda: random.Random("contacts-area:0"))
     threads: list[threading.Thread] = field(default_factory=list)
     truth: list[tuple[Any, ...]] = field(default_factory=list)  # TRUTH_COLUMNS rows
+    # Keyset paging of GET /lists/{id}/contacts: per (list, updated_after), the total and,
+    # per (limit, page), the contact_id the page starts after; valid while nothing in the
+    # store was written (``db.total_changes`` unchanged), as when a client pages a list.
+    pages: dict[Any, Any] = field(default_factory=dict)
 
 
 _STATES: weakref.WeakKeyDictionary[Store, AreaState] = weakref.WeakKeyDictionary()
@@ -446,6 +450,10 @@ class ContactQuery:
     page: int = 1
     limit: int = 15
     updated_after: int | None = None
+    q: list[tuple[str, str]] = field(default_factory=list)  # (column, value), validated
+    operator: str = "AND"
+    order_field: str | None = None  # a column of CONTACT_COLUMNS; None: contact_id
+    order_dir: str = "asc"
 
 
 def contacts_page(
@@ -460,15 +468,73 @@ def contacts_page(
     if q.updated_after is not None:
         where += " AND date_updated > ?"
         args.append(q.updated_after)
+    if q.q:
+        parts = []
+        for col, value in q.q:
+            if col in ("contact_id", "list_id", "date_added", "date_updated"):
+                try:
+                    args.append(int(value))
+                    parts.append(f"{col}=?")
+                except ValueError:
+                    parts.append("0")  # a non-number never matches an integer field
+            else:
+                parts.append(store.text_match(f"coalesce({col}, '')"))
+                args.append(store.text_value(value))
+        where += " AND (" + (" OR " if q.operator == "OR" else " AND ").join(parts) + ")"
+    order = "contact_id"
+    if q.order_field:
+        direction = "DESC" if q.order_dir == "desc" else "ASC"
+        order = f"{q.order_field} COLLATE NOCASE {direction}, contact_id"
+    columns = ", ".join(CONTACT_COLUMNS)
     with store._lock:
         name = _own_list(store, user_id, list_id)[2]
+        if q.q or q.order_field:
+            total = store.db.execute(
+                f"SELECT count(*) FROM contacts WHERE {where}", args
+            ).fetchone()[0]
+            rows = store.db.execute(
+                f"SELECT {columns} FROM contacts INDEXED BY contacts_list "
+                f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*args, q.limit, (q.page - 1) * q.limit],
+            ).fetchall()
+            return total, [_record(r, name) for r in rows]
+        total, rows = _keyset_page(store, list_id, q, where, args)
+    return total, [_record(r, name) for r in rows]
+
+
+def _keyset_page(
+    store: Store, list_id: int, q: ContactQuery, where: str, args: list[Any]
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """A page in contact_id order without count(*) + OFFSET per page, once the client is
+    paging in order (page N+1 starts after page N's last id); caller holds the lock."""
+    cache = state(store).pages
+    version = store.db.total_changes
+    if cache.get("version") != version:
+        cache.clear()
+        cache["version"] = version
+    key = (list_id, q.updated_after)
+    total = cache.get(("total", key))
+    if total is None:
         total = store.db.execute(f"SELECT count(*) FROM contacts WHERE {where}", args).fetchone()[0]
+        cache[("total", key)] = total
+    starts = cache.setdefault(("starts", key, q.limit), {1: 0})  # contact ids are >= 1
+    after = starts.get(q.page)
+    columns = ", ".join(CONTACT_COLUMNS)
+    if after is not None:
         rows = store.db.execute(
-            f"SELECT {', '.join(CONTACT_COLUMNS)} FROM contacts INDEXED BY contacts_list "
+            f"SELECT {columns} FROM contacts INDEXED BY contacts_list "
+            f"WHERE {where} AND contact_id > ? ORDER BY contact_id LIMIT ?",
+            [*args, after, q.limit],
+        ).fetchall()
+    else:
+        rows = store.db.execute(
+            f"SELECT {columns} FROM contacts INDEXED BY contacts_list "
             f"WHERE {where} ORDER BY contact_id LIMIT ? OFFSET ?",
             [*args, q.limit, (q.page - 1) * q.limit],
         ).fetchall()
-    return total, [_record(r, name) for r in rows]
+    if rows:
+        starts[q.page + 1] = rows[-1][0]  # contact_id is the first column
+    return total, rows
 
 
 def _contact_row(store: Store, list_id: int, contact_id: int) -> tuple[Any, ...]:

@@ -131,11 +131,28 @@ _COMMON_ORDER: dict[str, str] = {
     "list_id": "list_id",
     "country": "country",
 }
+# A receipt's record: stored, or (SMS receipts derived on first use) its SMS row's.
+_RECEIPT_JSON = "CAST(coalesce(msg_receipts.json, (SELECT s.json FROM sms s WHERE s.id = msg_receipts.src_id)) AS TEXT)"
+
+
+def _receipt_field(name: str) -> str:
+    return f"CAST(json_extract({_RECEIPT_JSON}, '$.{name}') AS TEXT)"
+
+
 _RECEIPT_SEARCH: dict[str, tuple[str, bool]] = {
     "subaccount_id": ("subaccount_id", True),
-    "message_id": ("message_id", False),
+    "message_id": (_receipt_field("message_id"), False),
+    **{
+        f: (_receipt_field(f), False)
+        for f in ("status_code", "status_text", "error_code", "error_text", "custom_string")
+    },
 }
-_RECEIPT_ORDER: dict[str, str] = {"date": "date", "timestamp": "date"}
+_RECEIPT_ORDER: dict[str, str] = {
+    "date": "date",
+    "timestamp": "date",
+    "subaccount_id": "subaccount_id",
+    **{f: _receipt_field(f) for f in ("message_id", "status_code", "status_text", "error_code")},
+}
 _INBOUND_SEARCH: dict[str, tuple[str, bool]] = {
     "from": ("from_", False),
     "to": ("to_", False),
@@ -656,32 +673,56 @@ def sync_sms_receipts(store: Store) -> None:
             return
         counters: dict[Any, int] = store._msg_ord_counters  # type: ignore[attr-defined]
         counters.clear()
-        for col, ord_col, kind in (("user_id", "ord", "u"), ("subaccount_id", "sub_ord", "s")):
-            for key, mx in db.execute(
-                f"SELECT {col}, max({ord_col}) FROM msg_receipts WHERE channel='sms' GROUP BY {col}"
-            ):
-                counters[(kind, key)] = mx
-        users = [
-            r[0]
-            for r in db.execute(
-                "SELECT DISTINCT user_id FROM sms WHERE id > ? ORDER BY user_id", (st.sms_synced,)
-            )
-        ]
         first = st.sms_synced == 0
+        new = db.execute(
+            # NOT INDEXED: a rowid range, never a pass over an account's index
+            "SELECT DISTINCT user_id, subaccount_id FROM sms NOT INDEXED WHERE id > ?",
+            (st.sms_synced,),
+        ).fetchall()
+        users = sorted({u for u, _ in new})
+        if first:
+            for col, ord_col, kind in (("user_id", "ord", "u"), ("subaccount_id", "sub_ord", "s")):
+                for key, mx in db.execute(
+                    f"SELECT {col}, max({ord_col}) FROM msg_receipts WHERE channel='sms' GROUP BY {col}"
+                ):
+                    counters[(kind, key)] = mx
+        else:  # only the accounts that have new rows, each an index lookup (no table pass)
+            st.receipts.create_indexes()
+            for kind, col, ord_col, keys in (
+                ("u", "user_id", "ord", users),
+                ("s", "subaccount_id", "sub_ord", sorted({sid for _, sid in new})),
+            ):
+                for key in keys:
+                    tail = st.receipts._tail("sms", col, ord_col, key)
+                    counters[(kind, key)] = tail[0] if tail else 0
         if first:  # a bulk derivation: rebuilding the indexes after is cheaper than upkeep
             for name in (st.receipts.idx_user, st.receipts.idx_sub):
                 db.execute(f"DROP INDEX IF EXISTS {name}")
         db.execute("BEGIN")
         try:
+            insert = (
+                "INSERT INTO msg_receipts (channel, user_id, subaccount_id, ord, sub_ord, date, read, src_id) "
+                "SELECT 'sms', user_id, subaccount_id, _msg_next_ord('u', user_id), "
+                f"_msg_next_ord('s', subaccount_id), date + {RECEIPT_DELAY_SQL}, 0, id "
+            )
             for user_id in users:
-                db.execute(
-                    "INSERT INTO msg_receipts (channel, user_id, subaccount_id, ord, sub_ord, date, read, src_id) "
-                    "SELECT 'sms', user_id, subaccount_id, _msg_next_ord('u', user_id), "
-                    f"_msg_next_ord('s', subaccount_id), date + {RECEIPT_DELAY_SQL}, 0, id "
-                    "FROM sms INDEXED BY sms_user_ord WHERE user_id=? AND ord > 0 AND id > ? "
-                    "AND status IN ('Completed', 'Failed') ORDER BY ord",
-                    (user_id, st.sms_synced),
-                )
+                if first:  # every row: stream the account's ord index (no sort)
+                    db.execute(
+                        insert + "FROM sms INDEXED BY sms_user_ord WHERE user_id=? AND ord > 0 "
+                        "AND id > ? AND status IN ('Completed', 'Failed') ORDER BY ord",
+                        (user_id, st.sms_synced),
+                    )
+                else:  # the rows added since: a rowid range, sorted into a table first so
+                    # the ordinals are numbered in ord order (a full index pass would cost
+                    # a quarter of a second per delivery at 1,000,000 rows)
+                    db.execute(
+                        "WITH new AS MATERIALIZED (SELECT user_id, subaccount_id, date, id "
+                        "FROM sms NOT INDEXED WHERE id > ? AND user_id=? "
+                        "AND status IN ('Completed', 'Failed') ORDER BY ord) "
+                        + insert
+                        + "FROM new",
+                        (st.sms_synced, user_id),
+                    )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

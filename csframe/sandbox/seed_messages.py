@@ -283,15 +283,14 @@ def seed_area(store: Store, seed_value: int, n_sms: int, now_ts: int, rng: Any) 
     logins = {name: (sid, username, sender) for name, sid, username, _, sender, *_ in LOGINS}
     sample = _sms_sample(store, rng, n_sms)
     ids = _Ids(rng)
-    out = _RowSink(now_ts)
+    out = _RowSink(now_ts, st)
     _mms(out, rng, ids, logins, sample, _n(n_sms, 0.02, 12), now_ts)
     _voice(out, rng, ids, logins, sample, _n(n_sms, 0.015, 10), now_ts)
     _email(out, rng, ids, logins, _n(n_sms, 0.04, 20), now_ts)
     _fax(out, rng, ids, logins, _n(n_sms, 0.004, 6), now_ts)
     _letters(out, rng, ids, logins, _n(n_sms, 0.0015, 5), now_ts)
     _postcards(out, rng, ids, logins, _n(n_sms, 0.0015, 5), now_ts)
-    st.rows.bulk_load(out.rows)
-    st.receipts.bulk_load(out.receipts)
+    out.flush()
     st.inbound.bulk_load(_inbound(rng, ids, sample, n_sms, now_ts))
     for paged in (st.rows, st.receipts, st.inbound):
         paged.create_indexes()
@@ -299,20 +298,32 @@ def seed_area(store: Store, seed_value: int, n_sms: int, now_ts: int, rng: Any) 
 
 class _RowSink:
     """Final ``msg_rows`` tuples, numbered as they come (callers add in date order per
-    channel), plus the receipts of delivered/failed voice and fax messages."""
+    channel), plus the receipts of delivered/failed voice and fax messages; loaded in
+    batches of :attr:`BATCH` so that a million-SMS seed never holds all of them at once
+    (email bodies make them large)."""
 
-    def __init__(self, now_ts: int) -> None:
+    BATCH = 5_000
+
+    def __init__(self, now_ts: int, st: Any) -> None:
         self.now = now_ts
+        self.st = st
         self.rows: list[tuple[Any, ...]] = []
         self.receipts: list[tuple[Any, ...]] = []
+        self.n_rows = self.n_receipts = 0
         self.begin()
+
+    def flush(self) -> None:
+        self.st.rows.bulk_load(self.rows)
+        self.st.receipts.bulk_load(self.receipts)
+        self.rows, self.receipts = [], []
 
     def begin(self) -> None:
         """Start a channel: ordinals restart."""
         self._ord, self._sub, self._r_ord, self._r_sub = 0, {}, 0, {}
 
     def add(self, cols: tuple[Any, ...], rec: dict[str, Any]) -> None:
-        rid = len(self.rows) + 1
+        self.n_rows += 1
+        rid = self.n_rows
         sid = cols[2]
         self._ord += 1
         self._sub[sid] = self._sub.get(sid, 0) + 1
@@ -325,10 +336,13 @@ class _RowSink:
             render = mm.voice_receipt_record if channel == "voice" else mm.fax_receipt_record
             self._r_ord += 1
             self._r_sub[sid] = self._r_sub.get(sid, 0) + 1
+            self.n_receipts += 1
             self.receipts.append(
-                (len(self.receipts) + 1, self._r_ord, self._r_sub[sid], channel, MAIN_USER_ID,
+                (self.n_receipts, self._r_ord, self._r_sub[sid], channel, MAIN_USER_ID,
                  sid, ts, 0, rid, cols[7], orjson.dumps(render(rec, ts)))
             )  # fmt: skip
+        if len(self.rows) >= self.BATCH:
+            self.flush()
 
 
 def _cols(
@@ -441,7 +455,7 @@ def _mms(out, rng, ids, logins, sample, k, now_ts):  # noqa: ANN001
         code = text = err = err_text = None
         status = "Completed"
         if s == 0:
-            code, text = "201", "Delivered"
+            code, text = "201", "Success: Message received on handset."
         elif s == 1:
             code, text, err_text = MMS_FAILURES[fail[i]]
             status, err = "Failed", code

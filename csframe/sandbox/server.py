@@ -16,15 +16,20 @@ Example::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import hmac
+import ipaddress
 import json
 import os
 import secrets
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -41,10 +46,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from csframe.sandbox.cut import CutBodies, CutPlan
+from csframe.sandbox import lifecycle
 from csframe.sandbox.faults import FaultInjector, FaultMiddleware
 from csframe.sandbox.models import Store
 from csframe.sandbox.responses.common import ApiError, error_response
-from csframe.sandbox.seed import parse_now, seed
+from csframe.sandbox.seed import parse_now, scale_rows, seed
 from csframe.sandbox.stats import Stats
 from csframe.sandbox.urls import routes
 
@@ -63,10 +69,77 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(store: Store, settings: dict[str, Any] | None = None) -> FaultMiddleware:
-    """The ASGI app of a seeded store; ``settings`` are the initial fault settings.
+class _DeliverDue:
+    """ASGI layer: make the deliveries that are due before a /v3 request is answered, so
+    a poll right after the delivery delay never races the delivery thread."""
 
-    The Starlette app is ``result.app`` (its ``state`` holds store, stats and faults).
+    def __init__(self, app: Any, lc: lifecycle.Lifecycle) -> None:
+        self.app = app
+        self.lifecycle = lc
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v3"):
+            self.lifecycle.flush_due()
+        await self.app(scope, receive, send)
+
+
+ADMIN_HEADER = "X-Sandbox-Admin-Token"
+# Open without the token: liveness only (the runners poll it before they know the token).
+# health, and the instance token clients namespace their caches with (not a secret)
+OPEN_ADMIN_PATHS = frozenset({"/_sandbox/health", "/_sandbox/instance"})
+
+
+class _AdminGuard:
+    """ASGI layer: ``/_sandbox/*`` (but health) needs this instance's admin token in
+    ``X-Sandbox-Admin-Token``; it lists API keys and can reset or reconfigure the server."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and (path == "/_sandbox" or path.startswith("/_sandbox/"))
+            and path not in OPEN_ADMIN_PATHS
+        ):
+            given = dict(scope["headers"]).get(ADMIN_HEADER.lower().encode(), b"")
+            if not hmac.compare_digest(given, self.token):
+                body = json.dumps(
+                    {
+                        "error": f"the sandbox admin API needs this instance's admin token in "
+                        f"the {ADMIN_HEADER} header (the Sandbox handle sends it; "
+                        f"'csframe sandbox serve' prints it)"
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    store: Store,
+    settings: dict[str, Any] | None = None,
+    behaviour: dict[str, Any] | None = None,
+    admin_token: str | None = None,
+) -> FaultMiddleware:
+    """The ASGI app of a seeded store; ``settings`` are the initial fault settings,
+    ``behaviour`` the lifecycle settings (see :mod:`csframe.sandbox.lifecycle`).
+
+    The Starlette app is ``result.app.app.app`` (its ``state`` holds store, stats, faults,
+    lifecycle and the admin token); ``result.admin_token`` is the token ``/_sandbox/*``
+    needs (``admin_token``, or a fresh random one).
 
     Example::
 
@@ -88,7 +161,13 @@ def create_app(store: Store, settings: dict[str, Any] | None = None) -> FaultMid
     # port apart (GET /_sandbox/instance)
     app.state.instance = secrets.token_hex(16)
     app.state.cut = CutPlan()
-    return FaultMiddleware(app, app.state.faults, app.state.stats)
+    app.state.lifecycle = lifecycle.of(store)
+    app.state.lifecycle.configure(behaviour or {})
+    app.state.admin_token = admin_token or secrets.token_urlsafe(24)
+    inner = _AdminGuard(_DeliverDue(app, app.state.lifecycle), app.state.admin_token)
+    outer = FaultMiddleware(inner, app.state.faults, app.state.stats)
+    outer.admin_token = app.state.admin_token  # type: ignore[attr-defined]
+    return outer
 
 
 def fault_settings(
@@ -153,11 +232,49 @@ def build(
     now: object = None,
     settings: dict[str, Any] | None = None,
     db_path: str | None = None,
+    behaviour: dict[str, Any] | None = None,
+    on_disk: bool | None = None,
 ) -> tuple[Store, Any]:
-    """Seed a fresh store and wrap it in an app: ``(store, app)``."""
+    """Seed a fresh store and wrap it in an app: ``(store, app)``.
+
+    With ``on_disk`` (default: from :data:`DISK_ROWS` SMS rows on), and unless ``db_path``
+    says where, the store is a temporary SQLite file (removed by :func:`close_store` or at
+    exit) rather than memory:
+    the pages then live in the OS cache, not in the server's heap (2.2 GB -> under 1 GB
+    of peak RSS at 1,000,000 rows; see bench/sandbox.py).
+    """
+    lifecycle.Behaviour.from_dict(behaviour or {})  # bad settings fail before seeding
+    folder = None
+    if db_path is None and _on_disk(scale, on_disk):
+        folder = tempfile.mkdtemp(prefix="csframe-sandbox-")
+        atexit.register(shutil.rmtree, folder, True)
+        db_path = os.path.join(folder, "sandbox.sqlite")
     store = Store(db_path)
+    if folder:
+        _TEMP_DIRS[store] = folder
     seed(store, seed=seed_value, scale=scale, now=now)
-    return store, create_app(store, settings)
+    return store, create_app(store, settings, behaviour)
+
+
+# Stores this big are kept in a temporary file instead of memory.
+DISK_ROWS = 250_000
+
+
+def _on_disk(scale: str | int, on_disk: bool | None) -> bool:
+    return scale_rows(scale) >= DISK_ROWS if on_disk is None else on_disk
+
+
+_TEMP_DIRS: dict[Store, str] = {}  # store -> the temporary folder of its file
+
+
+def close_store(store: Store) -> None:
+    """Stop the store's background work (deliveries), close it, and remove its
+    temporary file if :func:`build` made one."""
+    lifecycle.of(store).close()
+    store.close()
+    folder = _TEMP_DIRS.pop(store, None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def serve(app: Any, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
@@ -175,9 +292,12 @@ class Sandbox:
         assert set(ids) <= set(sb.truth_sms_ids())
     """
 
-    def __init__(self, root_url: str) -> None:
+    def __init__(self, root_url: str, admin_token: str = "") -> None:
         self.root_url = root_url
         self.base_url = root_url + "/v3"
+        self._admin_token = admin_token
+        self._stopped = False
+        self._closer: contextlib.AbstractContextManager[Any] | None = None  # set by start()
         info = self._call("GET", "/_sandbox/accounts")
         self.info: dict[str, Any] = info
         self.accounts: dict[str, dict[str, str]] = info["accounts"]
@@ -191,8 +311,13 @@ class Sandbox:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         data = None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(
-            url, data=data, method=method, headers={"Content-Type": "application/json"}
+            url,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **self.admin_headers},
         )
+        if self._stopped:
+            raise SandboxStopped(f"the sandbox at {self.base_url} was stopped; start a new one")
         try:
             with urllib.request.urlopen(req, timeout=120) as resp:
                 return json.loads(resp.read())
@@ -200,6 +325,17 @@ class Sandbox:
             detail = f"{method} {path} -> {exc.code}: {exc.read()[:500].decode(errors='replace')}"
             # A 400 means the arguments were wrong (e.g. an unknown fault key).
             raise (ValueError if exc.code == 400 else RuntimeError)(detail) from None
+        except (urllib.error.URLError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SandboxStopped(
+                f"cannot reach the sandbox at {self.base_url} ({reason}); was it stopped?"
+            ) from None
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The header ``/_sandbox/*`` needs, for direct calls:
+        ``requests.get(sb.root_url + "/_sandbox/truth/contacts", headers=sb.admin_headers)``."""
+        return {ADMIN_HEADER: self._admin_token}
 
     def stats(self) -> dict[str, Any]:
         """``{"requests": n, "by_path": {...}, "by_status": {...}, "faults": {...}, ...}`` (/v3 only)."""
@@ -224,6 +360,28 @@ class Sandbox:
         """Cut the next ``count`` successful GET bodies under ``path`` at a record boundary
         (framing intact); see :mod:`csframe.sandbox.cut`."""
         return self._call("PUT", "/_sandbox/cut", {"count": count, "path": path})
+
+    def set_behaviour(self, **settings: Any) -> dict[str, Any]:
+        """Replace the lifecycle settings (``delivery_delay_s``...); missing keys take
+        their defaults. Example: ``sb.set_behaviour(delivery_delay_s=0)``."""
+        return self._call("PUT", "/_sandbox/behaviour", settings)
+
+    def behaviour(self) -> dict[str, Any]:
+        """The lifecycle settings and counters (``pending``, ``delivered``)."""
+        return self._call("GET", "/_sandbox/behaviour")
+
+    def inbound(
+        self, from_: str, to: str, body: str, username: str | None = None
+    ) -> dict[str, Any]:
+        """An SMS from ``from_`` to ``to`` arrives now (a reply; "STOP" opts ``from_`` out).
+
+        It goes to the account that last texted ``from_`` (else ``username``'s, default
+        main) and is listed by ``GET /sms/inbound``. Example::
+
+            sb.inbound("+61411000001", "+61481070000", "STOP")
+        """
+        payload = {"from": from_, "to": to, "body": body, "username": username}
+        return self._call("POST", "/_sandbox/inbound", payload)
 
     def insert_sms(
         self, count: int, date: object = None, subaccount_id: int | None = None
@@ -284,8 +442,62 @@ class Sandbox:
             return self._call("PUT", "/_sandbox/contacts/settings", settings)
         return self._call("GET", "/_sandbox/contacts/settings")
 
+    def stop(self) -> None:
+        """Stop a sandbox made by :func:`start` (idempotent); later calls through this
+        handle raise :class:`SandboxStopped` naming its URL."""
+        closer, self._closer = self._closer, None
+        _STARTED.discard(self)
+        self._stopped = True
+        if closer is not None:
+            closer.__exit__(None, None, None)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def __repr__(self) -> str:
-        return f"Sandbox({self.base_url!r}, username={self.credentials['username']!r})"
+        state = ", stopped" if self._stopped else ""
+        return f"Sandbox({self.base_url!r}, username={self.credentials['username']!r}{state})"
+
+
+class SandboxStopped(RuntimeError):
+    """A call through a :class:`Sandbox` handle whose server is gone (the message names its URL)."""
+
+
+# Handles made by start(): strongly held here so garbage collection never stops them.
+_STARTED: set[Sandbox] = set()
+
+
+def start(**options: Any) -> Sandbox:
+    """Start a sandbox that runs until ``sb.stop()`` or interpreter exit -- the form for
+    notebooks. Takes the options of :func:`running`; the handle is also a context manager.
+
+    Example::
+
+        from csframe.sandbox import start
+        sb = start(scale="small", seed=42, delivery_delay_s=2)
+        client = Client(**sb.credentials, base_url=sb.base_url)
+        ...
+        sb.stop()
+    """
+    cm = running(**options)
+    sb = cm.__enter__()
+    sb._closer = cm
+    _STARTED.add(sb)
+    return sb
+
+
+@atexit.register
+def _stop_started() -> None:
+    for sb in list(_STARTED):
+        with contextlib.suppress(Exception):
+            sb.stop()
 
 
 def _wait_healthy(root_url: str, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
@@ -302,6 +514,25 @@ def _wait_healthy(root_url: str, timeout: float, alive: Callable[[], bool] = lam
         if time.monotonic() > deadline:
             raise TimeoutError(f"sandbox at {root_url} did not answer within {timeout:.0f}s")
         time.sleep(0.02)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback name or address (``127.0.0.1``, ``::1``, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback bind unless ``allow_remote`` (ValueError naming the host)."""
+    if not allow_remote and not is_loopback(host):
+        raise ValueError(
+            f"host {host!r} is not a loopback address: other machines could reach this "
+            "sandbox; pass allow_remote=True (--allow-remote) if that is intended"
+        )
 
 
 def _url(host: str, port: int) -> str:
@@ -331,7 +562,7 @@ def _package_root() -> str:
 
 
 @contextlib.contextmanager
-def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[str]:
+def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[tuple[str, str]]:
     env = dict(os.environ)
     # The child must import this very csframe, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (_package_root(), env.get("PYTHONPATH"))))
@@ -343,11 +574,11 @@ def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[st
         text=True,
     )
     try:
-        root = _read_ready(proc, timeout)
+        root, token = _read_ready(proc, timeout)
         # Keep draining stdout so the child can never block on a full pipe.
         threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
         _wait_healthy(root, 60, lambda: proc.poll() is None)
-        yield root
+        yield root, token
     finally:
         if proc.poll() is None:
             proc.terminate()  # uvicorn shuts down gracefully on SIGTERM
@@ -361,7 +592,7 @@ def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[st
                 pipe.close()
 
 
-def _read_ready(proc: subprocess.Popen[str], timeout: float) -> str:
+def _read_ready(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:
@@ -373,7 +604,8 @@ def _read_ready(proc: subprocess.Popen[str], timeout: float) -> str:
             if sel.select(timeout=min(left, 1.0)):
                 line = proc.stdout.readline()
                 if line.startswith(READY_MARKER):
-                    return json.loads(line[len(READY_MARKER) :])["root_url"]
+                    ready = json.loads(line[len(READY_MARKER) :])
+                    return ready["root_url"], ready["admin_token"]
                 if not line and proc.poll() is not None:
                     raise RuntimeError(
                         f"the sandbox process exited with code {proc.returncode} before it was ready"
@@ -396,6 +628,10 @@ def running(
     host: str = "127.0.0.1",
     port: int = 0,
     process: bool = False,
+    delivery_delay_s: float = lifecycle.DEFAULT_DELIVERY_DELAY_S,
+    behaviour: dict[str, Any] | None = None,
+    allow_remote: bool = False,
+    on_disk: bool | None = None,
 ) -> Iterator[Sandbox]:
     """Run a seeded sandbox for the duration of a ``with`` block.
 
@@ -408,43 +644,82 @@ def running(
         faults: fault settings (see :mod:`csframe.sandbox.faults`).
         host, port: where to listen; port 0 picks a free port.
         process: serve from a child process instead of a thread of this one.
+        delivery_delay_s: seconds after which a sent SMS is delivered (or fails) and
+            gets its receipt; 0 = at once (see :mod:`csframe.sandbox.lifecycle`).
+        behaviour: lifecycle settings (``{"delivery_delay_s": ...}``; the dict wins).
+        allow_remote: needed to listen on a non-loopback ``host`` (other machines could
+            then reach the fake API and, with the admin token, the admin API).
+        on_disk: keep the data in a temporary SQLite file (removed at the end) instead of
+            memory; default: from 250,000 SMS rows on (``large`` peaks under 1 GB).
 
     Example::
 
         with running(scale="tiny", faults={"error_rate": 0.05, "seed": 7}) as sb:
             client = Client(**sb.credentials, base_url=sb.base_url)
     """
+    check_host(host, allow_remote)
     settings = fault_settings(latency_ms, jitter_ms, rate_limit, faults)
+    behave = {"delivery_delay_s": delivery_delay_s, **(behaviour or {})}
     now_ts = parse_now(now)  # fixed here so a thread and a process agree on it
     if process:
+        lifecycle.Behaviour.from_dict(behave)  # fail here, not in the child
+        # A big store goes to a file in a folder this process removes (the child is
+        # stopped by a signal, which skips its own clean-up).
+        folder = tempfile.mkdtemp(prefix="csframe-sandbox-") if _on_disk(scale, on_disk) else None
         config = {
             "scale": scale,
             "seed": seed,
             "now": now_ts,
             "settings": settings,
+            "behaviour": behave,
             "host": host,
             "port": port,
+            "db_path": folder and os.path.join(folder, "sandbox.sqlite"),
         }
-        with _process_server(config) as root:
-            yield Sandbox(root)
-    else:
-        store, app = build(scale, seed, now_ts, settings)
         try:
-            with _thread_server(app, host, port) as root:
-                yield Sandbox(root)
+            with _process_server(config) as (root, token), _handle(root, token) as sb:
+                yield sb
         finally:
-            store.close()
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
+    else:
+        store, app = build(scale, seed, now_ts, settings, behaviour=behave, on_disk=on_disk)
+        try:
+            with _thread_server(app, host, port) as root, _handle(root, app.admin_token) as sb:
+                yield sb
+        finally:
+            close_store(store)
+
+
+@contextlib.contextmanager
+def _handle(root: str, admin_token: str) -> Iterator[Sandbox]:
+    sb = Sandbox(root, admin_token)
+    try:
+        yield sb
+    finally:
+        sb._stopped = True  # later calls through it say the sandbox was stopped
 
 
 def child_main(argv: list[str]) -> int:
     """Entry of ``running(process=True)``: seed, listen, print a ready line, serve."""
     config = json.loads(argv[0])
-    _, app = build(config["scale"], config["seed"], config["now"], config["settings"])
+    _, app = build(
+        config["scale"],
+        config["seed"],
+        config["now"],
+        config["settings"],
+        db_path=config.get("db_path"),
+        behaviour=config.get("behaviour"),
+    )
     sock = bind(config["host"], config["port"])
     root = _url(config["host"], sock.getsockname()[1])
 
     def ready() -> None:
-        print(READY_MARKER + json.dumps({"root_url": root}), flush=True)
+        # stdout is a pipe only the parent reads: the token does not leak from here.
+        print(
+            READY_MARKER + json.dumps({"root_url": root, "admin_token": app.admin_token}),
+            flush=True,
+        )
 
     def exit_with_parent() -> None:
         # The parent holds our stdin open; EOF means it is gone (even if it was killed

@@ -19,6 +19,7 @@ from csframe.sandbox.responses import (
     contacts,
     messages,
     messages_send,
+    senders,
     sms,
     uploads,
 )
@@ -33,6 +34,7 @@ AREAS = (
     contacts,
     uploads,
     campaigns,
+    senders,
 )
 
 routes: list[BaseRoute] = [route for area in AREAS for route in area.routes] + list(admin.routes)

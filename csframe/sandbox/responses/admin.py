@@ -1,8 +1,11 @@
-"""The test-only API under ``/_sandbox`` (no auth, no faults, not counted in stats).
+"""The test-only API under ``/_sandbox`` (the instance's admin token, not Basic auth; no
+faults; not counted in stats). Only ``/_sandbox/health`` is open (see ``server._AdminGuard``).
 
 - ``GET  /_sandbox/health``                 -> {"ok": true, "sms_rows": n, "pid", "max_rss_mb"}
 - ``GET  /_sandbox/stats``, ``POST /_sandbox/stats/reset``
 - ``GET|PUT /_sandbox/faults``              (PUT replaces the whole fault configuration)
+- ``GET|PUT /_sandbox/behaviour``           lifecycle settings (PUT replaces them), counters
+- ``POST /_sandbox/inbound``               {"from", "to", "body", "username"?}: a reply arrives
 - ``POST /_sandbox/sms/insert``             {"count": n, "date": unix?, "subaccount_id": id?}
 - ``GET  /_sandbox/truth/sms-history``      ?date_from&date_to&q&operator&order_by&username
 - ``POST /_sandbox/reset``                  back to the seeded data and balances
@@ -13,7 +16,7 @@
 
 Example::
 
-    curl -X POST localhost:8765/_sandbox/sms/insert -d '{"count": 3}'
+    curl -X POST localhost:8765/_sandbox/sms/insert -H "X-Sandbox-Admin-Token: $TOKEN" -d '{"count": 3}'
     {"message_ids": ["…", "…", "…"]}
 """
 
@@ -32,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from csframe.sandbox import lifecycle
 from csframe.sandbox.models import HistoryQuery, sms_record, sms_row
 from csframe.sandbox.pricing import PRICE_MICROS, carrier_for, fmt_money
 from csframe.sandbox.responses.common import (
@@ -112,6 +116,49 @@ async def cut(request: Request) -> Response:
         except ValueError as exc:
             raise ApiError(400, "BAD_REQUEST", str(exc)) from None
     return plain(plan.to_dict())
+
+
+@endpoint
+async def behaviour(request: Request) -> Response:
+    lc = request.app.state.lifecycle
+    if request.method == "PUT":
+        payload = await json_body(request)
+        if not isinstance(payload, dict):
+            raise ApiError(400, "BAD_REQUEST", "behaviour must be a JSON object")
+        try:
+            lc.configure(payload)
+        except ValueError as exc:
+            raise ApiError(400, "BAD_REQUEST", str(exc)) from None
+    return plain(
+        {
+            **lc.behaviour.to_dict(),
+            "pending": lc.pending(),
+            "delivered": lc.delivered,
+            "webhooks": lc.webhooks.counts(),
+        }
+    )
+
+
+@endpoint
+async def inbound(request: Request) -> Response:
+    """Store an inbound SMS {"from", "to", "body", "username"?} as if it just arrived."""
+    payload = await json_body(request)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "BAD_REQUEST", "inbound must be a JSON object")
+    store = store_of(request)
+    user_id = None
+    if payload.get("username") is not None:
+        who = store.principal(str(payload["username"]))
+        if who is None:
+            raise ApiError(400, "BAD_REQUEST", f"unknown username {payload['username']!r}")
+        user_id = who.user_id
+    try:
+        rec = lifecycle.inbound(
+            store, payload.get("from"), str(payload.get("to") or ""), payload.get("body"), user_id
+        )
+    except ValueError as exc:
+        raise ApiError(400, "BAD_REQUEST", str(exc)) from None
+    return plain(rec)
 
 
 @endpoint
@@ -244,6 +291,8 @@ routes = [
     Route("/_sandbox/faults", faults, methods=["GET", "PUT"]),
     Route("/_sandbox/instance", instance, methods=["GET"]),
     Route("/_sandbox/cut", cut, methods=["GET", "PUT"]),
+    Route("/_sandbox/behaviour", behaviour, methods=["GET", "PUT"]),
+    Route("/_sandbox/inbound", inbound, methods=["POST"]),
     Route("/_sandbox/sms/insert", insert_sms, methods=["POST"]),
     Route("/_sandbox/truth/sms-history", truth_sms_history, methods=["GET"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),

@@ -41,9 +41,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from csframe.sandbox import lifecycle
 from csframe.sandbox import models_campaigns as mc
 from csframe.sandbox import models_collections as coll
-from csframe.sandbox.encoding import sms_parts
+from csframe.sandbox.encoding import sms_parts, truncate_parts
 from csframe.sandbox.models import Principal, Store, sms_record, sms_row
 from csframe.sandbox.pricing import (
     CURRENCY,
@@ -62,10 +63,18 @@ from csframe.sandbox.responses.common import (
     ordering,
     pagination,
     paging,
+    query_records,
     search,
     store_of,
+    wants_query,
 )
 
+# What q= and order_by= accept on an email campaign's history (a recipient row's keys).
+EMAIL_HISTORY_FIELDS = (
+    "email_campaign_id", "from_name", "from_address", "to_name", "to_address", "contact_id",
+    "subject", "message_id", "processed_at", "status", "open_count", "click_count",
+    "hard_bounce_count", "soft_bounce_count",
+)  # fmt: skip
 SHARED_NUMBER = "+61481070000"  # the /sms/send default sender (responses/sms.py)
 _ALPHA_SENDER = re.compile(r"^[A-Za-z0-9]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\+?\d{3,16}$")
@@ -193,6 +202,8 @@ def plan_messages(kind: str, fields: dict[str, Any], contacts: list[dict[str, An
         if not phone or iso not in prices:
             continue
         body = mc.personalise(fields["body"], c)
+        if kind == "sms":
+            body = truncate_parts(body)  # cut after MAX_SMS_PARTS, as /sms/send does
         parts = sms_parts(body)[2] if kind == "sms" else 1
         test = phone in TEST_NUMBERS
         out.append(
@@ -316,12 +327,18 @@ def queue_messages(
     Returns ``(messages queued, micros charged)``; links the message ids to the campaign.
     """
     plan = plan_messages(kind, fields, _list(store, who, fields["list_id"]))
+    # Opted-out numbers are skipped: never queued, never charged.
+    opted_out = lifecycle.opted_out(store, who.user_id)
+    plan = [m for m in plan if m["to"] not in opted_out]
     total = sum(m["price"] for m in plan)
     _check_credit(store, who, total)
     charge = {who.user_id: total} if total else None
     if kind == "sms":
         rows = _sms_rows(who, store, fields, plan, now)
-        store.insert_sms(rows, charge=charge)
+        ids = store.insert_sms(rows, charge=charge)
+        lc = lifecycle.of(store)
+        lc.sent([ids[r["message_id"]] for r in rows if r["status"] == "Sent"])
+        lc.scheduled([ids[r["message_id"]] for r in rows if r["status"] == "Scheduled"])
     else:
         from csframe.sandbox import models_messages as mm
 
@@ -562,6 +579,9 @@ async def _price(request: Request, kind: str) -> Response:
     now = store.clock.now()
     fields = campaign_input(await json_body(request), kind, now)
     plan = plan_messages(kind, fields, _list(store, who, fields["list_id"]))
+    # Opted-out numbers are skipped: never queued, never charged.
+    opted_out = lifecycle.opted_out(store, who.user_id)
+    plan = [m for m in plan if m["to"] not in opted_out]
     total = sum(m["price"] for m in plan)
     schedule = fields["schedule"] or now
     data = {
@@ -938,14 +958,29 @@ async def email_history(request: Request) -> Response:
     store = store_of(request)
     row = get_row(request, "email", who)
     page, limit = paging(request)
-    total, rows = mc.email_recipients(
-        store,
-        row["campaign_id"],
-        opt_int(request, "date_from"),
-        opt_int(request, "date_to"),
-        page,
-        limit,
-    )
+    if wants_query(request):
+        _, every = mc.email_recipients(
+            store,
+            row["campaign_id"],
+            opt_int(request, "date_from"),
+            opt_int(request, "date_to"),
+            1,
+            2**31,
+        )
+        records = [orjson.loads(r) for r in every]
+        fields = records[0].keys() if records else EMAIL_HISTORY_FIELDS
+        matching = query_records(request, records, fields)
+        rows = [orjson.dumps(r) for r in matching[(page - 1) * limit : page * limit]]
+        total = len(matching)
+    else:
+        total, rows = mc.email_recipients(
+            store,
+            row["campaign_id"],
+            opt_int(request, "date_from"),
+            opt_int(request, "date_to"),
+            page,
+            limit,
+        )
     block = pagination(request, total, page, limit, len(rows))
     head = orjson.dumps(
         {"http_code": 200, "response_code": "SUCCESS", "response_msg": "Here is your result."}

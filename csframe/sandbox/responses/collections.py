@@ -60,8 +60,10 @@ from csframe.sandbox.responses.common import (
     ordering,
     pagination,
     paging,
+    query_records,
     search,
     store_of,
+    wants_query,
 )
 
 JSON = "application/json"
@@ -285,7 +287,8 @@ COLLECTIONS: tuple[Collection, ...] = (
             {"inbound_rule_id": 11, "dedicated_number": "+61480000123", "rule_name": "Webhook", "message_search_type": 0, "message_search_term": "", "action": "URL", "action_address": "https://hooks.acme.example/clicksend/inbound", "body": None, "enabled": 1, "webhook_type": "json"},
         ),
         {"L": "Your list of inbound rules.", "G": "Your inbound rule.", "C": "Your record has been added.", "U": "Your record has been updated.", "D": "Your record has been deleted."},
-        required=("rule_name", "action", "action_address"), deleted=[],
+        # No action_address: the spec's own example (action POLL) leaves it blank.
+        required=("rule_name", "action"), deleted=[],
     ),
     Collection(
         "return_addresses", "/post/return-addresses", "return_address_id", "LGCUD",
@@ -583,7 +586,9 @@ def _list_handler(spec: Collection) -> Callable[[Request], Any]:
             order_field, order_dir = ordering(request, fields, default="")
         else:
             order_field, order_dir = None, "asc"
-        q = coll.ItemQuery(page, limit, filters, operator, order_field, order_dir)
+        q = coll.ItemQuery(
+            page, limit, filters, operator, order_field, order_dir, store.search_match
+        )
         matching = coll.filter_sort(records, q)
         rows = [_view(r, spec.list_fields) for r in coll.page_of(matching, q)]
         for key, fn in spec.list_types.items():
@@ -847,6 +852,17 @@ async def email_address_verify(request: Request) -> Response:
     return envelope(rec, "Email address verified.")
 
 
+# What q= and order_by= accept on GET /numbers/search/{country} (an offer's keys).
+NUMBER_FIELDS = (
+    "country",
+    "country_name",
+    "dedicated_number",
+    "price_setup",
+    "price_monthly",
+    "price_total",
+)
+
+
 def available_numbers(iso: str) -> list[dict[str, Any]]:
     """The numbers ``/numbers/search/{country}`` offers (deterministic per country)."""
     country = COUNTRIES[iso]
@@ -884,6 +900,8 @@ async def numbers_search(request: Request) -> Response:
     needle = (request.query_params.get("search") or "").strip()
     if needle:
         rows = [r for r in rows if needle in r["dedicated_number"]]
+    if wants_query(request):
+        rows = query_records(request, rows, NUMBER_FIELDS)
     page, limit = paging(request)
     shown = rows[(page - 1) * limit : page * limit]
     data = pagination(request, len(rows), page, limit, len(shown))

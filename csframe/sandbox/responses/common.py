@@ -18,7 +18,7 @@ import binascii
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -108,6 +108,13 @@ def endpoint(
             return await fn(request)
         except ApiError as exc:
             return error_response(exc)
+        except OverflowError:
+            # A number beyond SQLite's 64-bit integers (a hostile id, page or amount).
+            return error_response(
+                ApiError(400, "BAD_REQUEST", "A number in the request is out of range.")
+            )
+        except RecursionError:
+            return error_response(ApiError(400, "BAD_REQUEST", "The request is nested too deeply."))
         except Exception:  # a sandbox bug: answer like the API would, keep the traceback
             log.exception("sandbox endpoint %s failed", request.url.path)
             return error_response(ApiError(500, None, "Something is broken."))
@@ -158,21 +165,30 @@ def authenticate(request: Request) -> Principal:
 # ---------------------------------------------------------------------- params
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MAX = 2**31 - 1  # the OpenAPI types page and limit int32
+
+
 def opt_int(request: Request, name: str) -> int | None:
     """An optional integer query parameter; blank counts as absent (``?date_from=``)."""
     raw = request.query_params.get(name)
     if raw is None or raw.strip() == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ApiError(400, "BAD_REQUEST", f"{name} must be an integer.") from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ApiError(400, "BAD_REQUEST", f"{name} is out of range.")
+    return value
 
 
 def paging(request: Request) -> tuple[int, int]:
     """``(page, limit)``: page defaults to 1 (values < 1 read as 1), limit to 15 clamped to 15..100."""
     page = opt_int(request, "page")
     limit = opt_int(request, "limit")
+    if page is not None and page > INT32_MAX:
+        raise ApiError(400, "BAD_REQUEST", f"page must be at most {INT32_MAX}.")
     page = 1 if page is None or page < 1 else page
     limit = 15 if limit is None else min(100, max(15, limit))
     return page, limit
@@ -193,7 +209,12 @@ def search(
         name, sep, value = part.partition(":")
         name = name.strip().lower()
         if not sep or name not in fields:
-            raise ApiError(400, "BAD_REQUEST", f"Invalid search field: {name or part!r}.")
+            known = ", ".join(sorted(fields))
+            raise ApiError(
+                400,
+                "BAD_REQUEST",
+                f"Invalid search field: {name or part!r}. Searchable fields: {known}.",
+            )
         filters.append((name, value.strip()))
     operator = (request.query_params.get("operator") or "AND").strip().upper()
     if operator not in ("AND", "OR"):
@@ -211,7 +232,12 @@ def ordering(
     name, _, direction = raw.partition(":")
     name, direction = name.strip().lower(), (direction.strip().lower() or "asc")
     if name not in fields or direction not in ("asc", "desc"):
-        raise ApiError(400, "BAD_REQUEST", f"Invalid order_by: {raw!r}.")
+        known = ", ".join(sorted(fields))
+        raise ApiError(
+            400,
+            "BAD_REQUEST",
+            f"Invalid order_by: {raw!r} (use field:asc or field:desc). Sortable fields: {known}.",
+        )
     return name, direction
 
 
@@ -289,3 +315,38 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, "BAD_REQUEST", "The request body is not valid JSON.") from None
+
+
+def wants_query(request: Request) -> bool:
+    """Whether the request asks for a search or an order (``q``, ``order_by``)."""
+    params = request.query_params
+    return bool((params.get("q") or "").strip() or (params.get("order_by") or "").strip())
+
+
+def query_records(
+    request: Request, records: list[dict[str, Any]], fields: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Apply ``q``/``operator``/``order_by`` to in-memory records (every one of the
+    collection, in its default order); ``fields`` are the searchable and sortable keys,
+    anything else is a 400 naming the field.
+
+    Example::
+
+        rows = query_records(request, all_lists, ("list_id", "list_name"))
+        rows[(page - 1) * limit : page * limit]
+    """
+    from csframe.sandbox import models_collections as coll
+
+    names = {f: f for f in fields}
+    filters, operator = search(request, names)
+    order_field, order_dir = None, "asc"
+    if (request.query_params.get("order_by") or "").strip():
+        order_field, order_dir = ordering(request, names, default="")
+    q = coll.ItemQuery(
+        q=filters,
+        operator=operator,
+        order_field=order_field,
+        order_dir=order_dir,
+        match=store_of(request).search_match,
+    )
+    return coll.filter_sort(records, q)

@@ -43,10 +43,25 @@ from csframe.sandbox.responses.common import (
     paged_response,
     pagination,
     paging,
+    query_records,
     store_of,
+    wants_query,
 )
+from csframe.sandbox.responses.common import ordering as order_params
+from csframe.sandbox.responses.common import search as search_params
 
 DATA = "Here are your data."
+
+
+# What q= and order_by= accept on GET /lists (the keys of a list object).
+LIST_FIELDS = (
+    "list_id",
+    "list_name",
+    "list_email_id",
+    "_contacts_count",
+    "_import_in_progress",
+    "_optout_in_progress",
+)
 
 
 def path_int(request: Request, name: str) -> int:
@@ -140,7 +155,12 @@ async def lists(request: Request) -> Response:
         rec = call(mc.create_list, store, who.user_id, body.get("list_name"))
         return envelope(rec, "New list has been created.")
     page, limit = paging(request)
-    total, rows = mc.lists_page(store, who.user_id, page, limit)
+    if wants_query(request):
+        _, every = mc.lists_page(store, who.user_id, 1, 2**31)
+        matching = query_records(request, every, LIST_FIELDS)
+        total, rows = len(matching), matching[(page - 1) * limit : page * limit]
+    else:
+        total, rows = mc.lists_page(store, who.user_id, page, limit)
     return paged_response(
         laravel_block(request, total, page, limit, len(rows)), records(rows), DATA
     )
@@ -220,7 +240,14 @@ async def contacts(request: Request) -> Response:
         rec = call(mc.create_contact, store, who.user_id, list_id, body)
         return envelope(rec, "New contact has been created.")
     page, limit = paging(request)
-    q = mc.ContactQuery(page, limit, opt_int(request, "updated_after"))
+    columns = {c: c for c in mc.CONTACT_COLUMNS}
+    filters, operator = search_params(request, columns)
+    order_field, order_dir = None, "asc"
+    if (request.query_params.get("order_by") or "").strip():
+        order_field, order_dir = order_params(request, columns, default="")
+    q = mc.ContactQuery(
+        page, limit, opt_int(request, "updated_after"), filters, operator, order_field, order_dir
+    )
     total, rows = call(mc.contacts_page, store, who.user_id, list_id, q)
     return paged_response(pagination(request, total, page, limit, len(rows)), records(rows), DATA)
 

@@ -120,8 +120,8 @@ async def _optional_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = orjson.loads(raw)  # orjson: nesting is capped (a 400 here, not a crash)
+    except orjson.JSONDecodeError:
         raise ApiError(400, "BAD_REQUEST", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "BAD_REQUEST", "The request body must be a JSON object.")
@@ -147,7 +147,16 @@ def _receipts(channel: str) -> Any:
         store = store_of(request)
         st = mm.state(store)
         page, limit = paging(request)
-        q = HistoryQuery(page=page, limit=limit)
+        filters, operator = search(request, mm.RECEIPTS.search)
+        order_field, order_dir = ordering(request, mm.RECEIPTS.order)
+        q = HistoryQuery(
+            page=page,
+            limit=limit,
+            q=filters,
+            operator=operator,
+            order_field=order_field,
+            order_dir=order_dir,
+        )
         if channel == "sms":
             mm.sync_sms_receipts(store)
         total, rows = st.receipts.page(who.view, channel, q, unread=channel == "sms")
@@ -557,9 +566,8 @@ def _export(channel: str) -> Any:
     @endpoint
     async def export(request: Request) -> Response:
         who = authenticate(request)
-        filename = (request.query_params.get("filename") or "").strip()
-        if not filename:
-            raise ApiError(400, "BAD_REQUEST", "filename is required.")
+        # Optional, as the OpenAPI description and the official SDK have it.
+        filename = (request.query_params.get("filename") or "").strip() or f"{channel}_history.csv"
         if channel == "sms":
             filters, operator = search(request, SEARCH_FIELDS)
             field, direction = ordering(request, ORDER_FIELDS)

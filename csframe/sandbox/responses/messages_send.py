@@ -134,7 +134,7 @@ def _schedule(value: Any, now: int) -> int | None:
         ts = int(value)
     except (TypeError, ValueError):
         return None
-    if ts < 0:
+    if ts < 0 or ts > 2**62:  # beyond any timestamp (and what SQLite stores)
         return None
     return ts if ts > now else 0
 

@@ -26,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from csframe.sandbox.encoding import sms_parts
+from csframe.sandbox import lifecycle
+from csframe.sandbox.encoding import sms_parts, truncate_parts
 from csframe.sandbox.models import HistoryQuery, Principal, sms_record, sms_row
 from csframe.sandbox.pricing import (
     CURRENCY,
@@ -105,7 +106,7 @@ def _check_schedule(value: object, now: int) -> int | None:
         ts = int(value)  # ints and numeric strings
     except (TypeError, ValueError):
         return None
-    if ts < 0:
+    if ts < 0 or ts > 2**62:  # beyond any timestamp (and what SQLite stores)
         return None
     return ts if ts > now else 0  # a past schedule means "now"
 
@@ -114,7 +115,8 @@ def _evaluate(message: object, now: int) -> dict[str, Any]:
     """Validate and price one message; returns a dict with ``status`` and the derived fields."""
     m = message if isinstance(message, dict) else {}
     body = m.get("body")
-    body = "" if body is None else str(body)
+    # Cut after MAX_SMS_PARTS parts, as the reference says; priced as what is sent.
+    body = "" if body is None else truncate_parts(str(body))
     raw_to = m.get("to")
     country_hint = m.get("country")
     custom = m.get("custom_string")
@@ -184,21 +186,36 @@ async def send(request: Request) -> Response:
     messages = expand_list_messages(store, who, messages)
     now = store.clock.now()
     balance = store.balance(who.user_id)
+    opted_out = lifecycle.opted_out(store, who.user_id)
+    lc = lifecycle.of(store)
     rows: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
     spent = 0
+    blocked = 0
     for message in messages:
         ev = _evaluate(message, now)
-        if ev["status"] == "SUCCESS" and (balance <= 0 or ev["price"] > balance - spent):
+        if ev["status"] == "SUCCESS" and ev["to"] in opted_out:
+            ev["status"] = lifecycle.BLOCKED
+        elif ev["status"] == "SUCCESS" and lc.throttled(who.user_id, ev["to"], ev["body"]):
+            ev["status"] = "THROTTLED"  # not queued, not charged: the client retries later
+        elif ev["status"] == "SUCCESS" and (balance <= 0 or ev["price"] > balance - spent):
             ev["status"] = "INSUFFICIENT_CREDIT"
         ok = ev["status"] == "SUCCESS"
         message_id = store.new_message_id()
-        shared = ok and ev["sender"] == ""
+        shared = ev["status"] in ("SUCCESS", lifecycle.BLOCKED) and ev["sender"] == ""
         sender = SHARED_NUMBER if shared else ev["sender"]
         price = ev["price"] if ok else 0
         if ok and not ev["test"]:
             spent += price
             rows.append(_history_row(who, ev, message_id, sender, now))
+        elif ev["status"] == lifecycle.BLOCKED:
+            # Recorded as the seeded opt-out failures are (a free Failed/304 row with its
+            # receipt), so history, receipts and blocked_count agree.
+            blocked += 1
+            if not ev["test"]:
+                rows.append(
+                    _history_row(who, ev, message_id, sender, now, lifecycle.BLOCKED_OUTCOME)
+                )
         out.append(
             {
                 "direction": "out",
@@ -223,7 +240,9 @@ async def send(request: Request) -> Response:
             }
         )
     # One transaction: the rows and the debit are committed together or not at all.
-    store.insert_sms(rows, charge={who.user_id: spent} if spent else None)
+    ids = store.insert_sms(rows, charge={who.user_id: spent} if spent else None)
+    lc.sent([ids[r["message_id"]] for r in rows if r["status"] == "Sent"])
+    lc.scheduled([ids[r["message_id"]] for r in rows if r["status"] == "Scheduled"])
     queued = sum(1 for m in out if m["status"] == "SUCCESS")
     data = {
         "total_price": round(spent / 1_000_000, 6),
@@ -231,7 +250,7 @@ async def send(request: Request) -> Response:
         "queued_count": queued,
         "messages": out,
         "_currency": CURRENCY,
-        "blocked_count": 0,
+        "blocked_count": blocked,
     }
     return envelope(data, "Messages queued for delivery." if queued else "No messages were queued.")
 
@@ -242,23 +261,37 @@ def _contact_id(ev: dict[str, Any]) -> str | None:
 
 
 def _history_row(
-    who: Principal, ev: dict[str, Any], message_id: str, sender: str, now: int
+    who: Principal,
+    ev: dict[str, Any],
+    message_id: str,
+    sender: str,
+    now: int,
+    outcome: tuple[str, str | None, str, str | None, str | None] | None = None,
 ) -> dict[str, Any]:
+    """The history row of a queued message, or of one that ended at once (``outcome`` =
+    (status, status_code, status_text, error_code, error_text), free of charge)."""
     scheduled = ev["schedule"] > now
+    if outcome is None:
+        outcome = (
+            ("Scheduled", None, "Scheduled", None, None)
+            if scheduled
+            else ("Sent", None, "Sent to carrier", None, None)
+        )
+    price = ev["price"] if outcome[0] in ("Sent", "Scheduled") else 0
     rec = sms_record(
         date=now,
         to=ev["to"],
         body=ev["body"],
-        status="Scheduled" if scheduled else "Sent",
+        status=outcome[0],
         sender=sender,
         schedule=ev["schedule"] or now,
-        status_code=None,
-        status_text="Scheduled" if scheduled else "Sent to carrier",
-        error_code=None,
-        error_text=None,
+        status_code=outcome[1],
+        status_text=outcome[2],
+        error_code=outcome[3],
+        error_text=outcome[4],
         message_id=message_id,
         message_parts=ev["parts"],
-        message_price=fmt_money(ev["price"]),
+        message_price=fmt_money(price),
         list_id=ev["list_id"],
         custom_string=ev["custom_string"],
         contact_id=_contact_id(ev),
@@ -270,7 +303,7 @@ def _history_row(
         last_name=ev["contact"].get("last_name") or None,
         api_username=who.username,
     )
-    return sms_row(rec, ev["price"])
+    return sms_row(rec, price)
 
 
 @endpoint

@@ -1,0 +1,742 @@
+"""What happens to an SMS after it was queued: delivery (or not), receipts, opt-outs, replies.
+
+A message sent through the API (``POST /sms/send``, an SMS campaign) is stored ``Sent``
+and moves on ``delivery_delay_s`` seconds later (wall clock; 0 = in the same request):
+to ``Completed`` (delivered) or ``Failed`` (undelivered, expired, rejected), with the
+``status_code``/``status_text``/``error_code``/``error_text`` of :data:`OUTCOMES`, and a
+delivery receipt in ``GET /sms/receipts`` dated when it moved. Which outcome a message
+gets is drawn from its message id and the seed (reruns agree), with shares that depend
+on the destination country and the sender type (:func:`outcome_shares`).
+
+Deliveries are made by a daemon thread that sleeps until the next one is due, and also
+at the start of every /v3 request (:meth:`Lifecycle.flush_due`), so a client that polls
+right after the delay sees the new status without racing the thread.
+
+Opt-outs: a number is opted out of an account when it is on the account's opt-out list
+(the contact list named "Opt-outs") or sent the account an opt-out reply (``STOP``...).
+Sends to it are ``BLOCKED`` (see ``responses/sms.py``). :meth:`Lifecycle.inbound` stores a
+reply as ClickSend would receive it (``sb.inbound(from_, to, body)``).
+
+Example::
+
+    lc = of(store)
+    lc.configure({"delivery_delay_s": 0.5})
+    lc.sent([sms_row_id, ...])        # after the send committed (Store.insert_sms's ids)
+    lc.flush_due()                    # deliver what is due now
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import ipaddress
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import weakref
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import orjson
+
+from csframe.sandbox import models_collections as coll
+from csframe.sandbox import models_messages as mm
+from csframe.sandbox.models import Store
+from csframe.sandbox.pricing import NumberError, normalise_number
+
+DEFAULT_DELIVERY_DELAY_S = 5.0
+DEFAULT_REPLY_RATE = 0.02
+# Spontaneous replies: one in five is an opt-out (it then blocks later sends).
+REPLY_BODIES = ("Thanks!", "Yes please", "STOP", "Who is this?", "ok")
+
+# name -> (history status, status_code, status_text, error_code, error_text)
+OUTCOMES: dict[str, tuple[str, str, str, str | None, str | None]] = {
+    "Delivered": ("Completed", "201", "Success: Message received on handset.", None, None),
+    "Undelivered": (
+        "Failed",
+        "301",
+        "Undeliverable",
+        "301",
+        "Unknown subscriber: the number is not allocated",
+    ),
+    "Expired": (
+        "Failed",
+        "302",
+        "Expired",
+        "302",
+        "Message expired: handset switched off or out of coverage",
+    ),
+    "Failed": (
+        "Failed",
+        "303",
+        "Rejected by carrier",
+        "303",
+        "Carrier rejected the message (content filter)",
+    ),
+}
+# Delivered share by destination (the rest split 50/30/20 between Undelivered, Expired, Failed).
+DELIVERED_BY_COUNTRY = {"AU": 0.96, "NZ": 0.95, "GB": 0.94, "US": 0.92, "CA": 0.92}
+DELIVERED_OTHER = 0.88
+
+
+def outcome_shares(country: str, sender: str) -> dict[str, float]:
+    """The outcome probabilities of one message.
+
+    North American carriers filter alphanumeric senders (half the deliveries fail there).
+
+    Example::
+
+        >>> round(outcome_shares("AU", "+61481070000")["Delivered"], 2)
+        0.96
+    """
+    delivered = DELIVERED_BY_COUNTRY.get(country, DELIVERED_OTHER)
+    alpha = any(c.isalpha() for c in sender)
+    if alpha and country in ("US", "CA"):
+        delivered /= 2
+    rest = 1 - delivered
+    return {
+        "Delivered": delivered,
+        "Undelivered": rest * 0.5,
+        "Expired": rest * 0.3,
+        "Failed": rest * 0.2,
+    }
+
+
+def pick_outcome(seed: int, message_id: str, country: str, sender: str) -> str:
+    """The outcome of one message: the same for the same seed and message id."""
+    digest = hashlib.blake2b(f"{seed}:{message_id}".encode(), digest_size=8).digest()
+    u = int.from_bytes(digest, "big") / 2**64
+    acc = 0.0
+    shares = outcome_shares(country, sender)
+    for name, p in shares.items():
+        acc += p
+        if u < acc:
+            return name
+    return "Delivered"
+
+
+@dataclass
+class Behaviour:
+    """The lifecycle settings (``running(delivery_delay_s=...)``, ``sb.set_behaviour``)."""
+
+    delivery_delay_s: float = DEFAULT_DELIVERY_DELAY_S
+    # Messages per second one account may queue (a token bucket, burst = one second's
+    # worth, at least 1); beyond it a message is THROTTLED. 0 = no limit.
+    throttle_rate: float = 0.0
+    # An identical body to the same recipient within this many seconds is THROTTLED (the
+    # reference's definition of THROTTLED). 0 = off.
+    throttle_duplicates_s: float = 0.0
+    # Receipt pushes to loopback URL rules: attempts per receipt, and the first retry's
+    # delay (doubling after each failure).
+    webhook_attempts: float = 5
+    webhook_retry_s: float = 0.5
+    # Share of delivered messages answered by their recipient at delivery time (drawn per
+    # message id); REPLY_BODIES decides which replies are opt-outs (1 in 5).
+    reply_rate: float = DEFAULT_REPLY_RATE
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Behaviour:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown behaviour setting(s) {unknown}; known: {sorted(known)}")
+        out = cls()
+        for name, value in values.items():
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if value < 0 or value != value:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+            setattr(out, name, float(value))
+        if out.reply_rate > 1:
+            raise ValueError("reply_rate must be between 0 and 1")
+        if out.webhook_attempts < 1:
+            raise ValueError("webhook_attempts must be >= 1")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Lifecycle:
+    """Pending deliveries of one store, and the thread that makes them."""
+
+    def __init__(self, store: Store, behaviour: Behaviour | None = None) -> None:
+        self.store = store
+        self.behaviour = behaviour or Behaviour()
+        self._pending: list[tuple[float, int, str]] = []  # (due monotonic, sms.id, message_id)
+        self._scheduled: list[tuple[float, int, str]] = []  # the same, for scheduled sends
+        self._inflight = 0  # taken off the queues, not committed yet
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.delivered = 0  # count, for stats and tests
+        self._buckets: dict[int, tuple[float, float]] = {}  # user_id -> (tokens, monotonic)
+        self._recent: dict[tuple[int, str, str], float] = {}  # (user, to, body) -> monotonic
+        self._throttle_lock = threading.Lock()
+        self.webhooks = Pusher(lambda: self.behaviour)
+        self.opt_out_cache: dict[Any, tuple[Any, set[str]]] = {}  # see opted_out()
+        store.reset_hooks.append(lambda _store: self._clear())
+
+    # ------------------------------------------------------------------ settings
+
+    def configure(self, values: dict[str, Any]) -> Behaviour:
+        """Replace the settings (missing keys take their defaults)."""
+        self.behaviour = Behaviour.from_dict(values)
+        with self._throttle_lock:
+            self._buckets.clear()
+        with self._cond:
+            self._cond.notify_all()
+        return self.behaviour
+
+    # ------------------------------------------------------------------ throttling
+
+    def throttled(self, user_id: int, to: str, body: str) -> bool:
+        """Whether queueing this message now is THROTTLED (and if not, count it)."""
+        b = self.behaviour
+        if not b.throttle_rate and not b.throttle_duplicates_s:
+            return False
+        now = time.monotonic()
+        with self._throttle_lock:
+            key = (user_id, to, body)
+            if b.throttle_duplicates_s:
+                last = self._recent.get(key)
+                if last is not None and now - last < b.throttle_duplicates_s:
+                    return True
+            if b.throttle_rate:
+                burst = max(1.0, b.throttle_rate)
+                tokens, then = self._buckets.get(user_id, (burst, now))
+                tokens = min(burst, tokens + (now - then) * b.throttle_rate)
+                if tokens < 1:
+                    self._buckets[user_id] = (tokens, now)
+                    return True
+                self._buckets[user_id] = (tokens - 1, now)
+            if b.throttle_duplicates_s:
+                if len(self._recent) > 100_000:  # forget the old ones now and then
+                    horizon = now - b.throttle_duplicates_s
+                    self._recent = {k: t for k, t in self._recent.items() if t >= horizon}
+                self._recent[key] = now
+        return False
+
+    # ------------------------------------------------------------------ deliveries
+
+    def sent(self, row_ids: list[int]) -> None:
+        """Schedule the delivery of SMS just committed as ``Sent`` (their ``sms.id``, as
+        :meth:`Store.insert_sms` returns them: a primary-key lookup at any scale)."""
+        if not row_ids:
+            return
+        with self.store._lock:
+            marks = ",".join("?" * len(row_ids))
+            rows = self.store.db.execute(
+                f"SELECT id, message_id FROM sms WHERE id IN ({marks}) AND status='Sent'",
+                row_ids,
+            ).fetchall()
+        due = time.monotonic() + self.behaviour.delivery_delay_s
+        with self._cond:
+            for row_id, mid in rows:
+                heapq.heappush(self._pending, (due, row_id, mid))
+            self._ensure_thread()
+            self._cond.notify_all()
+        if self.behaviour.delivery_delay_s == 0:
+            self.flush_due()
+
+    def scheduled(self, row_ids: list[int]) -> None:
+        """Schedule the release of SMS just committed as ``Scheduled`` (``sms.id``s): when
+        sandbox time reaches their ``schedule`` they become ``Sent`` and are delivered
+        like any other (unless cancelled first)."""
+        if not row_ids:
+            return
+        with self.store._lock:
+            marks = ",".join("?" * len(row_ids))
+            rows = self.store.db.execute(
+                f"SELECT id, message_id, json FROM sms WHERE id IN ({marks}) AND status='Scheduled'",
+                row_ids,
+            ).fetchall()
+            now_sandbox = self.store.clock.now()
+        now = time.monotonic()
+        with self._cond:
+            for row_id, mid, js in rows:
+                wait = max(0, int(orjson.loads(js)["schedule"]) - now_sandbox)
+                heapq.heappush(self._scheduled, (now + wait, row_id, mid))
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def pending(self) -> int:
+        """Messages not delivered yet: waiting, scheduled, or being delivered right now."""
+        with self._cond:
+            return len(self._pending) + len(self._scheduled) + self._inflight
+
+    def flush_due(self) -> int:
+        """Release the scheduled sends that are due, then deliver every message that is
+        due now; returns how many were delivered."""
+        now = time.monotonic()
+        with self._cond:
+            released = []
+            while self._scheduled and self._scheduled[0][0] <= now:
+                released.append(heapq.heappop(self._scheduled))
+            self._inflight += len(released)
+        if released:
+            try:
+                self._release([(row_id, mid) for _, row_id, mid in released])
+            finally:
+                with self._cond:
+                    self._inflight -= len(released)
+        with self._cond:
+            if not self._pending or self._pending[0][0] > now:
+                return 0
+            due = []
+            while self._pending and self._pending[0][0] <= now:
+                due.append(heapq.heappop(self._pending))
+            self._inflight += len(due)
+        try:
+            return self._deliver([(row_id, mid) for _, row_id, mid in due])
+        finally:
+            with self._cond:
+                self._inflight -= len(due)
+
+    def _release(self, items: list[tuple[int, str]]) -> None:
+        """Scheduled -> Sent (still Scheduled only: a cancelled one stays cancelled)."""
+        sent = []
+        with self.store.transaction() as db:
+            for row_id, mid in items:
+                got = db.execute(
+                    "SELECT json FROM sms WHERE id=? AND message_id=? AND status='Scheduled'",
+                    (row_id, mid),
+                ).fetchone()
+                if got is None:
+                    continue
+                rec = orjson.loads(got[0])
+                rec.update(status="Sent", status_text="Sent to carrier")
+                db.execute(
+                    "UPDATE sms SET status='Sent', json=? WHERE id=?", (orjson.dumps(rec), row_id)
+                )
+                sent.append(row_id)
+        self.sent(sent)
+
+    def _deliver(self, items: list[tuple[int, str]]) -> int:
+        store = self.store
+        st = mm.state(store)
+        moved = 0
+        with store._lock:
+            # Receipts of seeded rows are derived lazily; derive them first so this
+            # delivery's receipt is not derived a second time later.
+            mm.sync_sms_receipts(store)
+            when = store.clock.now()
+            with store.transaction() as db:
+                receipts = []
+                replies: list[tuple[dict[str, Any], str]] = []
+                updates = []
+                wanted = dict(items)  # sms.id -> message_id
+                found: list[tuple[int, bytes]] = []
+                ids = list(wanted)
+                for a in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+                    chunk = ids[a : a + 900]
+                    found += db.execute(
+                        f"SELECT id, json FROM sms WHERE id IN ({','.join('?' * len(chunk))}) "
+                        "AND status='Sent' ORDER BY id",
+                        chunk,
+                    ).fetchall()
+                for row_id, js in found:
+                    rec = orjson.loads(js)
+                    mid = rec["message_id"]
+                    if mid != wanted[row_id]:  # the row was replaced (after a reset)
+                        continue
+                    name = pick_outcome(store.seed_value, mid, rec["country"], rec["from"])
+                    status, code, text, err, err_text = OUTCOMES[name]
+                    rec.update(
+                        status=status,
+                        status_code=code,
+                        status_text=text,
+                        error_code=err,
+                        error_text=err_text,
+                    )
+                    updates.append((status, orjson.dumps(rec), row_id))
+                    receipts.append(
+                        {
+                            "channel": "sms",
+                            "user_id": rec["user_id"],
+                            "subaccount_id": rec["subaccount_id"],
+                            "date": when,
+                            "read": 0,
+                            "src_id": row_id,
+                            "message_id": mid,
+                            "json": orjson.dumps(mm.sms_receipt_record(rec, when)),
+                        }
+                    )
+                    moved += 1
+                    reply = self._reply(mid)
+                    if reply is not None:
+                        replies.append((rec, reply))
+                db.executemany("UPDATE sms SET status=?, json=? WHERE id=?", updates)
+                st.receipts.append(receipts)
+                for rec, body in replies:
+                    inbound(store, rec["to"], rec["from"], body, rec["user_id"])
+            pushes = self._pushes(receipts)
+        self.delivered += moved
+        for url, payload in pushes:
+            self.webhooks.push(url, payload)
+        return moved
+
+    def _reply(self, message_id: str) -> str | None:
+        """The body of the recipient's spontaneous reply to a delivered message, if any."""
+        rate = self.behaviour.reply_rate
+        if not rate:
+            return None
+        key = f"reply:{self.store.seed_value}:{message_id}".encode()
+        u = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+        if u >= rate:
+            return None
+        return REPLY_BODIES[int(u / rate * len(REPLY_BODIES)) % len(REPLY_BODIES)]
+
+    def _pushes(self, receipts: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """(url, payload) of every receipt for every enabled loopback URL receipt rule of
+        its account (other addresses are never contacted: the sandbox stays local)."""
+        if not receipts or not _table_exists(self.store.db, "collection_items"):
+            return []
+        rules: dict[int, list[str]] = {}
+        out = []
+        for r in receipts:
+            uid = r["user_id"]
+            if uid not in rules:
+                rules[uid] = [
+                    rule["action_address"]
+                    for rule in coll.all_items(self.store, "sms_receipt_rules", uid)
+                    if rule.get("action") == "URL"
+                    and str(rule.get("enabled")) == "1"
+                    and is_loopback_url(str(rule.get("action_address") or ""))
+                ]
+            if not rules[uid]:
+                continue
+            rec = orjson.loads(r["json"])
+            payload = {
+                "timestamp_send": rec["timestamp_send"],
+                "timestamp": rec["timestamp"],
+                "message_id": rec["message_id"],
+                "status": "Delivered" if rec["status_code"] == 201 else "Undelivered",
+                "status_code": rec["status_code"],
+                "status_text": rec["status_text"],
+                "error_code": rec["error_code"],
+                "error_text": rec["error_text"],
+                "custom_string": rec["custom_string"],
+                "user_id": uid,
+                "subaccount_id": rec["subaccount_id"],
+                "message_type": "sms",
+            }
+            out += [(url, payload) for url in rules[uid]]
+        return out
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name="csframe-sandbox-delivery", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                wait = None
+                heads = [q[0][0] for q in (self._pending, self._scheduled) if q]
+                if heads:
+                    wait = max(0.0, min(heads) - time.monotonic())
+                if wait is None or wait > 0:
+                    self._cond.wait(timeout=wait)
+                    continue
+            try:
+                self.flush_due()
+            except sqlite3.ProgrammingError:  # the store was closed under us
+                return
+
+    def _clear(self) -> None:
+        with self._cond:
+            self._pending.clear()
+            self._scheduled.clear()
+        with self._throttle_lock:
+            self._buckets.clear()
+            self._recent.clear()
+
+    def close(self) -> None:
+        """Stop the delivery and push threads (pending work is dropped)."""
+        with self._cond:
+            self._closed = True
+            self._pending.clear()
+            self._scheduled.clear()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.webhooks.close()
+
+
+# ---------------------------------------------------------------------- webhooks
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` is http(s) to a loopback host (the only webhooks the sandbox calls)."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Pusher:
+    """POSTs receipts (form-encoded, as ClickSend's "URL" rules do) to loopback URLs from a
+    daemon thread; a failure (no connection, timeout, non-2xx) is retried after
+    ``webhook_retry_s`` seconds, doubling, up to ``webhook_attempts`` attempts in all."""
+
+    def __init__(self, behaviour: Any) -> None:
+        self._behaviour = behaviour
+        self._queue: list[tuple[float, int, str, dict[str, Any], int]] = []
+        self._seq = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.sent = 0
+        self.failed = 0  # receipts given up on
+        self.attempts = 0
+
+    def push(self, url: str, payload: dict[str, Any]) -> None:
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._queue, (time.monotonic(), self._seq, url, payload, 1))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="csframe-sandbox-webhooks", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            return {
+                "sent": self.sent,
+                "failed": self.failed,
+                "attempts": self.attempts,
+                "queued": len(self._queue),
+            }
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (
+                    not self._queue or self._queue[0][0] > time.monotonic()
+                ):
+                    wait = self._queue[0][0] - time.monotonic() if self._queue else None
+                    self._cond.wait(timeout=wait)
+                if self._closed:
+                    return
+                _, _, url, payload, attempt = heapq.heappop(self._queue)
+            ok = self._post(url, payload)
+            b = self._behaviour()
+            with self._cond:
+                self.attempts += 1
+                if ok:
+                    self.sent += 1
+                elif attempt < int(b.webhook_attempts):
+                    self._seq += 1
+                    due = time.monotonic() + b.webhook_retry_s * 2 ** (attempt - 1)
+                    heapq.heappush(self._queue, (due, self._seq, url, payload, attempt + 1))
+                else:
+                    self.failed += 1
+
+    @staticmethod
+    def _post(url: str, payload: dict[str, Any]) -> bool:
+        data = urllib.parse.urlencode(
+            {k: "" if v is None else v for k, v in payload.items()}
+        ).encode()
+        req = urllib.request.Request(
+            url,
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return 200 <= resp.status < 300
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------------- opt-outs
+
+OPT_OUT_LIST_NAME = "Opt-outs"
+# The per-message send status of an opted-out recipient (the reference lists none; see README).
+BLOCKED = "BLOCKED"
+# How a blocked message reads in history and its receipt (as the seeded ones do).
+BLOCKED_OUTCOME = (
+    "Failed",
+    "304",
+    "Blocked",
+    "304",
+    "Recipient has opted out of messages from this sender",
+)
+
+
+def _table_exists(db: Any, name: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        is not None
+    )
+
+
+def opted_out(store: Store, user_id: int) -> set[str]:
+    """The E.164 numbers opted out of an account: on its "Opt-outs" contact list, or that
+    sent it an opt-out reply (STOP, UNSUBSCRIBE...). Read once per send request.
+
+    Example::
+
+        "+61411000001" in opted_out(store, 48213)
+    """
+    # Normalising every number of the list costs more than the send itself at scale, so
+    # each part is kept while a cheap fingerprint of its rows is unchanged.
+    cache = of(store).opt_out_cache
+    out: set[str] = set()
+    with store._lock:
+        db = store.db
+        if _table_exists(db, "contacts"):
+            lists = (
+                "SELECT list_id FROM contact_lists WHERE user_id=? AND list_name=? COLLATE NOCASE"
+            )
+            args = (user_id, OPT_OUT_LIST_NAME)
+            # The rows' numbers and countries themselves (cheap next to normalising them).
+            mark = db.execute(
+                "SELECT group_concat(contact_id || ':' || coalesce(phone_number, '') || ':' "
+                f"|| coalesce(address_country, ''), ',') FROM contacts WHERE list_id IN ({lists})",
+                args,
+            ).fetchone()
+            key = ("contacts", user_id)
+            if cache.get(key, (None,))[0] != mark:
+                numbers = set()
+                for phone, country in db.execute(
+                    f"SELECT phone_number, address_country FROM contacts WHERE list_id IN ({lists})",
+                    args,
+                ):
+                    hint = country if country and len(country) == 2 else "AU"
+                    try:
+                        numbers.add(normalise_number(phone, hint)[0])
+                    except NumberError:
+                        continue
+                cache[key] = (mark, numbers)
+            out |= cache[key][1]
+        if _table_exists(db, "msg_inbound"):
+            mark = db.execute("SELECT count(*), max(id) FROM msg_inbound").fetchone()
+            key = ("inbound", user_id)
+            if cache.get(key, (None,))[0] != mark:
+                stops = {
+                    r[0]
+                    for r in db.execute(
+                        "SELECT DISTINCT from_ FROM msg_inbound WHERE user_id=? AND opt_out=1",
+                        (user_id,),
+                    )
+                }
+                cache[key] = (mark, stops)
+            out |= cache[key][1]
+    return out
+
+
+def inbound(
+    store: Store, from_: str, to: str, body: str, user_id: int | None = None
+) -> dict[str, Any]:
+    """Store an inbound SMS (a reply, or an opt-out) as if it had just arrived.
+
+    It belongs to the account that last sent an SMS to ``from_`` from ``to`` (or to
+    ``from_`` at all), else to ``user_id`` (default: the main account); it replies to that
+    message. Returns the inbound record (``GET /sms/inbound`` shows it).
+
+    Example::
+
+        inbound(store, "+61411000001", "+61481070000", "STOP")
+    """
+    try:
+        sender = normalise_number(from_, "AU")[0]
+    except NumberError:
+        raise ValueError(f"from_ is not a phone number: {from_!r}") from None
+    if not isinstance(body, str) or not body.strip():
+        raise ValueError("body must be a non-empty string")
+    st = mm.state(store)
+    with store._lock:
+        db = store.db
+        store._ensure_index("to")
+        last = (
+            "SELECT user_id, subaccount_id, message_id, body, custom_string FROM sms "
+            "WHERE to_=? COLLATE NOCASE {} ORDER BY date DESC, id DESC LIMIT 1"
+        )
+        original = (
+            db.execute(last.format("AND from_=?"), (sender, str(to))).fetchone()
+            or db.execute(last.format(""), (sender,)).fetchone()
+        )
+        if original is not None and (user_id is None or original[0] == user_id):
+            uid, sid, orig_id, orig_body, custom = original
+        else:
+            uid = user_id if user_id is not None else _main_user(store)
+            sid = db.execute(
+                "SELECT subaccount_id FROM subaccounts WHERE user_id=? AND is_main=1", (uid,)
+            ).fetchone()
+            if sid is None:
+                raise ValueError(f"no account with user_id {uid}")
+            sid, orig_id, orig_body, custom = sid[0], "", "", None
+        now = store.clock.now()
+        rec = mm.inbound_record(
+            timestamp=now,
+            sender=sender,
+            body=body,
+            original_body=orig_body,
+            original_message_id=orig_id,
+            to=str(to),
+            custom_string=custom,
+            message_id=store.new_message_id(),
+        )
+        row = {
+            "channel": "sms",
+            "user_id": uid,
+            "subaccount_id": sid,
+            "date": now,
+            "read": 0,
+            "message_id": rec["message_id"],
+            "original_message_id": orig_id,
+            "from_": sender,
+            "to_": str(to),
+            "body": body,
+            "opt_out": int(mm.is_opt_out(body)),
+            "json": orjson.dumps(rec),
+        }
+        mm.insert_rows(store, st.inbound, [row])
+    return {**rec, "opt_out": bool(row["opt_out"]), "user_id": uid}
+
+
+def _main_user(store: Store) -> int:
+    main = store.principal(store.get_meta("accounts")["main"])
+    assert main is not None
+    return main.user_id
+
+
+_LIFECYCLES: weakref.WeakKeyDictionary[Store, Lifecycle] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def of(store: Store) -> Lifecycle:
+    """The lifecycle of ``store`` (created with default settings on first use)."""
+    with _LOCK:
+        lc = _LIFECYCLES.get(store)
+        if lc is None:
+            lc = _LIFECYCLES[store] = Lifecycle(store)
+        return lc
