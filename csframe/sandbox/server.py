@@ -45,8 +45,8 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from csframe.sandbox.cut import CutBodies, CutPlan
 from csframe.sandbox import lifecycle
+from csframe.sandbox.cut import CutBodies, CutPlan
 from csframe.sandbox.faults import FaultInjector, FaultMiddleware
 from csframe.sandbox.models import Store
 from csframe.sandbox.responses.common import ApiError, error_response
