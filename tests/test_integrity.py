@@ -346,7 +346,12 @@ def test_a_body_cut_at_a_record_boundary_is_retried_and_never_cached(tmp_path):
         cs = make_client(sb, tmp_path)
         assert sb.cut_bodies(2, "/v3/sms/inbound")["count"] == 2
         got = cs.inbound()
-        assert requests.get(sb.root_url + "/_sandbox/cut", timeout=5).json()["count"] == 0
+        assert (
+            requests.get(sb.root_url + "/_sandbox/cut", headers=sb.admin_headers, timeout=5).json()[
+                "count"
+            ]
+            == 0
+        )
         pd.testing.assert_frame_equal(got, truth)
         cs.close()
         again = make_client(sb, tmp_path)
