@@ -17,6 +17,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from csframe.sandbox.faults import run_captured
+
 
 class CutPlan:
     """How many more bodies to cut, and under which path."""
@@ -82,17 +84,7 @@ class CutBodies:
         ):
             await self.app(scope, receive, send)
             return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, capture)
-        body = b"".join(chunks)
+        start, body = await run_captured(self.app, scope, receive)
         if start.get("status") == 200:
             body = cut_at_record(body)
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]

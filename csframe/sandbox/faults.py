@@ -289,6 +289,22 @@ async def close_connection(send: Any) -> None:
         await asyncio.sleep(0)
 
 
+async def run_captured(app: Any, scope: dict[str, Any], receive: Any) -> tuple[dict, bytes]:
+    """Run ``app`` on the request and return its response (start message, whole body)
+    instead of sending it: for layers that change or withhold an answer."""
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def capture(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, capture)
+    return start, b"".join(chunks)
+
+
 async def _read_then_wait(receive: Any, seconds: float) -> Any:
     """Read the whole request body now, wait ``seconds``, and return a ``receive`` that
     replays it -- so the app acts on the request later even if the client is gone by then
@@ -393,18 +409,9 @@ class FaultMiddleware:
     async def _handle_then_break(
         self, scope: dict[str, Any], receive: Any, raw_send: Any, send: Any, fault: str
     ) -> None:
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, capture)  # the request really happens (and commits)
+        # the request really happens (and commits)
+        start, body = await run_captured(self.app, scope, receive)
         if fault == "truncate" and start:
-            body = b"".join(chunks)
             await send(start)  # still announces the full Content-Length
             await send(
                 {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
