@@ -11,8 +11,9 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# the demo runs against the embedded sandbox: the library plus its `sandbox` extra
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[sandbox]"
 	touch $@
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python

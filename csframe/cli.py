@@ -47,11 +47,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", default=0, **verbose)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module, attr in _COMMANDS:
-        getattr(importlib.import_module(module), attr)(sub)
+        try:
+            getattr(importlib.import_module(module), attr)(sub)
+        except ImportError as exc:
+            if "csframe[" not in str(exc):
+                raise
+            _missing_extra(sub, module, str(exc))
     # -v after the command too (`csframe report usage-cost -v`), on every sub-command
     for command in _leaves(sub):
         command.add_argument("-v", "--verbose", default=argparse.SUPPRESS, **verbose)
     return parser
+
+
+def _missing_extra(sub: argparse._SubParsersAction, module: str, message: str) -> None:
+    """A command whose extra is not installed still exists, and says what to install."""
+    name = module.split(".")[1]  # csframe.sandbox.cli -> sandbox
+    stub = sub.add_parser(name, help=f"(needs an extra) {message}", add_help=False)
+    stub.add_argument("rest", nargs=argparse.REMAINDER)
+    stub.set_defaults(func=lambda _args: _fail(message))
+
+
+def _fail(message: str) -> int:
+    print(f"csframe: {message}", file=sys.stderr)
+    return 2
 
 
 def _leaves(sub: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -87,3 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except ImportError as exc:
+        if "csframe[" not in str(exc):  # a missing extra: one line naming it
+            raise
+        return _fail(str(exc))

@@ -23,6 +23,15 @@ decisions taken where the reference is silent.
 
 from __future__ import annotations
 
+try:  # the server's web stack is the `sandbox` extra, not a core dependency
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised with the extra blocked
+    raise ImportError(
+        f"the csframe sandbox needs the 'sandbox' extra ({exc.name} is missing): "
+        "pip install 'csframe[sandbox]'"
+    ) from None
+
 from csframe.sandbox.server import Sandbox, SandboxStopped, create_app, running, start
 
 __all__ = ["running", "start", "Sandbox", "SandboxStopped", "create_app"]

@@ -482,7 +482,9 @@ class ComposerView:
     """
 
     def __init__(self, model: Composer) -> None:
-        import ipywidgets as w
+        from csframe.widgets._deps import ipywidgets
+
+        w = ipywidgets()
 
         self.model = model
         large = len(model.contacts) > LIVE_ROWS

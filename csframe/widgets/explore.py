@@ -506,7 +506,9 @@ class ExplorerView:
     """
 
     def __init__(self, model: Explorer) -> None:
-        import ipywidgets as w
+        from csframe.widgets._deps import ipywidgets
+
+        w = ipywidgets()
 
         self.model = model
         self.start = w.DatePicker(description="From", value=model.start)

@@ -335,7 +335,9 @@ class CleanupReviewView:
     """
 
     def __init__(self, model: CleanupReview) -> None:
-        import ipywidgets as w
+        from csframe.widgets._deps import ipywidgets
+
+        w = ipywidgets()
 
         self.model = model
         self.accept_button = w.Button(
