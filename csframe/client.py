@@ -29,6 +29,7 @@ from csframe.config import cache_dir as default_cache_dir
 from csframe.config import resolve_base_url, resolve_credentials
 from csframe.errors import InsufficientCredit, ValidationError
 from csframe.loaders import export, generic, paged
+from csframe.loaders.filters import check_columns, check_max_rows, filter_params
 from csframe.session import ApiSession, CacheMiss, RetryPolicy, snapshot
 
 
@@ -303,7 +304,7 @@ class Client:
             ),
         )
 
-    def receipts(self, channel: str = "sms", start=None, end=None) -> pd.DataFrame:
+    def receipts(self, channel: str = "sms", start=None, end=None, **filters) -> pd.DataFrame:
         """Delivery receipts of ``channel`` (sms, voice, fax), optionally in ``[start, end)``
         of their ``timestamp`` (filtered after loading: the API has no time filter).
 
@@ -314,10 +315,9 @@ class Client:
         """
         resource = paged.choose(paged.RECEIPTS, channel, "channel")
         paged.check_window(start, end)  # before any request
-        df = self._snapshot(resource.name, lambda s: paged.load(s, resource, **self._page_kw()))
-        return paged.between(df, "timestamp", start, end)
+        return self._windowed(resource, start, end, filters)
 
-    def inbound(self, start=None, end=None) -> pd.DataFrame:
+    def inbound(self, start=None, end=None, **filters) -> pd.DataFrame:
         """Inbound SMS (replies, STOP opt-outs, messages to your numbers) in ``[start, end)``.
 
         Example::
@@ -325,10 +325,45 @@ class Client:
             stops = cs.inbound()[lambda d: d["body"].str.upper().str.strip() == "STOP"]
         """
         paged.check_window(start, end)
+        return self._windowed(schema.SMS_INBOUND, start, end, filters)
+
+    def _windowed(self, resource, start, end, filters: dict) -> pd.DataFrame:
+        """A resource the API cannot window by time: loaded (filtered and projected on
+        the way), then cut to ``[start, end)`` of its ``timestamp``; ``max_rows`` counts
+        rows inside the window, so with a window it cannot stop the fetch early."""
+        opts = self._filters(resource, filters)
+        windowed = start is not None or end is not None
+        columns, max_rows = opts["columns"], opts["max_rows"]
+        if windowed:
+            if columns is not None and "timestamp" not in columns:
+                opts["columns"] = [*columns, "timestamp"]
+            opts["max_rows"] = None
         df = self._snapshot(
-            "sms_inbound", lambda s: paged.load(s, schema.SMS_INBOUND, **self._page_kw())
+            resource.name, lambda s: paged.load(s, resource, **opts, **self._page_kw())
         )
-        return paged.between(df, "timestamp", start, end)
+        if not windowed:
+            return df
+        df = paged.between(df, "timestamp", start, end)
+        if columns is not None:
+            df = df[columns]
+        return df.head(max_rows) if max_rows is not None else df
+
+    def _filters(self, resource, filters: dict) -> dict:
+        """``q``/``operator``/``order_by``/``columns``/``max_rows``, checked against the
+        resource's columns before any request."""
+        unknown = set(filters) - set(_HISTORY_FILTERS)
+        if unknown:
+            raise TypeError(
+                f"unexpected argument(s) {', '.join(sorted(unknown))}; "
+                f"filters: {', '.join(_HISTORY_FILTERS)}"
+            )
+        return {
+            "search": filter_params(
+                resource, filters.get("q"), filters.get("operator"), filters.get("order_by")
+            ),
+            "columns": check_columns(resource, filters.get("columns")),
+            "max_rows": check_max_rows(filters.get("max_rows")),
+        }
 
     def iter_frames(self, resource: str, chunk_pages: int = 50, **params) -> Iterator[pd.DataFrame]:
         """Lazy twin of the paginated loaders: typed frames of ``chunk_pages`` pages each
@@ -366,7 +401,7 @@ class Client:
             lambda s: paged.statistics(s, channel, currency=self._currency_with(s)),
         )
 
-    def campaigns(self, kind: str = "sms") -> pd.DataFrame:
+    def campaigns(self, kind: str = "sms", **filters) -> pd.DataFrame:
         """Campaigns of ``kind`` (sms, mms, email) with their counts.
 
         Example::
@@ -374,12 +409,15 @@ class Client:
             cs.campaigns("email")[["name", "send_count", "open_count", "click_count"]]
         """
         resource = paged.choose(paged.CAMPAIGNS, kind, "kind")
+        opts = self._filters(resource, filters)
         return self._snapshot(
             resource.name,
-            lambda s: paged.load(s, resource, currency=self._currency_with(s), **self._page_kw()),
+            lambda s: paged.load(
+                s, resource, currency=self._currency_with(s), **opts, **self._page_kw()
+            ),
         )
 
-    def campaign_history(self, email_campaign_id: int) -> pd.DataFrame:
+    def campaign_history(self, email_campaign_id: int, **filters) -> pd.DataFrame:
         """Per-recipient history of one email campaign (opens, clicks, bounces).
 
         Example::
@@ -387,12 +425,14 @@ class Client:
             h = cs.campaign_history(64); h["open_count"].gt(0).mean()   # open rate
         """
         cid = paged._check_id(email_campaign_id, "email_campaign_id")
+        opts = self._filters(schema.EMAIL_CAMPAIGN_HISTORY, filters)
         return self._snapshot(
             f"email campaign {cid} history",
             lambda s: paged.load(
                 s,
                 schema.EMAIL_CAMPAIGN_HISTORY,
                 path=f"/email-campaigns/{cid}/history",
+                **opts,
                 **self._page_kw(),
             ),
         )
@@ -411,14 +451,17 @@ class Client:
             lambda s: paged.campaign_messages(s, cid, currency=self._currency_with(s), **opts),
         )
 
-    def lists(self) -> pd.DataFrame:
+    def lists(self, **filters) -> pd.DataFrame:
         """Contact lists with their sizes.
 
         Example::
 
             cs.lists()[["list_id", "list_name", "_contacts_count"]]
         """
-        return self._snapshot("lists", lambda s: paged.load(s, schema.LISTS, **self._page_kw()))
+        opts = self._filters(schema.LISTS, filters)
+        return self._snapshot(
+            "lists", lambda s: paged.load(s, schema.LISTS, **opts, **self._page_kw())
+        )
 
     def contacts(self, list_id: int | None = None, updated_after=None) -> pd.DataFrame:
         """Contacts of list ``list_id``, or of every list (fetched concurrently) when None;
@@ -439,27 +482,29 @@ class Client:
             ),
         )
 
-    def subaccounts(self) -> pd.DataFrame:
+    def subaccounts(self, **filters) -> pd.DataFrame:
         """Subaccounts and their permissions (API keys are never loaded).
 
         Example::
 
             cs.subaccounts()[["subaccount_id", "api_username", "access_sms"]]
         """
+        opts = self._filters(schema.SUBACCOUNTS, filters)
         return self._snapshot(
-            "subaccounts", lambda s: paged.load(s, schema.SUBACCOUNTS, **self._page_kw())
+            "subaccounts", lambda s: paged.load(s, schema.SUBACCOUNTS, **opts, **self._page_kw())
         )
 
-    def recharge_transactions(self) -> pd.DataFrame:
+    def recharge_transactions(self, **filters) -> pd.DataFrame:
         """Credit purchases (recharges) of the account.
 
         Example::
 
             cs.recharge_transactions()["amount"].sum()
         """
+        opts = self._filters(schema.RECHARGE_TRANSACTIONS, filters)
         return self._snapshot(
             "recharge transactions",
-            lambda s: paged.load(s, schema.RECHARGE_TRANSACTIONS, **self._page_kw()),
+            lambda s: paged.load(s, schema.RECHARGE_TRANSACTIONS, **opts, **self._page_kw()),
         )
 
     def history_export(self, channel: str = "sms", start=None, end=None) -> pd.DataFrame:

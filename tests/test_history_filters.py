@@ -97,3 +97,49 @@ def test_max_rows_stops_early(sb, full):
     fresh.history("sms", START, END, max_workers=1, limit=15)
     everything = fresh.requests_sent - capped
     assert everything > 40 and capped < everything / 2  # stopped, did not read it all
+
+
+# ------------------------------------------------------------ the other paginated loaders
+
+
+def _pick(df: pd.DataFrame, column: str):
+    """A value of ``column`` that some but not all rows have (so the filter means something)."""
+    values = df[column].dropna().astype(str)
+    counts = values.value_counts()
+    return counts.index[len(counts) // 2] if len(counts) > 1 else counts.index[0]
+
+
+@pytest.mark.parametrize(
+    "loader,column",
+    [
+        (lambda cs, **kw: cs.lists(**kw), "list_name"),
+        (lambda cs, **kw: cs.receipts("sms", **kw), "status_code"),
+        (lambda cs, **kw: cs.recharge_transactions(**kw), "invoice_number"),
+        (lambda cs, **kw: cs.inbound(**kw), "from"),
+        (lambda cs, **kw: cs.campaigns("sms", **kw), "name"),
+        (lambda cs, **kw: cs.subaccounts(**kw), "api_username"),
+    ],
+    ids=[
+        "lists",
+        "sms_receipts",
+        "recharge_transactions",
+        "inbound",
+        "sms_campaigns",
+        "subaccounts",
+    ],
+)
+def test_paged_loaders_filter_on_the_server_like_pandas(cs, loader, column):
+    everything = loader(cs)
+    assert len(everything) > 1
+    value = _pick(everything, column)
+    got = loader(cs, q={column: value})
+    want = everything[everything[column].astype(str).str.lower() == value.lower()]
+    assert 0 < len(got) < len(everything) or len(want) == len(everything)
+    key = everything.columns[0]
+    assert sorted(got[key].astype(str)) == sorted(want[key].astype(str))
+    some = loader(cs, columns=[key, column], max_rows=1)
+    assert list(some.columns) == [key, column] and len(some) == 1
+    sent = cs.requests_sent
+    with pytest.raises(ValueError, match="allowed"):
+        loader(cs, q={"no_such_field": 1})
+    assert cs.requests_sent == sent

@@ -69,11 +69,40 @@ def iter_tables(
     yield from chunked_tables(pages, resource, chunk_pages)
 
 
-def load(session, resource: schema.Resource, *, currency: str | None = None, **kw) -> pd.DataFrame:
-    """Every page of ``resource`` as one typed frame (the session has removed secrets)."""
-    tables = list(iter_tables(session, resource, **kw))
+def load(
+    session,
+    resource: schema.Resource,
+    *,
+    currency: str | None = None,
+    search: dict | None = None,
+    columns: list[str] | None = None,
+    max_rows: int | None = None,
+    **kw,
+) -> pd.DataFrame:
+    """Every page of ``resource`` as one typed frame (the session has removed secrets).
+
+    ``search``: validated ``q``/``operator``/``order_by`` parameters
+    (:func:`csframe.loaders.filters.filter_params`); ``columns``: keep only those, as each
+    chunk is parsed; ``max_rows``: stop fetching once that many rows are in (API order).
+    """
+    params = {**(kw.pop("params", None) or {}), **(search or {})}
+    chunk_pages = kw.pop("chunk_pages", 100)
+    if max_rows is not None:  # chunks small enough to stop soon after max_rows
+        chunk_pages = min(chunk_pages, max(1, -(-max_rows // kw.get("limit", 100))))
+    tables, rows = [], 0
+    chunks = iter_tables(session, resource, params=params or None, chunk_pages=chunk_pages, **kw)
+    for table in chunks:
+        if columns is not None:
+            table = table.select([c for c in columns if c in table.column_names])
+        tables.append(table)
+        rows += table.num_rows
+        if max_rows is not None and rows >= max_rows:
+            chunks.close()  # stops fetching (pending pages are cancelled)
+            break
     table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-    return table_to_frame(table, resource, currency=currency)
+    if max_rows is not None:
+        table = table.slice(0, max_rows)
+    return table_to_frame(table, resource, currency=currency, columns=columns)
 
 
 def check_window(start=None, end=None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
