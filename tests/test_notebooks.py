@@ -52,6 +52,8 @@ PROBES: dict[str, dict[str, str]] = {
         "recipients": "len(plan)",
         "sent": "int(sent_count)",
         "quote_total": "float(quote_total)",
+        "delivered": "int(delivered)",
+        "in_history": "len(ours)",
     },
     "05-delivery-analysis": {
         "countries": "len(by_country)",
@@ -91,6 +93,8 @@ def _check_04(v: dict, workdir: Path) -> None:
     assert v["recipients"] > 0
     assert v["sent"] == v["recipients"], "every planned message must be sent exactly once"
     assert v["quote_total"] > 0
+    # the sandbox delivers after a few seconds: the run's statuses have moved on
+    assert v["in_history"] == v["sent"] and 0 < v["delivered"] <= v["sent"]
 
 
 def _check_05(v: dict, workdir: Path) -> None:
