@@ -13,8 +13,10 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+import pyarrow as pa
 
 from csframe import schema
 
@@ -108,3 +110,29 @@ def check_max_rows(max_rows) -> int | None:
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
         raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}")
     return max_rows
+
+
+def chunk_pages_for(max_rows: int | None, limit: int, default: int = 100) -> int:
+    """Pages per parsed chunk: ``default``, or few enough to stop soon after ``max_rows``."""
+    if max_rows is None:
+        return default
+    limit = limit if isinstance(limit, int) and limit > 0 else 100
+    return min(default, max(1, -(-max_rows // limit)))
+
+
+def collect(
+    chunks: Iterator[pa.Table], columns: list[str] | None, max_rows: int | None
+) -> pa.Table:
+    """One table from parsed chunks: each projected to ``columns`` as it comes (memory
+    follows), and the fetch stopped (pending pages cancelled) once ``max_rows`` are in."""
+    tables, rows = [], 0
+    for table in chunks:
+        if columns is not None:
+            table = table.select([c for c in columns if c in table.column_names])
+        tables.append(table)
+        rows += table.num_rows
+        if max_rows is not None and rows >= max_rows:
+            chunks.close()  # type: ignore[attr-defined]  # a generator: stops its pool
+            break
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    return table.slice(0, max_rows) if max_rows is not None else table

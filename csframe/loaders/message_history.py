@@ -17,7 +17,14 @@ import pyarrow as pa
 
 from csframe import schema, timeutil
 from csframe.frames import pages_table, table_to_frame
-from csframe.loaders.filters import check_columns, check_max_rows, filter_params, parse_order_by
+from csframe.loaders.filters import (
+    check_columns,
+    check_max_rows,
+    chunk_pages_for,
+    collect,
+    filter_params,
+    parse_order_by,
+)
 from csframe.paging import check_limit, iter_raw_pages
 from csframe.timeutil import parse_instant
 
@@ -112,23 +119,9 @@ def history(session, channel: str, start=None, end=None, **kw) -> pd.DataFrame:
     columns = check_columns(resource, kw.pop("columns", None))
     max_rows = check_max_rows(kw.pop("max_rows", None))
     order = kw.get("order_by")
-    tables, rows = [], 0
-    chunk_pages = 100
-    if max_rows is not None:  # chunks small enough to stop soon after max_rows
-        limit = kw.get("limit", 100) if isinstance(kw.get("limit", 100), int) else 100
-        chunk_pages = min(100, max(1, -(-max_rows // max(1, limit))))
+    chunk_pages = chunk_pages_for(max_rows, kw.get("limit", 100))
     chunks = _iter_tables(session, channel, start, end, chunk_pages=chunk_pages, **kw)
-    for table in chunks:
-        if columns is not None:  # projected as each chunk is parsed: memory follows
-            table = table.select([c for c in columns if c in table.column_names])
-        tables.append(table)
-        rows += table.num_rows
-        if max_rows is not None and rows >= max_rows:
-            chunks.close()  # stops fetching (pending pages are cancelled)
-            break
-    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-    if max_rows is not None:
-        table = table.slice(0, max_rows)
+    table = collect(chunks, columns, max_rows)
     df = table_to_frame(table, resource, currency=currency, columns=columns)
     if order is not None:
         # windows come in time order, each sorted by the API: make the order global

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from csframe import schema
 from csframe.frames import table_to_frame, to_frame
+from csframe.loaders.filters import chunk_pages_for, collect
 from csframe.loaders.message_history import SHORT_EXPIRE, chunked_tables
 from csframe.paging import check_limit, iter_raw_pages
 from csframe.timeutil import parse_instant
@@ -86,22 +87,9 @@ def load(
     chunk is parsed; ``max_rows``: stop fetching once that many rows are in (API order).
     """
     params = {**(kw.pop("params", None) or {}), **(search or {})}
-    chunk_pages = kw.pop("chunk_pages", 100)
-    if max_rows is not None:  # chunks small enough to stop soon after max_rows
-        chunk_pages = min(chunk_pages, max(1, -(-max_rows // kw.get("limit", 100))))
-    tables, rows = [], 0
+    chunk_pages = chunk_pages_for(max_rows, kw.get("limit", 100), kw.pop("chunk_pages", 100))
     chunks = iter_tables(session, resource, params=params or None, chunk_pages=chunk_pages, **kw)
-    for table in chunks:
-        if columns is not None:
-            table = table.select([c for c in columns if c in table.column_names])
-        tables.append(table)
-        rows += table.num_rows
-        if max_rows is not None and rows >= max_rows:
-            chunks.close()  # stops fetching (pending pages are cancelled)
-            break
-    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-    if max_rows is not None:
-        table = table.slice(0, max_rows)
+    table = collect(chunks, columns, max_rows)
     return table_to_frame(table, resource, currency=currency, columns=columns)
 
 
