@@ -344,6 +344,21 @@ def _seed_areas(store: Store, seed_value: int, n_rows: int, now_ts: int) -> None
         fn(store, seed_value, n_rows, now_ts, rng)
 
 
+# Settings every new account starts with (seeded accounts and POST /account alike).
+ACCOUNT_SETTINGS: dict = {
+    "auto_recharge": 0,
+    "auto_recharge_amount": "20.00",
+    "low_credit_amount": "0.00",
+    "setting_unicode_sms": 0,
+    "setting_email_sms_subject": 0,
+    "setting_fix_sender_id": 0,
+    "setting_sms_message_char_limit": 6,
+    "old_dashboard": 0,
+    "balance_commission": "0.000000",
+    "timezone": "Australia/Melbourne",
+}
+
+
 def _user_info(
     user_id: int,
     username: str,
@@ -378,16 +393,7 @@ def _user_info(
         "country": "AU",
         "country_ip": "AU",
         "default_country_sms": "AU",
-        "auto_recharge": 0,
-        "auto_recharge_amount": "20.00",
-        "low_credit_amount": "0.00",
-        "setting_unicode_sms": 0,
-        "setting_email_sms_subject": 0,
-        "setting_fix_sender_id": 0,
-        "setting_sms_message_char_limit": 6,
-        "old_dashboard": 0,
-        "balance_commission": "0.000000",
-        "timezone": "Australia/Melbourne",
+        **ACCOUNT_SETTINGS,
         "price_rate": 0,
         "private_uploads": 0,
         "fax_quality": 0,

@@ -45,6 +45,7 @@ from csframe.sandbox.responses.common import (
     json_body,
     store_of,
 )
+from csframe.sandbox.seed import ACCOUNT_SETTINGS
 
 DEFAULT_SENDERS = "default_senders"
 SENDER_TYPES = (
@@ -429,16 +430,7 @@ async def create_account(request: Request) -> Response:
         "account_billing_mobile": str(payload["user_phone"]),
         "country": str(payload["country"]).upper(),
         "default_country_sms": str(payload["country"]).upper(),
-        "auto_recharge": 0,
-        "auto_recharge_amount": "20.00",
-        "low_credit_amount": "0.00",
-        "setting_unicode_sms": 0,
-        "setting_email_sms_subject": 0,
-        "setting_fix_sender_id": 0,
-        "setting_sms_message_char_limit": 6,
-        "old_dashboard": 0,
-        "balance_commission": "0.000000",
-        "timezone": "Australia/Melbourne",
+        **ACCOUNT_SETTINGS,
         "_currency": dict(CURRENCY),
         "_subaccount": {
             "subaccount_id": 100_000 + (h >> 20) % 900_000,
