@@ -463,7 +463,7 @@ class Client:
             "lists", lambda s: paged.load(s, schema.LISTS, **opts, **self._page_kw())
         )
 
-    def contacts(self, list_id: int | None = None, updated_after=None) -> pd.DataFrame:
+    def contacts(self, list_id: int | None = None, updated_after=None, **filters) -> pd.DataFrame:
         """Contacts of list ``list_id``, or of every list (fetched concurrently) when None;
         ``updated_after`` (a date or datetime) keeps contacts changed since then.
 
@@ -471,7 +471,9 @@ class Client:
 
             ct = cs.contacts()          # every list; list_id and _list_name columns say which
         """
-        return self._snapshot(
+        opts = self._filters(schema.CONTACTS, filters)
+        max_rows = opts.pop("max_rows")
+        df = self._snapshot(
             "contacts",
             lambda s: paged.contacts(
                 s,
@@ -479,8 +481,10 @@ class Client:
                 updated_after=updated_after,
                 max_workers=self.max_workers,
                 progress=self.progress,
+                **opts,
             ),
         )
+        return df.head(max_rows) if max_rows is not None else df
 
     def subaccounts(self, **filters) -> pd.DataFrame:
         """Subaccounts and their permissions (API keys are never loaded).

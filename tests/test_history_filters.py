@@ -143,3 +143,16 @@ def test_paged_loaders_filter_on_the_server_like_pandas(cs, loader, column):
     with pytest.raises(ValueError, match="allowed"):
         loader(cs, q={"no_such_field": 1})
     assert cs.requests_sent == sent
+
+
+def test_contacts_filter_per_list_like_pandas(cs):
+    everything = cs.contacts()
+    value = _pick(everything, "last_name")
+    got = cs.contacts(q={"last_name": value})
+    want = everything[everything["last_name"].astype(str).str.lower() == value.lower()]
+    assert len(want) > 0
+    assert sorted(got["contact_id"]) == sorted(want["contact_id"])
+    some = cs.contacts(columns=["contact_id", "phone_number"], max_rows=5)
+    assert list(some.columns) == ["contact_id", "phone_number"] and len(some) == 5
+    with pytest.raises(ValueError, match="allowed"):
+        cs.contacts(q={"nope": 1})

@@ -141,9 +141,13 @@ def contacts(
     updated_after=None,
     max_workers: int = 8,
     progress: bool | str = False,
+    search: dict | None = None,
+    columns: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Contacts of one list, or of every list (lists fetched concurrently)."""
-    params: dict = {}
+    """Contacts of one list, or of every list (lists fetched concurrently); ``search``
+    (validated ``q``/``operator``/``order_by``) goes to every list's request, ``columns``
+    projects each list's chunks as they are parsed."""
+    params: dict = dict(search or {})
     if updated_after is not None:
         params["updated_after"] = int(parse_instant(updated_after, "updated_after").timestamp())
     if list_id is not None:
@@ -154,26 +158,27 @@ def contacts(
         ids = [int(i) for i in lists["list_id"].dropna()]
         names = dict(zip(lists["list_id"].astype("int64"), lists["list_name"], strict=True))
 
+    # list_id and _list_name are kept while loading: they say which list a row is from
+    keep = None if columns is None else list(dict.fromkeys([*columns, "list_id", "_list_name"]))
+
     def one(lid: int) -> pa.Table:
-        tables = list(
-            iter_tables(
-                session,
-                schema.CONTACTS,
-                path=f"/lists/{lid}/contacts",
-                params=params,
-                max_workers=max(1, max_workers // 2),
-            )
+        chunks = iter_tables(
+            session,
+            schema.CONTACTS,
+            path=f"/lists/{lid}/contacts",
+            params=params,
+            max_workers=max(1, max_workers // 2),
         )
-        return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+        return collect(chunks, keep, None)
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(ids), max_workers // 2 or 1))) as pool:
         parts = list(pool.map(one, ids))
     parts = [p for p in parts if p.num_rows]
     table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
-    df = table_to_frame(table, schema.CONTACTS)
+    df = table_to_frame(table, schema.CONTACTS, columns=keep)
     if names and df["_list_name"].isna().any():
         df["_list_name"] = df["_list_name"].fillna(df["list_id"].map(names).astype("str"))
-    return df
+    return df if columns is None else df[columns]
 
 
 def _check_id(value, name: str) -> int:
