@@ -4,20 +4,23 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
+# -qq: errors only. setuptools prints an informational note on every editable install
+# ("be careful with folders ... same name as your package"); pip errors still show.
+PIP    := $(PY) -m pip install -qq
 
 .PHONY: demo test lint format bench soak clean install
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PIP) --upgrade pip
 
 # the demo runs against the embedded sandbox: the library plus its `sandbox` extra
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[sandbox]"
+	$(PIP) -e ".[sandbox]"
 	touch $@
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PIP) -e ".[dev]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -39,7 +42,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PIP) -e ".[bench]"
 	$(PY) bench/history_load.py
 
 ## soak: 50 journaled sends killed at random under every fault kind; prints duplicates and losses (both must be 0)
