@@ -9,7 +9,9 @@ Layout::
 
 Each month file is replaced atomically (written under a dot-name, then ``os.replace``),
 and the state file likewise, after its month files, so a crash mid-sync leaves the
-previous store readable. Readers (pyarrow, DuckDB, Dask, Spark) skip dot- and
+previous store readable. :func:`read` reads only the months the state records, so a month
+file written by a sync killed before it recorded it is not read until a sync completes
+it; the temporary files a killed writer leaves are removed by the next sync. Readers (pyarrow, DuckDB, Dask, Spark) skip dot- and
 underscore-prefixed files, so half-written files are never seen.
 
 Example::
@@ -117,10 +119,14 @@ def read(
             raise ValueError(
                 f"unknown column(s) {unknown} for {res.name}; known: {', '.join(res.column_names)}"
             )
+    recorded = set(state.get("months") or {})
     files = []
     for f in sorted(root.glob("month=*/part.parquet")):
+        key = f.parent.name.split("=", 1)[1]
+        if key not in recorded:
+            continue  # written by a sync killed before it recorded the month: not yet in
         # Partition pruning: skip months wholly outside [start, end) without opening them.
-        month = pd.Timestamp(f.parent.name.split("=", 1)[1] + "-01", tz="UTC")
+        month = pd.Timestamp(key + "-01", tz="UTC")
         next_month = month + pd.DateOffset(months=1)
         if (t1 is not None and month >= t1) or (t0 is not None and next_month <= t0):
             continue
@@ -200,6 +206,36 @@ def duckdb(path: str | os.PathLike, connection=None):
             f"read_parquet('{pattern}', hive_partitioning = true)"
         )
     return con
+
+
+def remove_stale_temp_files(root: Path) -> int:
+    """Delete the temporary files (``.<name>.<pid>.tmp``) that a writer killed between
+    writing and renaming left behind, when that process is gone; returns how many.
+    Readers never see them (dot files), but they would pile up."""
+    removed = 0
+    for tmp in Path(root).rglob(".*.tmp"):
+        try:
+            pid = int(tmp.name.rsplit(".", 2)[-2])
+        except (ValueError, IndexError):
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            tmp.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -64,6 +64,7 @@ def sync(client, channel: str, path: str | os.PathLike, start=None) -> SyncResul
     resource = loaders.HISTORY[channel]
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
+    store.remove_stale_temp_files(root)  # a killed sync's half-written files
     state = store.StoreState.load(root, resource.name)
     now = timeutil.now_utc()
     first = parse_month(start, "start") if start is not None else first_month(client, channel)

@@ -149,3 +149,35 @@ def test_dir_lists_the_public_submodules():
     names = dir(csframe)
     for name in ("Client", "clean", "reports", "sandbox", "store", "writers", "widgets"):
         assert name in names
+
+
+def test_a_killed_writers_temp_files_are_removed_by_the_next_sync(sb, tmp_path):
+    cs = make_client(sb, tmp_path)
+    root = tmp_path / "t"
+    cs.sync("sms", root, start="2026-05")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    month = next(root.glob("month=*"))
+    stale = month / f".part.parquet.{dead}.tmp"  # what a SIGKILL before the rename leaves
+    stale.write_bytes(b"half a file")
+    mine = month / f".part.parquet.{os.getpid()}.tmp"  # a live writer's: kept
+    mine.write_bytes(b"in progress")
+    cs.sync("sms", root, start="2026-05")
+    assert not stale.exists() and mine.exists()
+    mine.unlink()
+
+
+def test_a_month_file_the_state_does_not_record_is_not_read(sb, tmp_path):
+    # a sync killed between writing a month file and recording it in the state
+    cs = make_client(sb, tmp_path)
+    root = tmp_path / "u"
+    cs.sync("sms", root, start="2026-05")
+    before = store.read(root)
+    state = json.loads((root / store.STATE_FILE).read_text())
+    newest = max(state["months"])
+    del state["months"][newest]
+    (root / store.STATE_FILE).write_text(json.dumps(state))
+    partial = store.read(root)
+    assert len(partial) == sum(m["rows"] for m in state["months"].values()) < len(before)
+    cs.sync("sms", root, start="2026-05")  # the next sync completes it
+    assert len(store.read(root)) >= len(before)
