@@ -61,7 +61,7 @@ import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,15 +81,13 @@ from csframe.reports.model import (
     ChartSpec,
     Highlight,
     Kind,
+    ReportLike,
     ReportMeta,
     default_label,
     format_value,
     header_label,
 )
 from csframe.reports.sheetxml import column_cells, render_rows, series_values, splice
-
-if TYPE_CHECKING:  # pragma: no cover
-    from csframe.reports.base import Report  # the type only: base imports this module
 
 SUMMARY_SHEET = "Summary"
 #: Workbook attribute holding ``{worksheet: render()}`` of rows to splice in on save.
@@ -159,7 +157,7 @@ def money_format(currency: str | None, symbol: str | None = None, decimals: int 
     return number
 
 
-def write_excel(report: Report, path: str | os.PathLike) -> Path:
+def write_excel(report: ReportLike, path: str | os.PathLike) -> Path:
     """Write ``report`` as an .xlsx workbook at ``path`` (atomically); returns the path.
 
     Parent directories are created. On any failure the previous file at ``path``, if any,
@@ -260,7 +258,7 @@ class _Layout:
         return self.columns.index(name) + 1
 
 
-def build_workbook(report: Report) -> Workbook:
+def build_workbook(report: ReportLike) -> Workbook:
     """The openpyxl (write-only) Workbook for ``report``, not yet saved.
 
     Example::
@@ -276,7 +274,7 @@ def build_workbook(report: Report) -> Workbook:
     return wb
 
 
-def _build(wb: Workbook, report: Report) -> None:
+def _build(wb: Workbook, report: ReportLike) -> None:
     meta = report.meta
     wb.properties.title = meta.title
     wb.properties.creator = "csframe"
@@ -363,7 +361,7 @@ def _text(value: Any) -> str:
     return clean_text(str(value))
 
 
-def _write_summary(ws, report: Report, names, formats, charts) -> None:
+def _write_summary(ws, report: ReportLike, names, formats, charts) -> None:
     meta = report.meta
     labels = [label for label, _ in report.summary_lines()] + list(names.values())
     ws.column_dimensions["A"].width = min(max([26, *(len(x) + 2 for x in labels)]), 45)
@@ -484,7 +482,9 @@ def _fitted_width(header: str, values: np.ndarray, kind: Kind, meta: ReportMeta)
     return max(_width(header, _column_text(arr, ctype, series, kind, meta)), 8.0)
 
 
-def _write_table(ws, report: Report, key: str, df: pd.DataFrame, formats, charts, pending) -> None:
+def _write_table(
+    ws, report: ReportLike, key: str, df: pd.DataFrame, formats, charts, pending
+) -> None:
     meta, spec = report.meta, report.spec(key)
     kinds = report.kinds(key)
     columns = list(df.columns)

@@ -16,7 +16,7 @@ import datetime as dt
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
@@ -423,3 +423,29 @@ def header_label(report, key: str, column: str) -> str:
     if report.kinds(key)[column] in ("money", "price") and report.meta.currency:
         label = f"{label} ({report.meta.currency})"
     return label
+
+
+class ReportLike(Protocol):
+    """What the writers (``excel``, ``output``) read of a report.
+
+    :class:`csframe.reports.base.Report` is one. Typing the writers against this, not
+    against ``Report``, keeps them below ``base`` (which calls them) without a circle.
+    """
+
+    meta: ReportMeta
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, Any]
+    summary: dict[str, Any]
+    charts: list[ChartSpec]
+    summary_kinds: dict[str, Kind]
+    summary_labels: dict[str, str]
+    alerts: list[str]
+    notes: list[str]
+
+    def spec(self, name: str) -> TableSpec: ...
+
+    def kinds(self, name: str) -> dict[str, Kind]: ...
+
+    def totals(self, name: str) -> dict[str, Any] | None: ...
+
+    def summary_lines(self) -> list[tuple[str, str]]: ...

@@ -34,15 +34,19 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from csframe.reports.cells import neutralise, neutralise_series
-from csframe.reports.model import Kind, ReportMeta, default_label, format_value, header_label
-
-if TYPE_CHECKING:  # pragma: no cover
-    from csframe.reports.base import Report
+from csframe.reports.model import (
+    Kind,
+    ReportLike,
+    ReportMeta,
+    default_label,
+    format_value,
+    header_label,
+)
 
 _CSS = """
 body{font-family:Calibri,Carlito,'Segoe UI',Arial,sans-serif;margin:24px;color:#222}
@@ -121,7 +125,7 @@ def replace_dir_atomic(build, path: str | os.PathLike) -> Path:
 # --- CSV -------------------------------------------------------------------------------------
 
 
-def csv_frame(report: Report, name: str) -> pd.DataFrame:
+def csv_frame(report: ReportLike, name: str) -> pd.DataFrame:
     """Table ``name`` as written to CSV: months/dates as ISO text, datetimes in UTC,
     formula-like text neutralised, data rows only.
 
@@ -148,7 +152,7 @@ def csv_frame(report: Report, name: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def write_csv(report: Report, directory: str | os.PathLike) -> Path:
+def write_csv(report: ReportLike, directory: str | os.PathLike) -> Path:
     """Write ``summary.csv`` and one CSV per table into ``directory`` (atomically).
 
     Example::
@@ -210,7 +214,7 @@ def _fmt(value: Any, kind: Kind, meta: ReportMeta) -> str:
     return format_value(value, kind, meta)
 
 
-def _table_html(report: Report, name: str) -> str:
+def _table_html(report: ReportLike, name: str) -> str:
     df = report.tables[name]
     spec, kinds, meta = report.spec(name), report.kinds(name), report.meta
     columns = list(df.columns)
@@ -254,7 +258,7 @@ def _figure_html(fig) -> str:
     return f'<p><img alt="chart" src="data:image/png;base64,{data}"></p>'
 
 
-def render_html(report: Report, *, max_rows: int | None = 5000) -> str:
+def render_html(report: ReportLike, *, max_rows: int | None = 5000) -> str:
     """The report as one self-contained HTML document. Tables longer than ``max_rows``
     are cut (with a note saying how many rows the workbook has): a browser is no place
     for 100,000 rows.
@@ -307,7 +311,7 @@ def render_html(report: Report, *, max_rows: int | None = 5000) -> str:
     return "\n".join(parts)
 
 
-def _truncated(report: Report, name: str, n: int) -> Report:
+def _truncated(report: ReportLike, name: str, n: int) -> ReportLike:
     import dataclasses
 
     tables = {name: report.tables[name].head(n)}
@@ -315,7 +319,7 @@ def _truncated(report: Report, name: str, n: int) -> Report:
     return dataclasses.replace(report, tables=tables, specs=specs, figures={})
 
 
-def write_html(report: Report, path: str | os.PathLike) -> Path:
+def write_html(report: ReportLike, path: str | os.PathLike) -> Path:
     """Write :func:`render_html` to ``path`` atomically.
 
     Example::
