@@ -183,6 +183,14 @@ def opt_int(request: Request, name: str) -> int | None:
     return value
 
 
+async def object_body(request: Request) -> dict[str, Any]:
+    """The request's JSON body, which must be an object (else 400 BAD_REQUEST)."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "BAD_REQUEST", "The request body must be a JSON object.")
+    return body
+
+
 def paging(request: Request) -> tuple[int, int]:
     """``(page, limit)``: page defaults to 1 (values < 1 read as 1), limit to 15 clamped to 15..100."""
     page = opt_int(request, "page")

@@ -38,6 +38,7 @@ from csframe.sandbox.responses.common import (
     endpoint,
     envelope,
     json_body,
+    object_body,
     opt_int,
     page_url_maker,
     paged_response,
@@ -94,13 +95,6 @@ async def optional_body(request: Request) -> Any:
     if not raw.strip():
         return None
     return await json_body(request)
-
-
-async def object_body(request: Request) -> dict[str, Any]:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise ApiError(400, "BAD_REQUEST", "The request body must be a JSON object.")
-    return body
 
 
 def laravel_block(request: Request, total: int, page: int, limit: int, n: int) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from csframe.sandbox.responses.common import (
     authenticate,
     endpoint,
     envelope,
-    json_body,
+    object_body,
     store_of,
 )
 from csframe.sandbox.seed import ACCOUNT_SETTINGS
@@ -119,9 +119,7 @@ async def default_senders(request: Request) -> Response:
     who = authenticate(request)
     store = store_of(request)
     if request.method == "POST":
-        payload = await json_body(request)
-        if not isinstance(payload, dict):
-            raise ApiError(400, "BAD_REQUEST", "The request body must be a JSON object.")
+        payload = await object_body(request)
         details: list[dict[str, str]] = []
         country = str(payload.get("country_code") or "").upper()
         if len(country) != 2 or not country.isalpha():
@@ -218,9 +216,7 @@ async def default_sender(request: Request) -> Response:
         coll.delete_item(store, DEFAULT_SENDERS, who.user_id, sid)
         return Response(status_code=204)
     if request.method == "PATCH":
-        payload = await json_body(request)
-        if not isinstance(payload, dict):
-            raise ApiError(400, "BAD_REQUEST", "The request body must be a JSON object.")
+        payload = await object_body(request)
         details: list[dict[str, str]] = []
         strategies = _strategies(payload, details)
         if details:
@@ -374,9 +370,7 @@ REGISTRATION_FIELDS = (
 async def register_numbers(request: Request) -> Response:
     """``POST /numbers/registrations/number-types/{type}/country/{country}``."""
     authenticate(request)
-    payload = await json_body(request)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "BAD_REQUEST", "The request body must be a JSON object.")
+    payload = await object_body(request)
     missing = [f for f in REGISTRATION_FIELDS if not str(payload.get(f) or "").strip()]
     if missing:
         raise ApiError(400, "MISSING_REQUIRED_FIELDS", f"Required: {', '.join(missing)}.")
@@ -400,9 +394,7 @@ ACCOUNT_FIELDS = (
 @endpoint
 async def create_account(request: Request) -> Response:
     """``POST /account`` (no credentials: it is how an account is made)."""
-    payload = await json_body(request)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "BAD_REQUEST", "The request body must be a JSON object.")
+    payload = await object_body(request)
     missing = [f for f in ACCOUNT_FIELDS if not str(payload.get(f) or "").strip()]
     if missing:
         raise ApiError(400, "MISSING_REQUIRED_FIELDS", f"Required: {', '.join(missing)}.")
