@@ -459,14 +459,13 @@ class Journal:
             arr = np.asarray(pos, dtype=np.int64)
             self.error[arr[self.state[arr] == PENDING]] = error
 
-    def inflight(self, *, in_doubt: bool = False) -> dict[int, tuple[list[int], float]]:
-        """``{batch: (positions, started)}`` of requests whose answer is unknown (with
-        ``in_doubt=True``, also of rows a lookup left in doubt), by the request's batch."""
+    def inflight(self, states: Sequence[str] = ("inflight",)) -> dict[int, tuple[list[int], float]]:
+        """``{batch: (positions, started)}`` of the rows in ``states`` (default: requests
+        whose answer is unknown; add ``"in_doubt"`` for rows a lookup left in doubt),
+        grouped by the request they were in."""
         with self._lock:
             out: dict[int, tuple[list[int], float]] = {}
-            mask = self.state == INFLIGHT
-            if in_doubt:
-                mask |= self.state == IN_DOUBT
+            mask = np.isin(self.state, [_CODE[s] for s in states])
             for pos in np.flatnonzero(mask).tolist():
                 b = int(self.batch_of[pos])
                 out.setdefault(b, ([], self.started.get(b, 0.0)))[0].append(pos)

@@ -67,12 +67,13 @@ from csframe.errors import (
 )
 from csframe.writers._common import JournalMismatch, check_chunk_size, show_rows
 from csframe.writers.channels import Channel, channel_of, fingerprint, row_hashes
-from csframe.writers.journal import IN_DOUBT, STATES, Journal
+from csframe.writers.journal import STATES, Journal
 from csframe.writers.lookup import LookupFailed, find_sent
 
 log = logging.getLogger("csframe.writers")
 
 OUTCOMES = ("sent", "rejected", "retryable", "in_doubt", "not_sent")
+UNKNOWN = ("inflight", "in_doubt")  # journal states whose outcome a lookup must settle
 _FATAL = (AuthenticationError, AccountError, NotFound, ValidationError)
 # journal state code -> outcome code (STATES order: pending, inflight, sent, rejected,
 # retryable, in_doubt; OUTCOMES order: sent, rejected, retryable, in_doubt, not_sent).
@@ -414,7 +415,7 @@ class _Run:
         """With ``wait``: sleep until the next in-doubt batch's horizon; True if any."""
         if not self.wait or self.stop.is_set():
             return False
-        groups = self.j.inflight(in_doubt=True)
+        groups = self.j.inflight(UNKNOWN)
         if not groups:
             return False
         due = min(started for _, started in groups.values()) + self.horizon
@@ -521,7 +522,7 @@ class _Run:
     def resolve_unknown(self) -> None:
         """Before sending anything: look up every row a previous run left in flight or in
         doubt (found rows are settled at once; the horizon decides about the others)."""
-        for batch, (positions, started) in self.j.inflight(in_doubt=True).items():
+        for batch, (positions, started) in self.j.inflight(UNKNOWN).items():
             if self.stop.is_set():
                 break
             self.resolve(batch, positions, started, "its request's answer is unknown")
@@ -530,15 +531,12 @@ class _Run:
 
     def resolve_due(self) -> None:
         """Look up again the in-doubt rows whose horizon has passed."""
-        if not (self.j.state == IN_DOUBT).any():  # the common case: one vector test
-            return
         now = time.time()
-        for batch, (positions, started) in self.j.inflight(in_doubt=True).items():
+        for batch, (positions, started) in self.j.inflight(("in_doubt",)).items():
             if self.stop.is_set():
                 return
-            doubtful = [p for p in positions if self.j.state[p] == IN_DOUBT]
-            if doubtful and now >= started + self.horizon:
-                self.resolve(batch, doubtful, started, "its request's answer was lost")
+            if now >= started + self.horizon:
+                self.resolve(batch, positions, started, "its request's answer was lost")
 
     def resolve(self, batch: int, positions: list[int], started: float, reason: str) -> None:
         """Settle rows of a request whose outcome is unknown, by looking them up."""
