@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Any
 
 # (module, attribute) pairs; each attribute is ``register(subparsers)``.
 _COMMANDS = (
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The ClickSend messaging API in pandas: loaders, reports and a sandbox.",
     )
     parser.add_argument("--version", action="version", version=f"csframe {__version__}")
-    verbose = {
+    verbose: dict[str, Any] = {
         "action": "count",
         "help": "log to stderr: -v what csframe does (retries, rate-limit waits, stale data), "
         "-vv every request",

@@ -112,7 +112,7 @@ class Client:
         retry = RetryPolicy(max_attempts=max_attempts)  # checks max_attempts
         credentials = resolve_credentials(username, api_key)
         use_cache = cache is not False
-        if cache not in (True, False):
+        if not isinstance(cache, bool):
             cache_dir = cache
         directory = default_cache_dir(cache_dir) if use_cache else None
         self.session = ApiSession(

@@ -14,6 +14,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CsframeError(Exception):
     """Base class of every csframe error."""
@@ -136,7 +138,7 @@ def error_for(
     code = (response_code or "").upper()
     where = f"{method} {path}" if method and path else (path or "request")
     text = f"{where} failed: HTTP {status} {code or '-'}: {response_msg or 'no message'}"
-    kw = dict(
+    kw: dict[str, Any] = dict(
         status=status,
         response_code=response_code,
         response_msg=response_msg,

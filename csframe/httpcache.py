@@ -185,8 +185,8 @@ class _ThreadReadDict(SQLiteDict):
         if commit or getattr(self._local, "writing", False):
             # writes, and reads inside this thread's own write transaction, keep
             # requests-cache's shared connection
-            with super().connection(commit=commit) as con:
-                yield con
+            with super().connection(commit=commit) as shared:
+                yield shared
             return
         con = getattr(self._local, "con", None)
         if con is None:
@@ -364,6 +364,7 @@ class ConcurrentSQLiteCache(SQLiteCache):
         now = time.time()
         with self.responses.bulk_commit():
             con = self.responses._connection
+            assert con is not None  # bulk_commit() opened it
             for response, key, expires in items:
                 super().save_response(response, key, expires)
                 ttl = None if expires is None else _ts(expires) - now

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -168,19 +168,21 @@ def _enveloped(doc: Any) -> bool:
 def _inspect(response: requests.Response) -> None:
     """Validate a network body by parsing it, and remove its secrets (see the module doc)."""
     body = response.content
-    response.csframe_secret = False
+    # the verdicts travel on the response itself, to _storable() in the cache's filter
+    r = cast(Any, response)
+    r.csframe_secret = False
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        response.csframe_valid = False
+        r.csframe_valid = False
         return
-    response.csframe_valid = _enveloped(doc)
+    r.csframe_valid = _enveloped(doc)
     if _maybe_secret(body):
         clean = redact(doc)
         if clean != doc:
-            response._content = orjson.dumps(clean)
-            response.headers.pop("Content-Length", None)
-            response.csframe_secret = True
+            r._content = orjson.dumps(clean)
+            r.headers.pop("Content-Length", None)
+            r.csframe_secret = True
 
 
 class _RateLimitedAdapter(HTTPAdapter):
@@ -236,7 +238,9 @@ def _cacheable(response: requests.Response) -> bool:
     """Store only bodies that parsed with their envelope, and none that carried a secret."""
     if getattr(response, "from_cache", False):
         return True  # it passed this check when it was stored
-    return getattr(response, "csframe_valid", False) and not response.csframe_secret
+    return getattr(response, "csframe_valid", False) and not getattr(
+        response, "csframe_secret", True
+    )
 
 
 def _retry_after(response: requests.Response | None) -> float | None:

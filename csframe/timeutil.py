@@ -15,13 +15,18 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeAlias
 
 import pandas as pd
+
+#: What a ``start``/``end`` argument accepts: a date or datetime (naive means UTC), a pandas
+#: Timestamp, or an ISO string such as ``"2026-01-31"``.
+Instant: TypeAlias = "str | dt.date | dt.datetime | pd.Timestamp"
 
 _ACCEPTED = "a date or datetime, a pandas Timestamp, or an ISO string such as '2026-01-31'"
 
 
-def is_date_only(value) -> bool:
+def is_date_only(value: object) -> bool:
     """Whether ``value`` is a date without a time of day: a ``datetime.date`` (not a
     datetime) or a string ``'YYYY-MM-DD'`` / ``'YYYY-MM'``.
 
@@ -40,7 +45,7 @@ def is_date_only(value) -> bool:
     return False
 
 
-def parse_instant(value, name: str, tz: str | None = None) -> pd.Timestamp:
+def parse_instant(value: object, name: str, tz: str | None = None) -> pd.Timestamp:
     """A UTC Timestamp from ``value``; raises ValueError naming the argument ``name``.
     ``tz``: the zone a date without a time is midnight in (default: UTC).
 
@@ -67,7 +72,7 @@ def parse_instant(value, name: str, tz: str | None = None) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def parse_month(value, name: str) -> pd.Timestamp:
+def parse_month(value: object, name: str) -> pd.Timestamp:
     """The first instant (UTC) of the month given as 'YYYY-MM', a date or a Timestamp."""
     if isinstance(value, str) and len(value.strip()) == 7:
         value = value.strip() + "-01"
@@ -75,7 +80,9 @@ def parse_month(value, name: str) -> pd.Timestamp:
     return pd.Timestamp(year=ts.year, month=ts.month, day=1, tz="UTC")
 
 
-def month_range(start, end, *, default_months: int = 12) -> list[pd.Timestamp]:
+def month_range(
+    start: Instant | None, end: Instant | None, *, default_months: int = 12
+) -> list[pd.Timestamp]:
     """Months from ``start`` to ``end`` inclusive; defaults to the ``default_months`` months
     up to and including the current one."""
     now = now_utc()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -121,23 +122,24 @@ def as_text(values: object, *, func: str = "csframe.clean", name: str = "values"
             raise CleanInputError(
                 f"{func}(): {name} must be a Series or list-like, got {type(values).__name__}"
             )
-        values = pd.Series(list(values), dtype=object)
-    if isinstance(values.dtype, pd.StringDtype):
-        return values.astype("str") if values.dtype != "str" else values
-    if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        return values.astype("str").where(values.notna())
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+        values = pd.Series(list(cast(Iterable[Any], values)), dtype=object)
+    series: Any = values  # pandas is untyped: the checker sees Series as Any
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.astype("str") if series.dtype != "str" else series
+    if pd.api.types.is_integer_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype("str").where(series.notna())
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in (
         "string",
         "empty",
     ):
-        return values.astype("str")
+        return series.astype("str")
     try:
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:  # unhashable cells (lists, dicts): convert row by row
-        text = np.array([_scalar_text(v) for v in values], dtype=object)
-        return pd.Series(text, index=values.index, dtype="str", name=values.name)
+        text = np.array([_scalar_text(v) for v in series], dtype=object)
+        return pd.Series(text, index=series.index, dtype="str", name=series.name)
     text = np.array([_scalar_text(u) for u in uniques] + [None], dtype=object)
-    return pd.Series(text[codes], index=values.index, dtype="str", name=values.name)
+    return pd.Series(text[codes], index=series.index, dtype="str", name=series.name)
 
 
 # invisible characters: zero-width space/joiners, word joiner, BOM, soft hyphen, bidi marks

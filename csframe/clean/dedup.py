@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ CLUSTER_COLUMNS = (
     "survivor",
 )  # fmt: skip
 # blocking keys each rule may use ("name": everything but the phone and the email)
-_RULE_BLOCKS = {
+_RULE_BLOCKS: dict[str, list[tuple[str, ...]]] = {
     "phone": [b for b in linkage.BLOCKS if b == ("phone",)],
     "email": [b for b in linkage.BLOCKS if b == ("email",)],
     "name": [b for b in linkage.BLOCKS if b not in (("phone",), ("email",))],
@@ -49,7 +49,7 @@ def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def duplicates(
     df: pd.DataFrame,
-    rules=RULES,
+    rules: str | Iterable[str] = RULES,
     *,
     default_region: str | None = None,
     mapping: dict[str, str] | None = None,
@@ -115,8 +115,8 @@ def duplicates(
     >>> d["cluster_id"].tolist(), d["rule"].tolist(), d["survivor"].tolist()
     ([1, 1, 2], ['phone+first_name', 'phone+first_name', nan], [True, False, True])
     """
-    rules = (rules,) if isinstance(rules, str) else tuple(rules)
-    unknown = set(rules) - set(RULES)
+    chosen: tuple[str, ...] = (rules,) if isinstance(rules, str) else tuple(rules)
+    unknown = set(chosen) - set(RULES)
     if unknown:
         raise CleanInputError(
             f"duplicates(rules=...): unknown rule(s) {sorted(unknown)}; known rules: {RULES}"
@@ -129,17 +129,17 @@ def duplicates(
     c = c.drop(columns=[k for k in CLUSTER_COLUMNS if k in c.columns])
     n = len(c)
     p = linkage.prepare(c, _field_keys(c, fields))
-    blocks = [b for r in rules for b in _RULE_BLOCKS[r]]
+    blocks = [b for r in chosen for b in _RULE_BLOCKS[r]]
     i, j = linkage.candidates(p, blocks)
     cmp = linkage.compare(p, i, j, name_threshold)
     model = linkage.estimate(p, cmp["levels"], name_threshold)
     links = linkage.score(p, i, j, cmp, model, threshold)
     allowed = np.zeros(len(i), bool)
-    if "phone" in rules:
+    if "phone" in chosen:
         allowed |= cmp["levels"]["phone"] == 1
-    if "email" in rules:
+    if "email" in chosen:
         allowed |= cmp["levels"]["email"] == 3
-    if "name" in rules:
+    if "name" in chosen:
         allowed[:] = True
     sel = np.flatnonzero(links.linked & allowed)
     li, lj = i[sel], j[sel]

@@ -71,7 +71,7 @@ VETOES = {
 }
 #: blocking keys: fields that must be equal (and present) for a pair to be compared
 #: (name_set: first and last name in either order; last_sound: Soundex of the surname)
-BLOCKS = (
+BLOCKS: tuple[tuple[str, ...], ...] = (
     ("phone",), ("email",), ("name_set",), ("first_name", "dob"), ("dob", "last_sound"),
     ("dob", "postcode"), ("dob", "suburb"), ("address", "suburb"), ("address", "postcode"),
     ("last_sound", "postcode"), ("last_sound", "suburb"), ("first_name", "suburb"),
@@ -108,7 +108,7 @@ def _soundex(words: np.ndarray) -> np.ndarray:
     """Soundex of each unique name (letter + 3 digits; simplified: equal codes merge even
     across vowels)."""
     table = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556", "aeiouyhw")
-    out = []
+    out: list[str | None] = []
     for w in words:
         w = "".join(ch for ch in str(w) if ch.isalpha())
         if not w:
@@ -492,7 +492,7 @@ def estimate(
         u[name] = np.r_[below, exact]
     # EM over the distinct comparison patterns of the candidates
     names = list(FIELD_ORDER)
-    mat = np.stack([levels[f].astype(np.int64) + 1 for f in names], axis=1) if names else None
+    mat = np.stack([levels[f].astype(np.int64) + 1 for f in names], axis=1)
     code = np.zeros(len(mat), np.int64)
     for col in range(mat.shape[1]):
         code = code * 5 + mat[:, col]

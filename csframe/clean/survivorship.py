@@ -165,22 +165,21 @@ def dedupe(
 
     merged = S.iloc[starts].copy()
     units: list[tuple[list[str], np.ndarray]] = []
-    phone_cols = [c for c in PHONE_UNIT if c in d.columns]
-    if cols["phone_number"] and cols["phone_number"] not in phone_cols:
-        phone_cols.append(cols["phone_number"])
+    mapped = {k: c for k, c in cols.items() if c}  # the input's own columns, by role
+
+    def unit(columns: list[str], role: str) -> list[str]:
+        """A unit's derived columns plus the input column they were derived from."""
+        own = mapped.get(role)
+        return [*columns, own] if own and own not in columns else columns
+
+    phone_cols = unit([c for c in PHONE_UNIT if c in d.columns], "phone_number")
     units.append((phone_cols, S["phone_valid"].fillna(False).to_numpy(bool)))
-    email_cols = [c for c in EMAIL_UNIT if c in d.columns]
-    if cols["email"] and cols["email"] not in email_cols:
-        email_cols.append(cols["email"])
+    email_cols = unit([c for c in EMAIL_UNIT if c in d.columns], "email")
     units.append((email_cols, S["email_valid"].fillna(False).to_numpy(bool)))
     for part in ("first", "last"):
-        ucols = [f"{part}_name_clean", f"{part}_name_key"]
-        if cols[f"{part}_name"] and cols[f"{part}_name"] not in ucols:
-            ucols.append(cols[f"{part}_name"])
+        ucols = unit([f"{part}_name_clean", f"{part}_name_key"], f"{part}_name")
         units.append((ucols, S[f"{part}_name_clean"].notna().to_numpy(bool)))
-    addr = [c for c in _ADDRESS if c in d.columns]
-    if cols["address_postal_code"] and cols["address_postal_code"] not in addr:
-        addr.append(cols["address_postal_code"])
+    addr = unit([c for c in _ADDRESS if c in d.columns], "address_postal_code")
     if addr:
         units.append((addr, S[addr].notna().any(axis=1).to_numpy(bool)))
     handled = {c for u, _ in units for c in u}
@@ -188,15 +187,16 @@ def dedupe(
         src = donor(mask)
         merged[ucols] = S[ucols].iloc[src].set_axis(merged.index)
     fixed = set(CLUSTER_COLUMNS) | {"name_key", "name_placeholder", "issues"}
-    fixed |= {cols[k] for k in ("contact_id",) if cols[k]} | {"list_id"}
-    special = {cols[k]: k for k in ("date_added", "date_updated", "unsubscribed") if cols[k]}
+    fixed |= {mapped[k] for k in ("contact_id",) if k in mapped} | {"list_id"}
+    special = {mapped[k]: k for k in ("date_added", "date_updated", "unsubscribed") if k in mapped}
     rest = [c for c in d.columns if c not in handled and c not in fixed and c not in special]
     if rest and ngroups:
         firsts = S[rest].groupby(group, sort=False).first()
         firsts.index = merged.index
         merged[rest] = firsts
     if ngroups:
-        g = S[list(special)].groupby(group, sort=False) if special else None
+        if special:
+            g = S[list(special)].groupby(group, sort=False)
         for col, kind in special.items():
             if kind == "date_added":
                 merged[col] = g[col].min().set_axis(merged.index)

@@ -11,6 +11,7 @@ import numbers
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -184,7 +185,7 @@ def contacts(
 def _check_id(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def campaign_messages(session, sms_campaign_id: int, *, currency=None, **kw) -> pd.DataFrame:
@@ -200,7 +201,7 @@ def campaign_messages(session, sms_campaign_id: int, *, currency=None, **kw) -> 
     cid = _check_id(sms_campaign_id, "sms_campaign_id")
     camp = session.get(f"/sms-campaigns/{cid}", expire_after=SHORT_EXPIRE) or {}
     list_id = camp.get("list_id")
-    sent_at = camp.get("schedule") or camp.get("date_added")
+    sent_at: Any = camp.get("schedule") or camp.get("date_added")
     try:
         t0 = pd.Timestamp(int(float(sent_at)), unit="s", tz="UTC")
     except (TypeError, ValueError):

@@ -228,7 +228,7 @@ class Report:
         if format == "xlsx":
             return self.to_excel(path)
         if format == "html":
-            return self.to_html(path)
+            return Path(self.to_html(path))
         if format == "csv":
             return self.to_csv(path)
         raise ValueError(f"format must be xlsx, html or csv; got {format!r}")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -181,8 +182,8 @@ def campaigns(
         tz=tz,
         now=per.now,
     )
-    for channel, exc in failures:
-        report.alerts.append(f"{channel.upper()} campaigns could not be loaded: {exc}")
+    for channel, error in failures:
+        report.alerts.append(f"{channel.upper()} campaigns could not be loaded: {error}")
     return report
 
 
@@ -299,7 +300,7 @@ def build(
         "unsubscribes",
         "abuse_reports",
     )
-    spec = {
+    spec: dict[str, Any] = {
         "kinds": _KINDS,
         "labels": _LABELS,
         "highlights": highlights,

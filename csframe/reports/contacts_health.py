@@ -48,6 +48,7 @@ from csframe.reports.model import (
     AccountInfo,
     ChartSpec,
     Highlight,
+    Kind,
     ReportMeta,
     TableSpec,
     account_info,
@@ -191,7 +192,7 @@ def build(
             ["phone_number", "email", "opt_out_reason", "opt_out_detail", "opt_out_date"],
         ),
     }
-    pct = {"health": "percent"}
+    pct: dict[str, Kind] = {"health": "percent"}
     totals = tuple(c for c in _LIST_COLUMNS[3:] if c != "health")
     specs = {
         "lists": TableSpec(

@@ -53,6 +53,7 @@ from csframe.reports.model import (
     AccountInfo,
     ChartSpec,
     Highlight,
+    Kind,
     OptionError,
     ReportMeta,
     TableSpec,
@@ -440,7 +441,7 @@ def _failed_detail(failed: pd.DataFrame, t0, t1) -> pd.DataFrame:
 
 
 def _specs(rate_hl, threshold: float, min_messages: int, tz: str) -> dict[str, TableSpec]:
-    rates = {
+    rates: dict[str, Kind] = {
         "delivered_rate": "percent",
         "failed_rate": "percent",
         "pending_rate": "percent",

@@ -301,7 +301,7 @@ def _build(wb: Workbook, report: ReportLike) -> None:
             charts.setdefault(spec.anchor, []).append((chart, spec.cell))
 
     _write_summary(summary_ws, report, names, formats, charts.get(SUMMARY_SHEET, []))
-    pending = {}
+    pending: dict[str, Any] = {}
     setattr(wb, PENDING_ROWS, pending)
     for key, df in report.tables.items():
         _write_table(sheets[key], report, key, df, formats, charts.get(key, []), pending)

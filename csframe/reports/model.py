@@ -16,7 +16,7 @@ import datetime as dt
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import pandas as pd
 
@@ -117,7 +117,7 @@ def account_info(client) -> AccountInfo:
         info.label, info.currency        # ('ACME Pty Ltd (acme)', 'AUD')
     """
     data = client.account() or {}
-    cur = data.get("_currency") if isinstance(data.get("_currency"), dict) else {}
+    cur = data["_currency"] if isinstance(data.get("_currency"), dict) else {}
     currency = cur.get("currency_name_short") or data.get("currency") or None
     return AccountInfo(
         name=str(data.get("account_name") or ""),
@@ -432,6 +432,8 @@ class ReportLike(Protocol):
     against ``Report``, keeps them below ``base`` (which calls them) without a circle.
     """
 
+    # a dataclass: the writers derive trimmed copies with dataclasses.replace()
+    __dataclass_fields__: ClassVar[dict[str, Any]]
     meta: ReportMeta
     tables: dict[str, pd.DataFrame]
     figures: dict[str, Any]

@@ -247,10 +247,9 @@ def splice(source: io.BytesIO, target, pending: dict[str, Iterable[bytes]]) -> N
             out = zipfile.ZipInfo(info.filename, date_time=info.date_time)
             out.compress_type = zipfile.ZIP_DEFLATED
             # Level 3: about 3x faster than zlib's default 6 on sheet XML, ~10% larger.
-            if hasattr(out, "compress_level"):  # Python >= 3.13
-                out.compress_level = SHEET_COMPRESSLEVEL
-            else:
-                out._compresslevel = SHEET_COMPRESSLEVEL
+            # (the attribute is public, `compress_level`, from Python 3.13)
+            attr = "compress_level" if hasattr(out, "compress_level") else "_compresslevel"
+            setattr(out, attr, SHEET_COMPRESSLEVEL)
             with dst.open(out, "w", force_zip64=True) as fh:
                 fh.write(head)
                 for chunk in chunks:

@@ -381,7 +381,7 @@ def build(
 
 def _specs(channels, by, budget: Budget | None, tolerance: float) -> dict[str, TableSpec]:
     over = (Highlight("over_budget", "==", True, row=True),)
-    total_hl = ()
+    total_hl: tuple[Highlight, ...] = ()
     if budget and budget.account is not None:
         total_hl = (Highlight("total", ">", budget.account),)
     by_text = " x ".join(by)

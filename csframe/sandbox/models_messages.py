@@ -471,10 +471,10 @@ class Paged:
             ords = []
             for col, ord_col in (("user_id", "ord"), ("subaccount_id", "sub_ord")):
                 tk = (r["channel"], col, r[col])
-                tail = tails.get(tk)  # type: ignore[arg-type]
+                tail = tails.get(tk)
                 if tail is None:
                     got = self._tail(r["channel"], col, ord_col, r[col])
-                    tail = tails[tk] = list(got) if got else [0, -(2**62)]  # type: ignore[index]
+                    tail = tails[tk] = list(got) if got else [0, -(2**62)]
                 if self.spec.by_date and r["date"] < tail[1]:
                     renumber.add((r["channel"], r["user_id"]))
                 tail[0] += 1

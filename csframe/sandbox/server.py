@@ -37,7 +37,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import uvicorn
 from starlette.applications import Starlette
@@ -282,6 +282,13 @@ def serve(app: Any, sock: socket.socket, on_ready: Callable[[], None] | None = N
     _Server(_config(app), on_ready).run(sockets=[sock])
 
 
+class Credentials(TypedDict):
+    """An account's login, as ``Client(**sb.credentials)`` takes it."""
+
+    username: str
+    api_key: str
+
+
 class Sandbox:
     """Handle on a running sandbox: URLs, credentials, and the /_sandbox helpers.
 
@@ -301,7 +308,8 @@ class Sandbox:
         info = self._call("GET", "/_sandbox/accounts")
         self.info: dict[str, Any] = info
         self.accounts: dict[str, dict[str, str]] = info["accounts"]
-        self.credentials: dict[str, str] = dict(self.accounts["main"])
+        main = self.accounts["main"]
+        self.credentials: Credentials = {"username": main["username"], "api_key": main["api_key"]}
 
     def _call(
         self, method: str, path: str, payload: Any = None, params: dict[str, Any] | None = None
@@ -576,7 +584,7 @@ def _process_server(config: dict[str, Any], timeout: float = 600) -> Iterator[tu
     try:
         root, token = _read_ready(proc, timeout)
         # Keep draining stdout so the child can never block on a full pipe.
-        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
         _wait_healthy(root, 60, lambda: proc.poll() is None)
         yield root, token
     finally:

@@ -324,6 +324,7 @@ class Explorer:
         if self.data is None and not self.load():
             raise RuntimeError(self.error or "nothing loaded")
         data = self.data
+        assert data is not None  # load() returned True
         if self.subaccounts:
             data = data[data["subaccount_id"].isin(self.subaccounts).fillna(False)]
         return data

@@ -176,7 +176,7 @@ def price_campaign(client, kind: str = "sms", **payload: Any) -> dict[str, Any]:
     """``POST /{kind}-campaigns/price``: ``{"total_price", "total_count", "currency",
     "body"}`` for a campaign payload (from :func:`campaign_payload`)."""
     data = client.session.post(f"/{kind}-campaigns/price", payload, idempotent=True) or {}
-    sample = data.get("data") if isinstance(data.get("data"), dict) else {}
+    sample = data["data"] if isinstance(data.get("data"), dict) else {}
     return {
         "total_price": float(data.get("total_price") or 0),
         "total_count": int(data.get("total_count") or 0),
@@ -254,8 +254,8 @@ def send_campaign(
         raise PlanError(f"doubt_horizon must be a number of seconds, got {doubt_horizon!r}")
     if doubt_horizon < 0:
         raise PlanError(f"doubt_horizon must be >= 0, got {doubt_horizon!r}")
-    local = media_file and not str(media_file).startswith(("http://", "https://"))
-    if kind == "mms" and local and not os.path.isfile(media_file):
+    local = bool(media_file) and not str(media_file).startswith(("http://", "https://"))
+    if kind == "mms" and local and not os.path.isfile(str(media_file)):
         raise PlanError(f"media_file {str(media_file)!r} is neither a URL nor a file")
     payload = campaign_payload(
         kind,

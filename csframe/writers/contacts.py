@@ -157,7 +157,7 @@ def prepare(df: pd.DataFrame, mapping: dict[str, str]) -> Prepared:
             continue
         key = fields[f].str.lower() if f == "email" else fields[f]
         key = key.where(pd.isna(outcome), None)
-        first = {}
+        first: dict[object, int] = {}
         for i, k in enumerate(key.tolist()):
             if k is None or (isinstance(k, float) and np.isnan(k)) or outcome[i] is not None:
                 continue

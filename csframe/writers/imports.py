@@ -376,7 +376,8 @@ def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, de
     path = f"/lists/{list_id}/contacts"
     labels = fields.index
 
-    def post(pos: int) -> tuple[int, str | None, str | None]:
+    def post(pos: int) -> tuple[int, str, str | float | None]:
+        # (position, "ok" | "retry" | "rejected" | "unknown", why or the Retry-After seconds)
         body = {k: v for k, v in fields.iloc[pos].items() if v is not None and not pd.isna(v)}
         try:
             session.post(path, body)

@@ -77,6 +77,8 @@ PENDING, INFLIGHT, SENT, REJECTED, RETRYABLE, IN_DOUBT = range(6)
 # version 2 journals called these no_credit and unconfirmed (same codes)
 _CODE = {name: i for i, name in enumerate(STATES)} | {"no_credit": 4, "unconfirmed": 5}
 FINAL = ("sent", "rejected")
+#: One row's outcome: (position, state, message_id, status, price, error).
+RowOutcome = tuple[int, str, str | None, str | None, float | None, str | None]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -374,13 +376,14 @@ class Journal:
                     "INSERT INTO batches(state, n, positions, started) VALUES ('inflight', ?, ?, ?)",
                     (len(pos), pos.tobytes(), now),
                 ).lastrowid
-            self._apply_begin(int(batch), pos, now)
-        return int(batch)
+            assert batch is not None  # an INSERT always sets lastrowid
+            self._apply_begin(batch, pos, now)
+        return batch
 
     def record(
         self,
         batch: int,
-        outcomes: Sequence[tuple[int, str, str | None, str | None, float | None, str | None]],
+        outcomes: Sequence[RowOutcome],
         *,
         via: str,
         batch_state: str,
@@ -403,7 +406,7 @@ class Journal:
     def settle(
         self,
         batch: int,
-        outcomes: Sequence[tuple[int, str, str | None, str | None, float | None, str | None]],
+        outcomes: Sequence[RowOutcome],
         *,
         reason: str | None = None,
     ) -> None:

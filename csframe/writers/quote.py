@@ -55,7 +55,7 @@ def quote(client, plan: pd.DataFrame, *, chunk_size: int = 1000, workers: int | 
     # custom_string is not needed to price; positions keep the answers in order
     placeholder = [""] * chunk_size
 
-    def price(span: tuple[int, int]) -> list[dict]:
+    def price(span: tuple[int, int]) -> tuple[list[dict], dict]:
         start, stop = span
         msgs = ch.messages(cols, range(start, stop), placeholder[: stop - start])
         for m in msgs:

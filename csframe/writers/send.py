@@ -67,7 +67,7 @@ from csframe.errors import (
 )
 from csframe.writers._common import JournalMismatch, check_chunk_size, show_rows
 from csframe.writers.channels import Channel, channel_of, fingerprint, row_hashes
-from csframe.writers.journal import STATES, Journal
+from csframe.writers.journal import STATES, Journal, RowOutcome
 from csframe.writers.lookup import LookupFailed, find_sent
 
 log = logging.getLogger("csframe.writers")
@@ -471,11 +471,11 @@ class _Run:
         again = [o for o in outcomes if o[1] == "retryable" and o[3] in RETRY_NOW]
         if again:
             codes = ", ".join(sorted({o[3] for o in again}))
-            again = [o[0] for o in again]
-            self._count_tries(again, f"{len(again)} message(s) refused: {codes}")
+            positions = [o[0] for o in again]
+            self._count_tries(positions, f"{len(positions)} message(s) refused: {codes}")
             if not self.stop.is_set():
-                self._backoff(again)
-                self.j.requeue(again)
+                self._backoff(positions)
+                self.j.requeue(positions)
 
     def _record_no_credit(self, batch: int, positions: Sequence[int], why: str) -> None:
         self.j.record(
@@ -506,7 +506,7 @@ class _Run:
                 if m is None:
                     return None
                 by_pos[p] = m
-        out = []
+        out: list[RowOutcome] = []
         for p in positions:
             m = by_pos[p]
             status = str(m.get("status") or "")
@@ -552,7 +552,8 @@ class _Run:
             self.halt(f"could not look up an unanswered request in the history: {exc}")
             return
         past_horizon = looked_at >= started + self.horizon
-        outcomes, released = [], []
+        outcomes: list[RowOutcome] = []
+        released: list[int] = []
         for p, m in zip(positions, messages, strict=True):
             recs = found.get(m["custom_string"])
             if recs:
@@ -645,6 +646,6 @@ class _Run:
 
 def _money(rec: dict, field: str = "message_price") -> float | None:
     try:
-        return float(rec.get(field))
-    except (TypeError, ValueError):
+        return float(rec[field])
+    except (KeyError, TypeError, ValueError):
         return None

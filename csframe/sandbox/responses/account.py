@@ -98,8 +98,8 @@ async def usage(request: Request) -> Response:
             ]
             total = data[f"{ch}_total"]
             data[f"{ch}_total"] = {
-                "count": total["count"] + sum(line[2] for line in lines),  # type: ignore[index]
-                "price": round(total["price"] + sum(line[3] for line in lines) / 1e6, 6),  # type: ignore[index]
+                "count": total["count"] + sum(line[2] for line in lines),
+                "price": round(total["price"] + sum(line[3] for line in lines) / 1e6, 6),
             }
     data["_currency"] = CURRENCY
     return envelope(data, "Here is your usage for this month.")

@@ -28,7 +28,7 @@ from typing import Any
 try:
     import resource
 except ImportError:  # not on Windows
-    resource = None  # type: ignore[assignment]
+    resource = None
 
 import orjson
 from starlette.requests import Request

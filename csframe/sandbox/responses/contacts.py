@@ -360,7 +360,7 @@ async def truth(request: Request) -> Response:
                 r["dirt"] = [k for k in r["dirt"].split(",") if k]
                 r["base"], r["phone_valid"] = bool(r["base"]), bool(r["phone_valid"])
         out_lists.append(item)
-    cross = [
+    cross: list[dict[str, Any]] = [
         {"person_id": pid, "phone_valid": valid[pid], "contacts": [list(x) for x in sorted(rows)]}
         for pid, rows in sorted(by_person.items())
         if len({lid for lid, _ in rows}) > 1

@@ -95,7 +95,7 @@ def _strategies(payload: dict[str, Any], details: list[dict[str, str]]) -> list[
         "alpha_tag": _ALPHA.match(sender),
         "shortcode": _SHORTCODE.match(sender),
         "shared_longcode": True,
-    }.get(kind, _NUMBER.match(sender))  # type: ignore[arg-type]
+    }.get(kind, _NUMBER.match(sender))
     if kind in SENDER_TYPES and not valid:
         details.append({"field": f"{name}.sender_id", "reason": "Invalid sender ID format"})
     note = item.get("note")
