@@ -77,7 +77,7 @@ class ValidationError(ApiError):
 class RateLimited(ApiError):
     """429 after the retry budget was spent. ``retry_after`` is in seconds when known."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
 

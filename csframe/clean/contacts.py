@@ -40,14 +40,22 @@ CLEAN_COLUMNS = (
 #: Added when the frame has a fax number (not part of CLEAN_COLUMNS: most frames have none).
 FAX_COLUMNS = ("fax_e164",)
 
-_AUTO = object()
+
+class _Auto:
+    """The default of ``region_column``: the frame's country column, if it has one."""
+
+    def __repr__(self) -> str:
+        return "auto"
+
+
+_AUTO = _Auto()
 
 
 def contacts(
     df: pd.DataFrame,
     default_region: str | None = None,
     *,
-    region_column=_AUTO,
+    region_column: str | None | _Auto = _AUTO,
     mapping: dict[str, str] | None = None,
     workers: int | None = None,
 ) -> pd.DataFrame:
@@ -95,16 +103,17 @@ def contacts(
     default = check_region(default_region)
     out = df.drop(columns=[c for c in (*CLEAN_COLUMNS, *FAX_COLUMNS) if c in df.columns]).copy()
     index = out.index
-    if region_column is _AUTO:
-        region_column = cols["address_country"]
-    elif region_column is not None and region_column not in df.columns:
+    region: str | None = (
+        cols["address_country"] if isinstance(region_column, _Auto) else region_column
+    )
+    if region is not None and region not in df.columns:
         raise missing_column_error("contacts", ("address_country",), df)
     n = len(out)
     if cols["phone_number"] is not None:
         ph = phones(
             out[cols["phone_number"]],
             default_region=default,
-            region_column=out[region_column] if region_column is not None else None,
+            region_column=out[region] if region is not None else None,
             workers=workers,
         )
     else:
@@ -114,7 +123,8 @@ def contacts(
     else:
         em = emails(pd.Series([None] * n, index=index, dtype="str"))
     if cols["first_name"] is not None or cols["last_name"] is not None:
-        nm = names(out, mapping={k: cols[k] for k in ("first_name", "last_name") if cols[k]})
+        named = {k: c for k in ("first_name", "last_name") if (c := cols[k])}
+        nm = names(out, mapping=named)
     else:
         nm = names(pd.Series([None] * n, index=index, dtype="str"))
     ph.index = em.index = nm.index = index
@@ -132,7 +142,7 @@ def contacts(
     out = pd.concat([out, ph, em, nm, postcode.rename("postcode_key")], axis=1)
     out["issues"] = issues_for(out)
     if cols["fax_number"] is not None:
-        out["fax_e164"] = _fax(out[cols["fax_number"]], default, out, region_column)
+        out["fax_e164"] = _fax(out[cols["fax_number"]], default, out, region)
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -31,7 +33,7 @@ def diff(
     current: pd.DataFrame,
     *,
     default_region: str | None = None,
-    fields=None,
+    fields: Sequence[str] | None = None,
     mapping: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Compare a cleaned frame with the contacts already in a list (the writers' upsert plan).

@@ -10,6 +10,8 @@ written back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -47,7 +49,7 @@ def _arr(values) -> pa.Array:
     return pa.array(np.asarray(values, dtype=object), type=pa.string())
 
 
-def emails(values) -> pd.DataFrame:
+def emails(values: pd.Series | Iterable[object]) -> pd.DataFrame:
     """Normalise email addresses and build match keys.
 
     Parameters

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -56,7 +58,12 @@ def _one(values: pd.Series):
     return clean, k, pick(placeholder, codes, False), codes
 
 
-def names(first, last=None, *, mapping=None) -> pd.DataFrame:
+def names(
+    first: pd.Series | pd.DataFrame,
+    last: pd.Series | None = None,
+    *,
+    mapping: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Clean names for display and build keys for matching.
 
     Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
@@ -43,7 +44,7 @@ def _keyword_regex(words) -> str:
     return f"^(?:{kw})(?: (?:{filler}))*$"
 
 
-def keyword_kind(body) -> pd.Series:
+def keyword_kind(body: pd.Series | Iterable[object]) -> pd.Series:
     """'stop', 'start' or NA per message: keywords case- and punctuation-insensitive.
 
     A message is an opt-out when it is a stop keyword, optionally followed by polite words
@@ -145,7 +146,7 @@ def _list_keys(opt_out_list, default_region) -> tuple[set, set]:
 def suppress_opt_outs(
     df: pd.DataFrame,
     inbound: pd.DataFrame | None = None,
-    opt_out_list=None,
+    opt_out_list: pd.DataFrame | Iterable[object] | None = None,
     *,
     default_region: str | None = None,
     respect_unsubscribed: bool = True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -155,11 +155,11 @@ class CleanupResult(NamedTuple):
 def run(
     df: pd.DataFrame,
     inbound: pd.DataFrame | None = None,
-    opt_out_list=None,
+    opt_out_list: pd.DataFrame | Iterable[object] | None = None,
     *,
     default_region: str | None = None,
     keep: str | Callable = "most_complete",
-    decisions=None,
+    decisions: pd.DataFrame | Mapping[int, str] | None = None,
     mapping: dict[str, str] | None = None,
 ) -> CleanupResult:
     """contacts() → duplicates() → dedupe() → suppress_opt_outs(), with a CleanupReport.

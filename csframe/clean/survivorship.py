@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -62,9 +62,9 @@ def _decisions(decisions, d: pd.DataFrame) -> dict[int, str]:
 def dedupe(
     df: pd.DataFrame,
     keep: str | Callable = "most_complete",
-    decisions=None,
+    decisions: pd.DataFrame | Mapping[int, str] | None = None,
     *,
-    rules=("phone", "email", "name"),
+    rules: str | Iterable[str] = ("phone", "email", "name"),
     default_region: str | None = None,
     mapping: dict[str, str] | None = None,
     name_threshold: float = 88,

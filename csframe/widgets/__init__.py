@@ -26,11 +26,12 @@ widget pulls in what it needs when it is built.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from csframe.client import Client
     from csframe.widgets.compose import Composer, ComposerView
     from csframe.widgets.explore import Explorer, ExplorerView
     from csframe.widgets.review import CleanupReview, CleanupReviewView
@@ -58,7 +59,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'csframe.widgets' has no attribute {name!r}")
 
 
-def explorer(client, **options) -> ExplorerView:
+def explorer(client: Client, **options: Any) -> ExplorerView:
     """Explore ``client``'s message history: date range, channels, subaccounts, metric
     (spend, volume, delivery rate) and grouping (day, week, month, country) drive a chart
     and a table. ``options`` set the starting values (see :class:`Explorer`).
@@ -73,7 +74,7 @@ def explorer(client, **options) -> ExplorerView:
     return ExplorerView(Explorer(client, **options))
 
 
-def cleanup_review(duplicates_frame: pd.DataFrame, **options) -> CleanupReviewView:
+def cleanup_review(duplicates_frame: pd.DataFrame, **options: Any) -> CleanupReviewView:
     """Step through the duplicate clusters flagged for review, side by side with the rule
     that linked them; accept, split or skip each. ``.decisions`` is the DataFrame
     :func:`csframe.clean.dedupe` takes.
@@ -89,7 +90,7 @@ def cleanup_review(duplicates_frame: pd.DataFrame, **options) -> CleanupReviewVi
     return CleanupReviewView(CleanupReview(duplicates_frame, **options))
 
 
-def composer(contacts: pd.DataFrame, client=None, **options) -> ComposerView:
+def composer(contacts: pd.DataFrame, client: Client | None = None, **options: Any) -> ComposerView:
     """Write an SMS for every row of ``contacts``: placeholders, a live preview for a sample
     row, encoding, parts, characters left, the non-GSM characters that forced unicode, and
     the estimated cost of the whole frame; with a ``client``, a quote button and a send

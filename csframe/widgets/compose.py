@@ -27,11 +27,14 @@ import importlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from csframe.widgets._common import client_secrets, error_text, esc
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
 
 #: How many rows of problems the state lists.
 MAX_PROBLEMS = 8
@@ -87,7 +90,7 @@ class Composer:
     def __init__(
         self,
         contacts: pd.DataFrame,
-        client=None,
+        client: Client | None = None,
         *,
         to: str | None = None,
         sender: str | None = None,

@@ -22,13 +22,19 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from csframe import schema
 from csframe.widgets._common import client_secrets, error_text, esc, new_figure, png
+
+if TYPE_CHECKING:  # for annotations only
+    from matplotlib.figure import Figure
+
+    from csframe.client import Client
+    from csframe.timeutil import Instant
 
 CHANNELS = ("sms", "mms", "voice", "email", "fax", "letter", "postcard")
 METRICS = {"spend": "Spend", "volume": "Messages", "delivery_rate": "Delivery rate"}
@@ -135,10 +141,10 @@ class Explorer:
 
     def __init__(
         self,
-        client,
+        client: Client,
         *,
-        start=None,
-        end=None,
+        start: Instant | None = None,
+        end: Instant | None = None,
         channels: Iterable[str] = ("sms",),
         subaccounts: Iterable[int] = (),
         metric: str = "spend",
@@ -432,7 +438,7 @@ class Explorer:
         channels = ", ".join(self.channels)
         return f"{label} per {self.group_by} — {channels}, {self.start} to {self.end}"
 
-    def figure(self):
+    def figure(self) -> Figure:
         """A matplotlib Figure of :meth:`table`: lines over time, or bars per country."""
         from matplotlib.ticker import PercentFormatter
 

@@ -31,7 +31,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from requests_cache import DO_NOT_CACHE
 
@@ -47,6 +47,9 @@ from csframe.errors import (
 from csframe.writers._common import OptOutWarning, PlanError, unix_time
 from csframe.writers.plan import OPT_OUT, SENDER_ALPHA, SENDER_NUMBER
 from csframe.writers.send import new_run_id
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
 
 KINDS = ("sms", "mms", "email")
 ID_FIELD = {"sms": "sms_campaign_id", "mms": "mms_campaign_id", "email": "email_campaign_id"}
@@ -172,7 +175,7 @@ def campaign_payload(
     return payload
 
 
-def price_campaign(client, kind: str = "sms", **payload: Any) -> dict[str, Any]:
+def price_campaign(client: Client, kind: str = "sms", **payload: Any) -> dict[str, Any]:
     """``POST /{kind}-campaigns/price``: ``{"total_price", "total_count", "currency",
     "body"}`` for a campaign payload (from :func:`campaign_payload`)."""
     data = client.session.post(f"/{kind}-campaigns/price", payload, idempotent=True) or {}
@@ -206,7 +209,7 @@ def _signature(payload: dict[str, Any]) -> str:
 
 
 def send_campaign(
-    client,
+    client: Client,
     list_id: int,
     body: str,
     name: str,
@@ -434,7 +437,7 @@ def _balance(client) -> float | None:
         return None
 
 
-def cancel_campaign(client, campaign_id: int, kind: str = "sms") -> dict[str, Any]:
+def cancel_campaign(client: Client, campaign_id: int, kind: str = "sms") -> dict[str, Any]:
     """Cancel a scheduled campaign (``PUT /{kind}-campaigns/{id}/cancel``); its record.
 
     An unanswered cancel is checked by reading the campaign back (cancelling twice is an

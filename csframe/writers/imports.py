@@ -47,7 +47,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,9 @@ from csframe.writers.contacts import (
     resolve_mapping,
 )
 from csframe.writers.uploads import upload_bytes
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
 
 # The import's field_order names, per contact field (the reference's example file uses
 # the contact record's field names).
@@ -196,7 +199,7 @@ def _contacts_frame(session, list_id: int, workers: int) -> pd.DataFrame:
 
 
 def import_contacts(
-    client,
+    client: Client,
     df: pd.DataFrame,
     list_id: int | None = None,
     list_name: str | None = None,
@@ -546,7 +549,7 @@ SYNC_ACTIONS = ("add", "update", "unchanged", "remove", "rejected", "skipped_dup
 
 
 def sync_list(
-    client,
+    client: Client,
     df: pd.DataFrame,
     list_id: int,
     mode: str = "upsert",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,10 +31,15 @@ import pandas as pd
 from csframe.writers._common import PlanWarning, check_chunk_size, chunks, show_rows
 from csframe.writers.channels import channel_of
 
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
+
 QUOTE_COLUMNS = ("quote_status", "quote_parts", "quote_price", "quote_country")
 
 
-def quote(client, plan: pd.DataFrame, *, chunk_size: int = 1000, workers: int | None = None):
+def quote(
+    client: Client, plan: pd.DataFrame, *, chunk_size: int = 1000, workers: int | None = None
+) -> pd.DataFrame:
     """The plan with the API's per-message price; see the module docstring.
 
     Example::

@@ -51,7 +51,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,9 @@ from csframe.writers._common import JournalMismatch, check_chunk_size, show_rows
 from csframe.writers.channels import Channel, channel_of, fingerprint, row_hashes
 from csframe.writers.journal import STATES, Journal, RowOutcome
 from csframe.writers.lookup import LookupFailed, find_sent
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
 
 log = logging.getLogger("csframe.writers")
 
@@ -117,7 +120,7 @@ def default_journal_dir(client=None) -> Path:
 
 
 def send(
-    client,
+    client: Client,
     plan: pd.DataFrame,
     journal: str | os.PathLike | None = None,
     *,
