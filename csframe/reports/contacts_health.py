@@ -38,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,9 @@ from csframe.reports.model import (
     account_info,
 )
 from csframe.reports.periods import UTC, check_tz, month_start
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
 
 NAME = "contacts-health"
 TITLE = "Contact list health"
@@ -85,7 +89,7 @@ _LIST_COLUMNS = (
 
 
 def contacts_health(
-    client,
+    client: Client,
     *,
     region: str | None = None,
     opt_out_lists: Sequence[int] | None = None,

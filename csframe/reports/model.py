@@ -16,11 +16,14 @@ import datetime as dt
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import pandas as pd
 
 from csframe import timeutil
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.timeutil import Instant
 
 #: Amounts the API sends have at most 6 decimals; sums are rounded to that.
 MONEY_DECIMALS = 6
@@ -180,7 +183,7 @@ class ReportMeta:
         """The Times row: which time zone months, days and times are in."""
         return self.times_note or f"{self.tz} (Excel cells carry no time zone)"
 
-    def month_label(self, month) -> str:
+    def month_label(self, month: Instant) -> str:
         """``'2026-11'``, or ``'2026-12 (to date)'`` for the running month."""
         return month_label(month, self.to_date)
 
@@ -396,7 +399,7 @@ def period_label(first, last, to_date=None) -> str:
     return text + ")"
 
 
-def month_label(month, to_date=None) -> str:
+def month_label(month: Instant, to_date: Instant | None = None) -> str:
     """``'YYYY-MM'``, suffixed ``' (to date)'`` when ``month`` is the running month.
 
     Example::
