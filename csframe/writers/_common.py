@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from csframe.errors import CsframeError
@@ -59,7 +60,9 @@ class Problems:
         self.lines: list[str] = []
         self.rows: list[tuple[Any, str | None, str]] = []
 
-    def add_rows(self, mask, column: str | None, problem: str, hint: str = "") -> None:
+    def add_rows(
+        self, mask: np.ndarray | pd.Series, column: str | None, problem: str, hint: str = ""
+    ) -> None:
         """Record ``problem`` for every row where boolean ``mask`` is true."""
         labels = self.index[mask]
         if not len(labels):

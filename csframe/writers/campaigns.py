@@ -50,6 +50,7 @@ from csframe.writers.send import new_run_id
 
 if TYPE_CHECKING:  # for annotations only
     from csframe.client import Client
+    from csframe.writers.journal import Journal
 
 KINDS = ("sms", "mms", "email")
 ID_FIELD = {"sms": "sms_campaign_id", "mms": "mms_campaign_id", "email": "email_campaign_id"}
@@ -188,7 +189,7 @@ def price_campaign(client: Client, kind: str = "sms", **payload: Any) -> dict[st
     }
 
 
-def _find(client, kind: str, q: str) -> list[dict[str, Any]]:
+def _find(client: Client, kind: str, q: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     page = 1
     while True:
@@ -286,7 +287,15 @@ def send_campaign(
             j.close()
 
 
-def _send_campaign(client, kind, payload, max_price, j, horizon, max_attempts) -> dict[str, Any]:
+def _send_campaign(
+    client: Client,
+    kind: str,
+    payload: dict[str, Any],
+    max_price: float | None,
+    j: Journal | None,
+    horizon: float,
+    max_attempts: int,
+) -> dict[str, Any]:
     signature = _signature(payload)
     meta = j.meta() if j is not None else {}
     if j is not None and meta:
@@ -372,7 +381,7 @@ def _send_campaign(client, kind, payload, max_price, j, horizon, max_attempts) -
         return _done(j, kind, data or {}, price, "response")
 
 
-def _find_email(client, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def _find_email(client: Client, payload: dict[str, Any]) -> list[dict[str, Any]]:
     name = str(payload["name"])
     if "," in name:  # the API's search separator: read them all
         records = _find(client, "email", "")
@@ -387,13 +396,22 @@ def _find_email(client, payload: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _resolve(client, kind, payload, token, before, started, horizon=0.0) -> dict | None:
+def _resolve(
+    client: Client,
+    kind: str,
+    payload: dict[str, Any],
+    token: str,
+    before: set[int] | None,
+    started: float,
+    horizon: float = 0.0,
+) -> dict | None:
     """The campaign an unanswered send created, or None when a look made ``horizon``
     seconds after ``started`` still finds none (polled meanwhile: a late commit shows up)."""
     while True:
         looked_at = time.time()
         if kind == "email":
-            new = [r for r in _find_email(client, payload) if r[ID_FIELD[kind]] not in before]
+            known = before or set()  # always set for email (the ids there before the send)
+            new = [r for r in _find_email(client, payload) if r[ID_FIELD[kind]] not in known]
         else:  # the search may be loose: only the exact token counts
             found = _find(client, kind, f"custom_string:{token}")
             new = [r for r in found if str(r.get("custom_string") or "") == token]
@@ -405,7 +423,9 @@ def _resolve(client, kind, payload, token, before, started, horizon=0.0) -> dict
         time.sleep(min(wait, 5.0))
 
 
-def _done(j, kind: str, record: dict[str, Any], price: dict[str, Any], via: str) -> dict:
+def _done(
+    j: Journal | None, kind: str, record: dict[str, Any], price: dict[str, Any], via: str
+) -> dict:
     if isinstance(record.get("data"), dict) and ID_FIELD[kind] in record["data"]:
         # the email campaign answer wraps the record: {total_count, queued_count, data}
         outer = record
@@ -429,7 +449,7 @@ def _done(j, kind: str, record: dict[str, Any], price: dict[str, Any], via: str)
     return result
 
 
-def _balance(client) -> float | None:
+def _balance(client: Client) -> float | None:
     try:
         data = client.session.get("/account", expire_after=DO_NOT_CACHE)
         return float(data.get("balance"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from requests_cache import DO_NOT_CACHE
 
 from csframe.writers._common import PlanError, show_rows
 from csframe.writers.plan import E164, EMAIL, _as_str, _matches
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.session import ApiSession
 
 CONTACT_FIELDS = (
     "phone_number",
@@ -186,7 +190,7 @@ def match_keys(fields: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_list(session, list_id: int, workers: int = 8) -> pd.DataFrame:
+def read_list(session: ApiSession, list_id: int, workers: int = 8) -> pd.DataFrame:
     """Every contact of ``list_id`` as raw strings, never from the HTTP cache (a read-back
     must see the list as it is now)."""
     path = f"/lists/{list_id}/contacts"

@@ -77,6 +77,7 @@ from csframe.writers.uploads import upload_bytes
 
 if TYPE_CHECKING:  # for annotations only
     from csframe.client import Client
+    from csframe.session import ApiSession
 
 # The import's field_order names, per contact field (the reference's example file uses
 # the contact record's field names).
@@ -96,7 +97,7 @@ class ImportTimeout(ApiError):
 # ----------------------------------------------------------------------------- lists
 
 
-def find_lists(session, name: str) -> list[dict[str, Any]]:
+def find_lists(session: ApiSession, name: str) -> list[dict[str, Any]]:
     """Lists of the account named exactly ``name`` (read fresh, all pages)."""
     out, page = [], 1
     while True:
@@ -108,7 +109,7 @@ def find_lists(session, name: str) -> list[dict[str, Any]]:
 
 
 def ensure_list(
-    session,
+    session: ApiSession,
     list_id: int | None,
     list_name: str | None,
     *,
@@ -186,7 +187,7 @@ def _match(rows: pd.DataFrame, contacts: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _contacts_frame(session, list_id: int, workers: int) -> pd.DataFrame:
+def _contacts_frame(session: ApiSession, list_id: int, workers: int) -> pd.DataFrame:
     frame = read_list(session, list_id, workers)
     # phones as the API stores them; trimmed text for matching
     for f in CONTACT_FIELDS:
@@ -337,7 +338,14 @@ def _changes(row: pd.Series, contact: pd.Series) -> dict[str, Any]:
     return out
 
 
-def _update_existing(session, list_id, prepared: Prepared, ids, before, workers) -> None:
+def _update_existing(
+    session: ApiSession,
+    list_id: int,
+    prepared: Prepared,
+    ids: np.ndarray,
+    before: pd.DataFrame,
+    workers: int,
+) -> None:
     """PUT the changed fields of rows matched to contacts already in the list."""
     by_id = before.set_index("contact_id")
     jobs = []
@@ -346,7 +354,7 @@ def _update_existing(session, list_id, prepared: Prepared, ids, before, workers)
         if change:
             jobs.append((pos, int(ids[pos]), change))
 
-    def put(job):
+    def put(job: tuple[int, int, dict[str, Any]]) -> tuple[int, str, str | None]:
         pos, cid, change = job
         try:
             session.request("PUT", f"/lists/{list_id}/contacts/{cid}", json=change, idempotent=True)
@@ -359,7 +367,9 @@ def _update_existing(session, list_id, prepared: Prepared, ids, before, workers)
             prepared.outcome[pos], prepared.reason[pos] = outcome, reason
 
 
-def _outcome_frame(df, prepared: Prepared, ids: np.ndarray, list_id: int) -> pd.DataFrame:
+def _outcome_frame(
+    df: pd.DataFrame, prepared: Prepared, ids: np.ndarray, list_id: int
+) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     out["outcome"] = pd.Categorical(prepared.outcome, categories=OUTCOMES)
     out["reason"] = pd.array(prepared.reason, dtype="str")
@@ -371,7 +381,15 @@ def _outcome_frame(df, prepared: Prepared, ids: np.ndarray, list_id: int) -> pd.
     return out
 
 
-def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, deadline) -> None:
+def _post_each(
+    session: ApiSession,
+    list_id: int,
+    prepared: Prepared,
+    todo: np.ndarray,
+    workers: int,
+    progress: bool | str | None,
+    deadline: float,
+) -> None:
     """POST each row; unanswered ones are looked up (list read back) before a retry;
     429s wait for ``Retry-After``; transient failures are retried, with a jittered
     back-off, until ``deadline`` (``time.monotonic()``), then :class:`ImportTimeout`."""
@@ -438,7 +456,7 @@ def _post_each(session, list_id, prepared: Prepared, todo, workers, progress, de
     del labels
 
 
-def _bar(progress, session, total: int, desc: str):
+def _bar(progress: bool | str | None, session: ApiSession, total: int, desc: str) -> Any:
     from csframe.paging import progress_enabled
 
     if not progress_enabled("auto" if progress is None else progress):
@@ -459,7 +477,15 @@ def csv_bytes(fields: pd.DataFrame, order: list[str]) -> bytes:
 
 
 def _upload_and_import(
-    client, list_id, prepared: Prepared, todo, known: set[int], timeout, poll, progress, horizon
+    client: Client,
+    list_id: int,
+    prepared: Prepared,
+    todo: np.ndarray,
+    known: set[int],
+    timeout: float,
+    poll: float,
+    progress: bool | str | None,
+    horizon: float,
 ) -> str | None:
     session = client.session
     order = [f for f in CONTACT_FIELDS if f in prepared.fields.columns]
@@ -498,7 +524,9 @@ def _upload_and_import(
         return None if import_id is None else str(import_id)
 
 
-def _import_showed_up(session, list_id, known: set[int], until: float, deadline, poll) -> bool:
+def _import_showed_up(
+    session: ApiSession, list_id: int, known: set[int], until: float, deadline: float, poll: float
+) -> bool:
     """After an import POST whose answer was lost: True once the list is importing or has
     new contacts; False when ``until`` (the doubt horizon, monotonic) passes first."""
     while True:
@@ -518,7 +546,15 @@ def _import_showed_up(session, list_id, known: set[int], until: float, deadline,
         time.sleep(min(poll, max(0.0, until - now)))
 
 
-def _wait_import(session, list_id, expected, known, timeout, poll, progress) -> None:
+def _wait_import(
+    session: ApiSession,
+    list_id: int,
+    expected: int,
+    known: set[int],
+    timeout: float,
+    poll: float,
+    progress: bool | str | None,
+) -> None:
     """Poll the list until its import is no longer in progress."""
     bar = _bar(progress, session, expected, "import") if progress is not False else None
     base = len(known)
@@ -671,14 +707,21 @@ def sync_list(
     return out
 
 
-def _default_region(client) -> str | None:
+def _default_region(client: Client) -> str | None:
     try:
         return str(client.account().get("default_country_sms") or "") or None
     except (ApiError, AttributeError):
         return None
 
 
-def _apply(client, list_id: int, plan: pd.DataFrame, src: pd.DataFrame, workers, progress):
+def _apply(
+    client: Client,
+    list_id: int,
+    plan: pd.DataFrame,
+    src: pd.DataFrame,
+    workers: int,
+    progress: bool | str | None,
+) -> pd.DataFrame:
     session = client.session
     base = f"/lists/{list_id}/contacts"
 

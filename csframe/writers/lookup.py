@@ -31,11 +31,14 @@ import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from requests_cache import DO_NOT_CACHE
 
 from csframe.errors import ApiError, NotFound, ValidationError
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.session import ApiSession
 
 PER_REQUEST = 100  # custom strings per search (keeps the URL around 4 kB)
 WINDOW_MARGIN = 300  # seconds around the attempt a window read covers (clock skew)
@@ -46,7 +49,7 @@ class LookupFailed(ApiError):
     """The history could not be read: nothing can be concluded about the messages."""
 
 
-def _pages(session, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _pages(session: ApiSession, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     page = 1
     while True:
@@ -59,7 +62,7 @@ def _pages(session, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         page += 1
 
 
-def _search(session, path: str, values: Sequence[str]) -> list[dict[str, Any]] | None:
+def _search(session: ApiSession, path: str, values: Sequence[str]) -> list[dict[str, Any]] | None:
     """Records for a group of custom strings, or None when the search cannot be trusted
     (refused, or answering with records that match none of the values loosely)."""
     q = ",".join(f"custom_string:{v}" for v in values)
@@ -106,7 +109,7 @@ def verify(record: dict[str, Any], message: dict[str, Any]) -> bool:
 
 
 def find_sent(
-    session,
+    session: ApiSession,
     channel: str,
     messages: Sequence[dict[str, Any]],
     since: float,
@@ -147,7 +150,7 @@ def find_sent(
 
 
 def find_by_custom_string(
-    session, channel: str, custom_strings: Sequence[str], **kw: Any
+    session: ApiSession, channel: str, custom_strings: Sequence[str], **kw: Any
 ) -> dict[str, list[dict[str, Any]]]:
     """``{custom_string.lower(): [records]}`` whose custom string is exactly one of
     ``custom_strings`` (no recipient or body check; for inspection, not resolution)."""

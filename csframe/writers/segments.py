@@ -27,6 +27,8 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -155,7 +157,7 @@ def segments(bodies: pd.Series | pa.Array | list) -> pd.DataFrame:
     return pd.DataFrame({"encoding": enc, "units": units, "parts": parts}, index=index)
 
 
-def _as_large_string(values) -> pa.Array:
+def _as_large_string(values: pa.Array | pa.ChunkedArray | pd.Series | Sequence[object]) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if isinstance(values, pa.Array):

@@ -108,7 +108,7 @@ def new_run_id() -> str:
     return "csf" + secrets.token_hex(4)
 
 
-def default_journal_dir(client=None) -> Path:
+def default_journal_dir(client: Client | None = None) -> Path:
     """``runs/`` under the client's cache directory (``cache_dir=``, else
     ``CSFRAME_CACHE_DIR``, else the user cache folder), created 0700."""
     from csframe.config import cache_dir
@@ -241,7 +241,7 @@ def send(
     return result
 
 
-def _check_same_plan(j: Journal, plan: pd.DataFrame, channel: Channel, hashes) -> None:
+def _check_same_plan(j: Journal, plan: pd.DataFrame, channel: Channel, hashes: np.ndarray) -> None:
     meta = j.meta()
     if meta.get("channel") != channel.name:
         raise JournalMismatch(
@@ -271,7 +271,7 @@ def _when(t: float) -> str:
 class _Run:
     def __init__(
         self,
-        client,
+        client: Client,
         plan: pd.DataFrame,
         journal: Journal,
         channel: Channel,
@@ -281,7 +281,7 @@ class _Run:
         max_attempts: int,
         horizon: float,
         wait: bool,
-        on_event,
+        on_event: Callable[[str, dict[str, Any]], None] | None,
     ) -> None:
         self.client = client
         self.session = client.session
@@ -321,7 +321,7 @@ class _Run:
         self.stop.set()
         self.event("stopped", reason=reason)
 
-    def start(self, progress) -> None:
+    def start(self, progress: bool | str | None) -> None:
         self.j.requeue_retryable()
         if self.ch.name == "mms":
             self.media_url = self._media_url()
@@ -490,7 +490,9 @@ class _Run:
         )
         self.halt("INSUFFICIENT_CREDIT: the account ran out of credit")
 
-    def parse(self, positions: list[int], custom: dict[int, str], data: Any):
+    def parse(
+        self, positions: list[int], custom: dict[int, str], data: Any
+    ) -> list[RowOutcome] | None:
         """Per-row outcomes from a send answer, or None when they cannot be matched."""
         msgs = (data or {}).get("messages") if isinstance(data, dict) else None
         if not isinstance(msgs, list):

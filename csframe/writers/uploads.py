@@ -15,11 +15,15 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.session import ApiSession
 
 CONVERSIONS = ("csv", "mms", "fax", "post", "postcard")
 
 
-def upload_bytes(session, content: bytes, convert: str) -> str:
+def upload_bytes(session: ApiSession, content: bytes, convert: str) -> str:
     """Upload ``content`` converted for ``convert``; the file's URL (``data._url``)."""
     if convert not in CONVERSIONS:
         raise ValueError(f"convert must be one of {CONVERSIONS}, got {convert!r}")
@@ -35,6 +39,6 @@ def upload_bytes(session, content: bytes, convert: str) -> str:
     return str(url)
 
 
-def upload_file(session, path: str | os.PathLike, convert: str) -> str:
+def upload_file(session: ApiSession, path: str | os.PathLike, convert: str) -> str:
     """Upload the file at ``path``; its URL."""
     return upload_bytes(session, Path(path).read_bytes(), convert)
