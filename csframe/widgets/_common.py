@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import html
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:  # for annotations only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def error_text(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
@@ -52,14 +56,14 @@ def esc(value: Any) -> str:
     return html.escape(str(value))
 
 
-def png(figure) -> bytes:
+def png(figure: Figure) -> bytes:
     """A matplotlib figure rendered to PNG bytes (no pyplot, no global state)."""
     buf = io.BytesIO()
     figure.savefig(buf, format="png", dpi=96, bbox_inches="tight")
     return buf.getvalue()
 
 
-def new_figure(width: float = 8.0, height: float = 3.6):
+def new_figure(width: float = 8.0, height: float = 3.6) -> tuple[Figure, Axes]:
     """A standalone matplotlib Figure with one Axes (not registered with pyplot, so
     re-rendering a widget never leaks figures or shows duplicates inline)."""
     from matplotlib.figure import Figure

@@ -27,6 +27,7 @@ import importlib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -42,19 +43,19 @@ MAX_PROBLEMS = 8
 LIVE_ROWS = 50_000
 
 
-def _writers():
+def _writers() -> ModuleType:
     return importlib.import_module("csframe.writers")
 
 
-def _plan_module():
+def _plan_module() -> ModuleType:
     return importlib.import_module("csframe.writers.plan")
 
 
-def _render_module():
+def _render_module() -> ModuleType:
     return importlib.import_module("csframe.writers.render")
 
 
-def _segments_module():
+def _segments_module() -> ModuleType:
     # by module path: the package's ``segments`` is the vectorised function
     return importlib.import_module("csframe.writers.segments")
 
@@ -566,15 +567,15 @@ class ComposerView:
         display(self.widget)
 
     # -- events ------------------------------------------------------------------------------
-    def _on_body(self, change) -> None:
+    def _on_body(self, change: dict[str, Any]) -> None:
         self.model.body = change["new"]
         self.render()
 
-    def _on_sender(self, change) -> None:
+    def _on_sender(self, change: dict[str, Any]) -> None:
         self.model.sender = change["new"].strip() or None
         self.render()
 
-    def _on_sample(self, change) -> None:
+    def _on_sample(self, change: dict[str, Any]) -> None:
         self.model.sample = int(change["new"])
         self.render()
 

@@ -31,6 +31,7 @@ from csframe import schema
 from csframe.widgets._common import client_secrets, error_text, esc, new_figure, png
 
 if TYPE_CHECKING:  # for annotations only
+    from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
     from csframe.client import Client
@@ -50,7 +51,7 @@ _PRICE = ("message_price", "price", "post_price")
 _COUNTRY = ("country", "address_country")
 
 
-def _outcomes(df: pd.DataFrame):
+def _outcomes(df: pd.DataFrame) -> pd.Categorical:
     # The delivery report's definition, so the explorer and the report agree on a rate.
     from csframe.reports.history import outcomes
 
@@ -177,7 +178,7 @@ class Explorer:
         return self._start
 
     @start.setter
-    def start(self, value) -> None:
+    def start(self, value: Instant) -> None:
         self._start = _as_date(value, "start")
 
     @property
@@ -185,7 +186,7 @@ class Explorer:
         return self._end
 
     @end.setter
-    def end(self, value) -> None:
+    def end(self, value: Instant) -> None:
         self._end = _as_date(value, "end")
 
     @property
@@ -449,7 +450,7 @@ class Explorer:
             top = table[column].head(TOP_COUNTRIES).astype("float64").iloc[::-1]
             ax.barh(top.index.astype(str), top.to_numpy(), color="#3a6ea5")
             ax.set_xlabel(METRICS[self.metric])
-            value_axis = ax.xaxis
+            value_axis: Axis = ax.xaxis
         else:
             x = table.index.tz_convert(None) if len(table) else table.index
             for column in table.columns:
@@ -482,7 +483,7 @@ class Explorer:
             labels = [str(x) for x in table.index]
         cur = f" ({self.currency})" if self.metric == "spend" and self.currency else ""
 
-        def fmt(v) -> str:
+        def fmt(v: Any) -> str:
             if pd.isna(v):
                 return "–"
             if self.metric == "spend":
@@ -568,7 +569,7 @@ class ExplorerView:
 
         display(self.widget)
 
-    def _changed(self, _change=None) -> None:
+    def _changed(self, _change: object = None) -> None:
         if self._busy:
             return
         try:

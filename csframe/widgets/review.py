@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
@@ -373,7 +373,7 @@ class CleanupReviewView:
         """See :attr:`CleanupReview.decisions`."""
         return self.model.decisions
 
-    def _act(self, action) -> None:
+    def _act(self, action: Callable[[], object]) -> None:
         if self.model.current is not None or action == self.model.back:
             action()
         self.render()
