@@ -11,7 +11,7 @@ Example::
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from csframe.client import Client
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # Lazy imports keep `import csframe` fast and let the sandbox be used without
     # pulling in matplotlib or openpyxl.
     if name == "Client":

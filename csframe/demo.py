@@ -143,6 +143,6 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fail(error, code: int) -> int:
+def _fail(error: object, code: int) -> int:
     print(f"csframe demo: error: {error}", file=sys.stderr)
     return code

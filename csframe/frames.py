@@ -77,7 +77,7 @@ def convert(values: Sequence, kind: str) -> pd.Series | pd.api.extensions.Extens
     raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(DTYPES)}")
 
 
-def _text(v) -> str:
+def _text(v: object) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
@@ -197,7 +197,7 @@ def table_to_frame(
     *,
     currency: str | None = None,
     columns: list[str] | None = None,
-):
+) -> pd.DataFrame:
     """The pandas frame of an Arrow table built by :func:`pages_table` (``columns``: only
     those, in that order; the table may already be projected to them)."""
     if columns is not None:
@@ -271,7 +271,9 @@ def _convert_table(table: pa.Table, resource: Resource) -> pa.Table:
     return pa.table(arrays, names=names)
 
 
-def _convert_column(col: pa.ChunkedArray, kind: str, target: pa.DataType):
+def _convert_column(
+    col: pa.ChunkedArray, kind: str, target: pa.DataType
+) -> pa.Array | pa.ChunkedArray:
     t = col.type
     if pa.types.is_null(t):
         return pa.nulls(len(col), target)

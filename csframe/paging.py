@@ -21,9 +21,12 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.session import ApiSession
 
 MIN_LIMIT, MAX_LIMIT = 15, 100
 # Pages in flight or waiting per worker. The consumer parses a chunk of pages at a time;
@@ -57,7 +60,7 @@ def check_limit(limit: int) -> int:
 
 
 def iter_raw_pages(
-    session,
+    session: ApiSession,
     path: str,
     params: dict | None = None,
     *,
@@ -168,7 +171,7 @@ def _last_page(body: bytes, path: str) -> int:
     return max(1, int(block.get("last_page") or 1))
 
 
-def _advance(body: bytes, bar) -> bytes:
+def _advance(body: bytes, bar: Any) -> bytes:
     if bar is not None:
         bar.update(1)
     return body
