@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -31,6 +31,9 @@ from csframe.errors import InsufficientCredit, ValidationError
 from csframe.loaders import export, generic, paged
 from csframe.loaders.filters import check_columns, check_max_rows, filter_params
 from csframe.session import ApiSession, CacheMiss, RetryPolicy, snapshot
+
+if TYPE_CHECKING:
+    from csframe.sync import SyncResult
 
 
 class Client:
@@ -533,18 +536,24 @@ class Client:
             path, lambda s: generic.frame(s, path, params or None, **self._page_kw())
         )
 
-    def sync(self, channel: str, path, start=None):
-        """Incrementally sync ``channel`` history to a month-partitioned Parquet store at
-        ``path``; see :func:`csframe.sync.sync` and :func:`csframe.store.read`.
+    def sync(self, resource: str, path: str | os.PathLike, start=None) -> SyncResult:
+        """Incrementally sync ``resource`` into a Parquet store at ``path``: a history
+        channel (``"sms"``) or any store name of :data:`csframe.sync_targets.TARGETS`
+        (``"sms_receipts"``, ``"sms_inbound"``, ``"usage"``, ``"sms_statistics"``,
+        ``"contacts"``, ``"lists"``, ``"sms_campaigns"``, ...). Time-based resources are
+        kept by month, the others as dated snapshots; see :func:`csframe.sync.sync` and
+        :func:`csframe.store.read`.
 
         Example::
 
             cs.sync("sms", "data/sms")
             df = csframe.store.read("data/sms", start="2026-01-01")
+            cs.sync("contacts", "data/contacts")
+            ct = csframe.store.read("data/contacts", as_of="2026-11-30")
         """
         from csframe.sync import sync
 
-        return sync(self, channel, path, start=start)
+        return sync(self, resource, path, start=start)
 
     # -- sending (thin; the journaled writers build on these) ----------------------------------
     def price_sms(self, messages: list[dict]) -> dict:

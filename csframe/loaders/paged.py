@@ -8,18 +8,20 @@ builds the typed frame in Arrow; resources that cannot be filtered by time on th
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from csframe import schema
 from csframe.frames import table_to_frame, to_frame
 from csframe.loaders.filters import chunk_pages_for, collect
 from csframe.loaders.message_history import SHORT_EXPIRE, chunked_tables
-from csframe.paging import check_limit, iter_raw_pages
+from csframe.paging import check_limit, iter_raw_pages, page_block
 from csframe.timeutil import parse_instant
 
 RECEIPTS = {
@@ -54,7 +56,7 @@ def iter_tables(
     limit: int = 100,
     expire_after=SHORT_EXPIRE,
     chunk_pages: int = 100,
-) -> Iterator[pa.Table]:
+) -> Generator[pa.Table, None, None]:
     """Arrow tables of ``chunk_pages`` pages each, in page order, keys de-duplicated."""
     check_limit(limit)
     pages = iter_raw_pages(
@@ -91,6 +93,89 @@ def load(
     chunks = iter_tables(session, resource, params=params or None, chunk_pages=chunk_pages, **kw)
     table = collect(chunks, columns, max_rows)
     return table_to_frame(table, resource, currency=currency, columns=columns)
+
+
+def load_since(
+    session,
+    resource: schema.Resource,
+    since: pd.Timestamp | None = None,
+    *,
+    currency: str | None = None,
+    max_workers: int = 8,
+    progress: bool | str = False,
+    limit: int = 100,
+) -> pd.DataFrame:
+    """The rows of ``resource`` whose time field is at or after ``since`` (all rows when
+    None), oldest first, for resources the API cannot window by time (receipts, inbound,
+    recharge transactions): pages are read newest first (``order_by=<time>:desc``) and the
+    fetch stops at the first page that reaches back before ``since``.
+
+    Example::
+
+        recent = load_since(session, schema.SMS_RECEIPTS, pd.Timestamp("2026-11-01", tz="UTC"))
+    """
+    field = resource.time_field
+    if field is None:
+        raise ValueError(f"{resource.name} has no time field to load since")
+    if since is None:
+        df = load(
+            session,
+            resource,
+            currency=currency,
+            max_workers=max_workers,
+            progress=progress,
+            limit=limit,
+        )
+        return df.sort_values(field, kind="stable", ignore_index=True)
+    pages = _newest_first(session, resource, limit, max_workers)
+    bound = since.to_pydatetime()
+    tables = []
+    for table in chunked_tables(pages, resource, chunk_pages=1):
+        tables.append(table)
+        oldest = pc.min(table.column(field)).as_py() if table.num_rows else None
+        if oldest is not None and oldest < bound:
+            pages.close()  # the pages already asked for are done; no more are asked
+            break
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    df = table_to_frame(table, resource, currency=currency)
+    df = df[(df[field] >= since).fillna(False)]
+    # newest first reversed: the API's ascending order (ties keep their relative order)
+    return df.iloc[::-1].sort_values(field, kind="stable", ignore_index=True)
+
+
+def _newest_first(
+    session, resource: schema.Resource, limit: int, max_workers: int
+) -> Generator[bytes, None, None]:
+    """Page bodies of ``resource`` newest first, ``max_workers`` pages at a time, so a
+    consumer that stops early has caused at most ``max_workers - 1`` extra requests (the
+    paging engine's prefetch would ask for many more)."""
+    params = {"order_by": f"{resource.time_field}:desc", "limit": limit}
+
+    def fetch(page: int) -> bytes:
+        return session.get_raw(resource.path, {**params, "page": page}, expire_after=SHORT_EXPIRE)
+
+    first = fetch(1)
+    yield first
+    last = int((page_block(orjson.loads(first)) or {}).get("last_page") or 1)
+    workers = max(1, max_workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csframe-page") as pool:
+        for low in range(2, last + 1, workers):
+            yield from pool.map(fetch, range(low, min(low + workers, last + 1)))
+
+
+def account_frame(session, *, currency: str | None = None) -> pd.DataFrame:
+    """``/account`` as a one-row frame of :data:`csframe.schema.ACCOUNT` (``currency`` is
+    the account's currency code).
+
+    Example::
+
+        account_frame(session)["balance"].iloc[0]
+    """
+    data = dict(session.get("/account", expire_after=SHORT_EXPIRE) or {})
+    cur = data.get("_currency")
+    data["currency"] = cur.get("currency_name_short") if isinstance(cur, dict) else None
+    record = {c: data.get(c) for c in schema.ACCOUNT.column_names}
+    return to_frame([record], schema.ACCOUNT, currency=currency or data["currency"])
 
 
 def check_window(start=None, end=None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
