@@ -19,7 +19,13 @@ import pyarrow.compute as pc
 
 from csframe import schema
 from csframe.frames import table_to_frame, to_frame
-from csframe.loaders.filters import chunk_pages_for, collect
+from csframe.loaders.filters import (
+    check_columns,
+    check_max_rows,
+    chunk_pages_for,
+    collect,
+    head,
+)
 from csframe.loaders.message_history import SHORT_EXPIRE, chunked_tables
 from csframe.paging import check_limit, iter_raw_pages, page_block
 from csframe.timeutil import parse_instant
@@ -201,9 +207,25 @@ def between(df: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame
     return out
 
 
-def statistics(session, channel: str, *, currency: str | None = None) -> pd.DataFrame:
-    """``/statistics/{channel}`` as one row per day (counts and prices per direction)."""
+def statistics(
+    session,
+    channel: str,
+    *,
+    currency: str | None = None,
+    columns: list[str] | None = None,
+    max_rows: int | None = None,
+) -> pd.DataFrame:
+    """``/statistics/{channel}`` as one row per day (counts and prices per direction),
+    oldest first; ``columns``: only those; ``max_rows``: the first days. One request: the
+    endpoint has no paging, search or sort (no ``q``, ``operator``, ``order_by``).
+
+    Example::
+
+        statistics(session, "sms", columns=["date", "outbound_count"])
+    """
     choose(dict.fromkeys(STATISTICS_CHANNELS), channel, "channel")
+    columns = check_columns(schema.STATISTICS, columns)
+    max_rows = check_max_rows(max_rows)
     data = session.get(f"/statistics/{channel.lower()}", expire_after=timedelta(minutes=5))
     days = (data or {}).get("stats") or (data or {}).get("stat") or []
     rows = []
@@ -216,7 +238,7 @@ def statistics(session, channel: str, *, currency: str | None = None) -> pd.Data
         rows.append(row)
     cur = ((data or {}).get("_currency") or {}).get("currency_name_short") or currency
     df = to_frame(rows, schema.STATISTICS, currency=cur)
-    return df.sort_values("date", ignore_index=True)
+    return head(df.sort_values("date", ignore_index=True), columns, max_rows)
 
 
 def contacts(
@@ -228,10 +250,18 @@ def contacts(
     progress: bool | str = False,
     search: dict | None = None,
     columns: list[str] | None = None,
+    max_rows: int | None = None,
 ) -> pd.DataFrame:
     """Contacts of one list, or of every list (lists fetched concurrently); ``search``
     (validated ``q``/``operator``/``order_by``) goes to every list's request, ``columns``
-    projects each list's chunks as they are parsed."""
+    projects each list's chunks as they are parsed. ``max_rows``: the first rows in API
+    order (lists in their order, then contacts in theirs); the lists are then read one
+    after another (each list's pages concurrently) and the fetch stops once enough are in.
+
+    Example::
+
+        contacts(session, columns=["contact_id", "phone_number"], max_rows=100)
+    """
     params: dict = dict(search or {})
     if updated_after is not None:
         params["updated_after"] = int(parse_instant(updated_after, "updated_after").timestamp())
@@ -246,18 +276,27 @@ def contacts(
     # list_id and _list_name are kept while loading: they say which list a row is from
     keep = None if columns is None else list(dict.fromkeys([*columns, "list_id", "_list_name"]))
 
-    def one(lid: int) -> pa.Table:
+    def one(lid: int, workers: int, cap: int | None = None) -> pa.Table:
         chunks = iter_tables(
             session,
             schema.CONTACTS,
             path=f"/lists/{lid}/contacts",
             params=params,
-            max_workers=max(1, max_workers // 2),
+            max_workers=workers,
+            chunk_pages=chunk_pages_for(cap, 100),
         )
-        return collect(chunks, keep, None)
+        return collect(chunks, keep, cap)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(ids), max_workers // 2 or 1))) as pool:
-        parts = list(pool.map(one, ids))
+    if max_rows is None:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(ids), max_workers // 2 or 1))) as pool:
+            parts = list(pool.map(lambda lid: one(lid, max(1, max_workers // 2)), ids))
+    else:
+        parts, rows = [], 0
+        for lid in ids:  # in order, each list's pages concurrently, until enough rows
+            parts.append(one(lid, max_workers, max_rows - rows))
+            rows += parts[-1].num_rows
+            if rows >= max_rows:
+                break
     parts = [p for p in parts if p.num_rows]
     table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
     df = table_to_frame(table, schema.CONTACTS, columns=keep)
