@@ -92,7 +92,14 @@ def sync(client: Client, resource: str, path: str | os.PathLike, start=None) -> 
     return result
 
 
-def _record(root: Path, state: store.StoreState, result: SyncResult, key: str, frame, closed):
+def _record(
+    root: Path,
+    state: store.StoreState,
+    result: SyncResult,
+    key: str,
+    frame: pd.DataFrame,
+    closed: bool,
+) -> None:
     """Write one month and then record it (the state after its file: kill-safe)."""
     now = timeutil.now_utc()
     store.write_month(root, pd.Timestamp(key + "-01", tz="UTC"), frame)
@@ -109,7 +116,9 @@ def _record(root: Path, state: store.StoreState, result: SyncResult, key: str, f
     result.rows += len(frame)
 
 
-def _open_months(client, state, first, now, result) -> list[pd.Timestamp]:
+def _open_months(
+    state: store.StoreState, first: pd.Timestamp, now: pd.Timestamp, result: SyncResult
+) -> list[pd.Timestamp]:
     """The months from ``first`` to now that are not closed in ``state``."""
     out = []
     for month in month_range(first, now):
@@ -121,11 +130,18 @@ def _open_months(client, state, first, now, result) -> list[pd.Timestamp]:
     return out
 
 
-def _closed(client, month: pd.Timestamp, now: pd.Timestamp) -> bool:
+def _closed(client: Client, month: pd.Timestamp, now: pd.Timestamp) -> bool:
     return month + pd.DateOffset(months=1) < now - client.settle
 
 
-def _by_month(client, tgt: Target, root, state, result, start) -> None:
+def _by_month(
+    client: Client,
+    tgt: Target,
+    root: Path,
+    state: store.StoreState,
+    result: SyncResult,
+    start: object,
+) -> None:
     """History: one request window per open month, each written as it arrives."""
     now = timeutil.now_utc()
     if start is not None:
@@ -133,7 +149,7 @@ def _by_month(client, tgt: Target, root, state, result, start) -> None:
     else:
         assert tgt.first_month is not None  # every per-month target declares it
         first = tgt.first_month(client)
-    for month in _open_months(client, state, first, now, result):
+    for month in _open_months(state, first, now, result):
         month_end = month + pd.DateOffset(months=1)
         # The current month runs to "now" (the loader pins it); an explicit end would drop
         # the rows of the last second.
@@ -141,7 +157,14 @@ def _by_month(client, tgt: Target, root, state, result, start) -> None:
         _record(root, state, result, store.month_key(month), frame, _closed(client, month, now))
 
 
-def _split_by_month(client, tgt: Target, root, state, result, start) -> None:
+def _split_by_month(
+    client: Client,
+    tgt: Target,
+    root: Path,
+    state: store.StoreState,
+    result: SyncResult,
+    start: object,
+) -> None:
     """One load from the oldest open month on, split into months by the time field."""
     now = timeutil.now_utc()
     if start is not None:
@@ -150,7 +173,7 @@ def _split_by_month(client, tgt: Target, root, state, result, start) -> None:
         first = pd.Timestamp(min(state.months) + "-01", tz="UTC")
     else:
         first = tgt.first_month(client) if tgt.first_month else None
-    months = _open_months(client, state, first, now, result) if first is not None else None
+    months = _open_months(state, first, now, result) if first is not None else None
     if months == []:
         return
     frame = tgt.load(client, months[0] if months else None, now)
@@ -158,7 +181,7 @@ def _split_by_month(client, tgt: Target, root, state, result, start) -> None:
     if months is None:  # a new store: from the month of the oldest row
         oldest = times.min()
         first = parse_month(oldest if pd.notna(oldest) else now, "start")
-        months = _open_months(client, state, first, now, result)
+        months = _open_months(state, first, now, result)
     for month in months:
         key = store.month_key(month)
         month_end = month + pd.DateOffset(months=1)
@@ -173,7 +196,9 @@ def _split_by_month(client, tgt: Target, root, state, result, start) -> None:
         _record(root, state, result, key, part, _closed(client, month, now))
 
 
-def _snapshot(client, tgt: Target, root, state, result) -> None:
+def _snapshot(
+    client: Client, tgt: Target, root: Path, state: store.StoreState, result: SyncResult
+) -> None:
     """The whole resource as the snapshot of today (UTC); a second sync the same day
     replaces it."""
     now = timeutil.now_utc()
@@ -258,7 +283,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     import csframe
     from csframe.errors import ApiError, ConfigurationError
 
