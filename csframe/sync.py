@@ -10,9 +10,11 @@ cron; ``csframe sync all PATH`` keeps every resource, one folder each.
 
 Example::
 
-    result = csframe.sync.sync(cs, "sms", "data/sms", start="2026-01-01")
+    from csframe.sync import sync, sync_all
+    result = sync(cs, "sms", "data/sms", start="2026-01-01")
     result.months_fetched, result.rows
-    csframe.sync.sync(cs, "contacts", "data/contacts").snapshot      # '2026-12-06'
+    sync(cs, "contacts", "data/contacts").snapshot      # '2026-12-06'
+    sync_all(cs, "data")                                # every store, data/<store name>
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import pandas as pd
 
 from csframe import store, timeutil
 from csframe.errors import AccountError, NotFound
-from csframe.sync_targets import TARGETS, Target, oldest_month, target
+from csframe.sync_targets import TARGETS, Target, target
 from csframe.timeutil import month_range, parse_month
 
 if TYPE_CHECKING:
@@ -58,11 +60,6 @@ class SyncResult:
             f"({self.rows:,} rows, {self.requests} requests), "
             f"{len(self.months_skipped)} closed month(s) already complete"
         )
-
-
-def first_month(client: Client, channel: str) -> pd.Timestamp:
-    """The month of the oldest message of ``channel`` history (one small request)."""
-    return oldest_month(client, target(channel).resource)
 
 
 def sync(client: Client, resource: str, path: str | os.PathLike, start=None) -> SyncResult:
@@ -250,6 +247,8 @@ def sync_all(client: Client, path: str | os.PathLike, start=None) -> SyncAllResu
             )
         except (AccountError, NotFound) as exc:
             out.skipped[name] = str(exc)
+            if (root / name).is_dir() and not any((root / name).iterdir()):
+                (root / name).rmdir()  # no empty folder for a resource the account lacks
     return out
 
 

@@ -14,7 +14,7 @@ import pytest
 import csframe
 from csframe import schema, store, sync_targets
 from csframe.cli import main
-from csframe.loaders import paged
+from csframe.loaders import HISTORY, paged
 from csframe.sandbox import running
 from csframe.sync import sync, sync_all
 
@@ -48,8 +48,8 @@ def direct(cs: csframe.Client, name: str, root) -> pd.DataFrame:
     """The same resource loaded directly (not through a store)."""
     tgt = sync_targets.TARGETS[name]
     r = tgt.resource
-    if r in sync_targets.loaders.HISTORY.values():
-        channel = next(c for c, h in sync_targets.loaders.HISTORY.items() if h is r)
+    if r in HISTORY.values():
+        channel = next(c for c, h in HISTORY.items() if h is r)
         return cs.history(channel, end=pd.Timestamp.now(tz="UTC"))
     if r in paged.RECEIPTS.values():
         return cs.receipts(r.name.split("_")[0])
@@ -252,3 +252,16 @@ def test_statistics_keep_the_days_the_api_no_longer_serves(tmp_path, clock):
     pd.testing.assert_frame_equal(new, second[second["date"] >= november].reset_index(drop=True))
     # Nov 1..10 were served by both: the second sync's values win
     assert len(first[first["date"] >= november]) == 10
+
+
+def test_sync_all_skips_what_the_login_may_not_read(sb, tmp_path):
+    # a subaccount without billing and user rights: the API answers 403 for those
+    cs = csframe.Client(
+        **sb.accounts["marketing"], base_url=sb.base_url, cache=False, progress=False
+    )
+    done = sync_all(cs, tmp_path)
+    assert set(done.skipped) == {"recharge_transactions", "subaccounts"}
+    assert "403" in done.skipped["subaccounts"] and "skipped" in str(done)
+    assert set(done.results) == set(sync_targets.TARGETS) - set(done.skipped)
+    assert set(store.stores(tmp_path)) == set(done.results)
+    assert not (tmp_path / "subaccounts").exists()
