@@ -413,18 +413,18 @@ class Client:
                 "(e.g. contacts(), campaign_history())"
             )
         opts = self._filters(res, {k: params.pop(k) for k in _HISTORY_FILTERS if k in params})
-        return self._iter_frames(res, chunk_pages, {**params, **opts["search"]}, **opts)
+        params = {**params, **opts["search"]}
+        return self._iter_frames(res, chunk_pages, params, opts["columns"], opts["max_rows"])
 
     def _iter_frames(
         self,
         res: schema.Resource,
         chunk_pages: int,
         params: dict,
-        *,
-        search: dict,
         columns: list[str] | None,
         max_rows: int | None,
     ) -> Iterator[pd.DataFrame]:
+        """The frames of :meth:`iter_frames`, its arguments checked."""
         chunk_pages = chunk_pages_for(max_rows, 100, chunk_pages)
         chunks = paged.iter_tables(
             self.session, res, params=params or None, chunk_pages=chunk_pages, **self._page_kw()
@@ -432,7 +432,9 @@ class Client:
         left = max_rows
         for table in chunks:
             if left is not None and table.num_rows >= left:
-                yield paged.table_to_frame(table.slice(0, left), res, columns=columns)
+                yield paged.table_to_frame(
+                    table.slice(0, left), res, currency=None, columns=columns
+                )
                 chunks.close()  # enough rows: pending pages are cancelled
                 return
             if left is not None:

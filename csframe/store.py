@@ -16,12 +16,13 @@ Time-based resources (history, receipts, inbound, usage, ...) are stored by mont
 time field; resources that change in place (contacts, lists, campaigns, ...) as dated
 snapshots, read as of a date (:func:`read`'s ``as_of``).
 
-Each month file is replaced atomically (written under a dot-name, then ``os.replace``),
-and the state file likewise, after its month files, so a crash mid-sync leaves the
-previous store readable. :func:`read` reads only the months the state records, so a month
-file written by a sync killed before it recorded it is not read until a sync completes
-it; the temporary files a killed writer leaves are removed by the next sync. Readers (pyarrow, DuckDB, Dask, Spark) skip dot- and
-underscore-prefixed files, so half-written files are never seen.
+Each month (or snapshot) file is replaced atomically (written under a dot-name, then
+``os.replace``), and the state file likewise, after its partition files, so a crash
+mid-sync leaves the previous store readable. :func:`read` and :func:`duckdb` read only the
+partitions the state records, so a file written by a sync killed before it recorded it is
+not read until a sync completes it; the temporary files a killed writer leaves are removed
+by the next sync. Readers (pyarrow, DuckDB, Dask, Spark) skip dot- and underscore-prefixed
+files, so half-written files are never seen.
 
 Example::
 
@@ -48,10 +49,6 @@ STATE_FILE = "_csframe_sync.json"
 STATE_VERSION = 1
 
 
-#: Partition layouts: by month of the time field, or one partition per snapshot date.
-LAYOUTS = ("month", "snapshot")
-
-
 @dataclass
 class StoreState:
     """What the store holds: the registry resource, the store's name when it is not the
@@ -64,11 +61,6 @@ class StoreState:
     name: str | None = None
     layout: str = "month"
     snapshots: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def store_name(self) -> str:
-        """The name DuckDB views and :func:`stores` use: ``name``, else the resource."""
-        return self.name or self.resource
 
     @classmethod
     def load(

@@ -7,6 +7,7 @@ builds the typed frame in Arrow; resources that cannot be filtered by time on th
 
 from __future__ import annotations
 
+import logging
 import numbers
 from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,8 @@ from csframe.loaders.filters import (
 from csframe.loaders.message_history import SHORT_EXPIRE, chunked_tables
 from csframe.paging import check_limit, iter_raw_pages, page_block
 from csframe.timeutil import parse_instant
+
+log = logging.getLogger(__name__)
 
 RECEIPTS = {
     "sms": schema.SMS_RECEIPTS,
@@ -137,6 +140,15 @@ def load_since(
     bound = since.to_pydatetime()
     tables = []
     for table in chunked_tables(pages, resource, chunk_pages=1):
+        if not table.column(field).to_pandas().dropna().is_monotonic_decreasing:
+            # the API ignored the sort: stopping early would miss rows, so read them all
+            pages.close()
+            log.warning(
+                "%s: order_by=%s:desc was not applied; loading every page", resource.name, field
+            )
+            return load_since(
+                session, resource, None, currency=currency, max_workers=max_workers, limit=limit
+            ).pipe(lambda df: df[(df[field] >= since).fillna(False)].reset_index(drop=True))
         tables.append(table)
         oldest = pc.min(table.column(field)).as_py() if table.num_rows else None
         if oldest is not None and oldest < bound:
