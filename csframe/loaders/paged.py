@@ -16,7 +16,6 @@ from datetime import timedelta
 import orjson
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from csframe import schema
 from csframe.frames import table_to_frame, to_frame
@@ -117,7 +116,8 @@ def load_since(
     """The rows of ``resource`` whose time field is at or after ``since`` (all rows when
     None), oldest first, for resources the API cannot window by time (receipts, inbound,
     recharge transactions): pages are read newest first (``order_by=<time>:desc``) and the
-    fetch stops at the first page that reaches back before ``since``.
+    fetch stops at the first page wholly older than ``since`` (every page, when the API
+    answers oldest first: it ignored the sort).
 
     Example::
 
@@ -137,21 +137,24 @@ def load_since(
         )
         return df.sort_values(field, kind="stable", ignore_index=True)
     pages = _newest_first(session, resource, limit, max_workers)
-    bound = since.to_pydatetime()
     tables = []
     for table in chunked_tables(pages, resource, chunk_pages=1):
-        if not table.column(field).to_pandas().dropna().is_monotonic_decreasing:
-            # the API ignored the sort: stopping early would miss rows, so read them all
+        times = table.column(field).to_pandas().dropna()
+        if len(times) > 1 and times.iloc[0] < times.iloc[-1]:
+            # oldest first: the API ignored the sort, and stopping early would miss rows
             pages.close()
             log.warning(
-                "%s: order_by=%s:desc was not applied; loading every page", resource.name, field
+                "%s: order_by=%s:desc not applied; reading every page", resource.name, field
             )
-            return load_since(
+            df = load_since(
                 session, resource, None, currency=currency, max_workers=max_workers, limit=limit
-            ).pipe(lambda df: df[(df[field] >= since).fillna(False)].reset_index(drop=True))
+            )
+            return df[(df[field] >= since).fillna(False)].reset_index(drop=True)
         tables.append(table)
-        oldest = pc.min(table.column(field)).as_py() if table.num_rows else None
-        if oldest is not None and oldest < bound:
+        # Stop at the first page wholly older than ``since``: the API may sort on a field
+        # close to, not equal to, the time field (receipts by send time), so a page that
+        # only reaches back past it can be followed by rows still inside.
+        if len(times) and times.max() < since:
             pages.close()  # the pages already asked for are done; no more are asked
             break
     table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
