@@ -595,7 +595,7 @@ class Client:
             path, lambda s: generic.frame(s, path, params or None, **self._page_kw())
         )
 
-    def sync(self, resource: str, path: str | os.PathLike, start=None) -> SyncResult:
+    def sync(self, resource: str, path: str | os.PathLike, start: object = None) -> SyncResult:
         """Incrementally sync ``resource`` into a Parquet store at ``path``: a history
         channel (``"sms"``) or any store name of :data:`csframe.sync_targets.TARGETS`
         (``"sms_receipts"``, ``"sms_inbound"``, ``"usage"``, ``"sms_statistics"``,

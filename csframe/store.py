@@ -135,7 +135,7 @@ def write_snapshot(root: Path, day: str, frame: pd.DataFrame) -> Path:
     return target
 
 
-def snapshot_for(state: dict, as_of=None) -> str | None:
+def snapshot_for(state: dict, as_of: object = None) -> str | None:
     """The key of the latest snapshot on or before ``as_of`` (a date; None: the latest),
     or None when the store has none; a ValueError when all are later than ``as_of``."""
     keys = sorted(state.get("snapshots") or {})
@@ -155,7 +155,7 @@ def read(
     columns: list[str] | None = None,
     *,
     resource: str | None = None,
-    as_of=None,
+    as_of: object = None,
 ) -> pd.DataFrame:
     """Load the store at ``path`` (rows with ``start <= time < end``) as a typed frame.
 

@@ -62,7 +62,9 @@ class SyncResult:
         )
 
 
-def sync(client: Client, resource: str, path: str | os.PathLike, start=None) -> SyncResult:
+def sync(
+    client: Client, resource: str, path: str | os.PathLike, start: object = None
+) -> SyncResult:
     """Bring the store at ``path`` up to date with ``resource``: a store name of
     :data:`csframe.sync_targets.TARGETS` (``"sms_receipts"``, ``"contacts"``, ``"usage"``...)
     or a history channel (``"sms"``).
@@ -228,7 +230,7 @@ class SyncAllResult:
         return "\n".join(lines)
 
 
-def sync_all(client: Client, path: str | os.PathLike, start=None) -> SyncAllResult:
+def sync_all(client: Client, path: str | os.PathLike, start: object = None) -> SyncAllResult:
     """Sync every resource the account has into ``path/<store name>`` (``start`` goes to
     the month stores). A resource the API refuses (403: not enabled for the account,
     404: not available) is skipped and listed; any other error stops the sync.
