@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -29,8 +29,17 @@ from csframe.config import cache_dir as default_cache_dir
 from csframe.config import resolve_base_url, resolve_credentials
 from csframe.errors import InsufficientCredit, ValidationError
 from csframe.loaders import export, generic, paged
-from csframe.loaders.filters import check_columns, check_max_rows, filter_params
+from csframe.loaders.filters import (
+    check_columns,
+    check_max_rows,
+    chunk_pages_for,
+    filter_params,
+    refuse_search,
+)
 from csframe.session import ApiSession, CacheMiss, RetryPolicy, snapshot
+
+if TYPE_CHECKING:
+    from csframe.sync import SyncResult
 
 
 class Client:
@@ -281,17 +290,20 @@ class Client:
             **self._load_kw(kw),
         )
 
-    def usage(self, start=None, end=None) -> pd.DataFrame:
+    def usage(self, start=None, end=None, **filters) -> pd.DataFrame:
         """Usage per month x channel x subaccount for months ``start``..``end`` (inclusive).
 
         Months as 'YYYY-MM' (or dates); default: the 12 months up to the current one.
-        Columns: month, channel, subaccount_id, username, count, price.
+        Columns: month, channel, subaccount_id, username, count, price. ``columns=[...]``
+        and ``max_rows=N`` (months fetched in order until N rows are in); the API cannot
+        search or sort usage, so ``q``/``operator``/``order_by`` are refused.
 
         Example::
 
             u = cs.usage("2026-01", "2026-10")
             u.pivot_table(index="month", columns="channel", values="price", aggfunc="sum")
         """
+        opts = self._unsearchable("usage", filters)
         return self._snapshot(
             "usage",
             lambda s: loaders.usage(
@@ -301,6 +313,7 @@ class Client:
                 currency=self._currency_with(s),
                 max_workers=self.max_workers,
                 settle=self.settle,
+                **opts,
             ),
         )
 
@@ -365,15 +378,31 @@ class Client:
             "max_rows": check_max_rows(filters.get("max_rows")),
         }
 
+    def _unsearchable(self, what: str, filters: dict) -> dict:
+        """``columns``/``max_rows`` for a loader whose endpoint cannot search or sort:
+        ``q``/``operator``/``order_by`` are refused (a ValueError), before any request."""
+        unknown = set(filters) - set(_HISTORY_FILTERS)
+        if unknown:
+            raise TypeError(
+                f"unexpected argument(s) {', '.join(sorted(unknown))}; filters: columns, max_rows"
+            )
+        refuse_search(what, filters.get("q"), filters.get("operator"), filters.get("order_by"))
+        return {"columns": filters.get("columns"), "max_rows": filters.get("max_rows")}
+
     def iter_frames(self, resource: str, chunk_pages: int = 50, **params) -> Iterator[pd.DataFrame]:
         """Lazy twin of the paginated loaders: typed frames of ``chunk_pages`` pages each
         for any registered paginated resource (``"sms_receipts"``, ``"sms_inbound"``,
         ``"sms_campaigns"``, ``"lists"``, ...; see :data:`csframe.schema.REGISTRY`).
         History has its own twin with time windows, :meth:`iter_history`.
 
+        ``q``/``operator``/``order_by``/``columns``/``max_rows`` are checked against the
+        resource's columns when this is called, before any request, as on the loaders
+        (``max_rows`` stops the fetch once that many rows were yielded); other keyword
+        arguments go to the API as query parameters.
+
         Example::
 
-            for part in cs.iter_frames("sms_inbound", chunk_pages=20):
+            for part in cs.iter_frames("sms_inbound", chunk_pages=20, q={"from": "+61411111111"}):
                 handle(part)
         """
         _check_chunk_pages(chunk_pages)
@@ -383,22 +412,50 @@ class Client:
                 f"{resource!r} is not a plain paginated resource; use its own method "
                 "(e.g. contacts(), campaign_history())"
             )
-        for table in paged.iter_tables(
-            self.session, res, params=params or None, chunk_pages=chunk_pages, **self._page_kw()
-        ):
-            yield paged.table_to_frame(table, res, currency=None)
+        opts = self._filters(res, {k: params.pop(k) for k in _HISTORY_FILTERS if k in params})
+        params = {**params, **opts["search"]}
+        return self._iter_frames(res, chunk_pages, params, opts["columns"], opts["max_rows"])
 
-    def statistics(self, channel: str = "sms") -> pd.DataFrame:
+    def _iter_frames(
+        self,
+        res: schema.Resource,
+        chunk_pages: int,
+        params: dict,
+        columns: list[str] | None,
+        max_rows: int | None,
+    ) -> Iterator[pd.DataFrame]:
+        """The frames of :meth:`iter_frames`, its arguments checked."""
+        chunk_pages = chunk_pages_for(max_rows, 100, chunk_pages)
+        chunks = paged.iter_tables(
+            self.session, res, params=params or None, chunk_pages=chunk_pages, **self._page_kw()
+        )
+        left = max_rows
+        for table in chunks:
+            if left is not None and table.num_rows >= left:
+                yield paged.table_to_frame(
+                    table.slice(0, left), res, currency=None, columns=columns
+                )
+                chunks.close()  # enough rows: pending pages are cancelled
+                return
+            if left is not None:
+                left -= table.num_rows
+            yield paged.table_to_frame(table, res, currency=None, columns=columns)
+
+    def statistics(self, channel: str = "sms", **filters) -> pd.DataFrame:
         """Daily outbound / inbound / bounced counts and prices for ``channel`` (sms, voice).
+
+        ``columns=[...]`` and ``max_rows=N`` (the oldest N days); the API cannot search or
+        sort statistics, so ``q``/``operator``/``order_by`` are refused.
 
         Example::
 
             cs.statistics("sms").set_index("date")["outbound_price"].plot()
         """
         paged.choose(dict.fromkeys(paged.STATISTICS_CHANNELS), channel, "channel")
+        opts = self._unsearchable(f"{channel} statistics", filters)
         return self._snapshot(
             f"{channel} statistics",
-            lambda s: paged.statistics(s, channel, currency=self._currency_with(s)),
+            lambda s: paged.statistics(s, channel, currency=self._currency_with(s), **opts),
         )
 
     def campaigns(self, kind: str = "sms", **filters) -> pd.DataFrame:
@@ -472,8 +529,7 @@ class Client:
             ct = cs.contacts()          # every list; list_id and _list_name columns say which
         """
         opts = self._filters(schema.CONTACTS, filters)
-        max_rows = opts.pop("max_rows")
-        df = self._snapshot(
+        return self._snapshot(
             "contacts",
             lambda s: paged.contacts(
                 s,
@@ -484,7 +540,6 @@ class Client:
                 **opts,
             ),
         )
-        return df.head(max_rows) if max_rows is not None else df
 
     def subaccounts(self, **filters) -> pd.DataFrame:
         """Subaccounts and their permissions (API keys are never loaded).
@@ -511,15 +566,22 @@ class Client:
             lambda s: paged.load(s, schema.RECHARGE_TRANSACTIONS, **opts, **self._page_kw()),
         )
 
-    def history_export(self, channel: str = "sms", start=None, end=None) -> pd.DataFrame:
+    def history_export(self, channel: str = "sms", start=None, end=None, **filters) -> pd.DataFrame:
         """The API's CSV export of ``channel`` history in ``[start, end)``, typed like
-        :meth:`history`.
+        :meth:`history`; ``q``/``operator``/``order_by`` go to the export (checked against
+        the history's columns first), ``columns`` converts only those, ``max_rows`` parses
+        only the first rows of the file (the export is one download either way).
 
         Example::
 
             ex = cs.history_export("sms", start="2026-10-01", end="2026-11-01")
+            failed = cs.history_export("sms", q={"status": "Failed"}, columns=["date", "to"])
         """
-        return export.history_export(self.session, channel, start, end, currency=self.currency())
+        resource = export._resource_for(channel)
+        opts = self._filters(resource, filters)
+        return export.history_export(
+            self.session, channel, start, end, currency=self.currency(), **opts
+        )
 
     def frame(self, path: str, **params) -> pd.DataFrame:
         """Any paginated GET as a frame, dtypes inferred (timestamps, money, ids).
@@ -533,18 +595,24 @@ class Client:
             path, lambda s: generic.frame(s, path, params or None, **self._page_kw())
         )
 
-    def sync(self, channel: str, path, start=None):
-        """Incrementally sync ``channel`` history to a month-partitioned Parquet store at
-        ``path``; see :func:`csframe.sync.sync` and :func:`csframe.store.read`.
+    def sync(self, resource: str, path: str | os.PathLike, start: object = None) -> SyncResult:
+        """Incrementally sync ``resource`` into a Parquet store at ``path``: a history
+        channel (``"sms"``) or any store name of :data:`csframe.sync_targets.TARGETS`
+        (``"sms_receipts"``, ``"sms_inbound"``, ``"usage"``, ``"sms_statistics"``,
+        ``"contacts"``, ``"lists"``, ``"sms_campaigns"``, ...). Time-based resources are
+        kept by month, the others as dated snapshots; see :func:`csframe.sync.sync` and
+        :func:`csframe.store.read`.
 
         Example::
 
             cs.sync("sms", "data/sms")
             df = csframe.store.read("data/sms", start="2026-01-01")
+            cs.sync("contacts", "data/contacts")
+            ct = csframe.store.read("data/contacts", as_of="2026-11-30")
         """
         from csframe.sync import sync
 
-        return sync(self, channel, path, start=start)
+        return sync(self, resource, path, start=start)
 
     # -- sending (thin; the journaled writers build on these) ----------------------------------
     def price_sms(self, messages: list[dict]) -> dict:

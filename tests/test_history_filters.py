@@ -10,6 +10,7 @@ import pytest
 
 import csframe
 from csframe import schema
+from csframe.paging import PREFETCH
 from csframe.sandbox import running
 
 START, END = "2026-02-01", "2026-06-01"
@@ -156,3 +157,111 @@ def test_contacts_filter_per_list_like_pandas(cs):
     assert list(some.columns) == ["contact_id", "phone_number"] and len(some) == 5
     with pytest.raises(ValueError, match="allowed"):
         cs.contacts(q={"nope": 1})
+
+
+# ------------------------------------------- usage, statistics, exports, iter_frames, contacts
+
+
+def fresh_client(sb, **kw) -> csframe.Client:
+    """No cache, one worker: request counts say exactly what was fetched."""
+    return csframe.Client(
+        **sb.credentials, base_url=sb.base_url, cache=False, progress=False, max_workers=1, **kw
+    )
+
+
+@pytest.mark.parametrize(
+    "loader,cols",
+    [
+        (lambda cs, **kw: cs.usage("2026-01", "2026-06", **kw), ["month", "channel", "price"]),
+        (lambda cs, **kw: cs.statistics("sms", **kw), ["date", "outbound_count"]),
+        (lambda cs, **kw: cs.statistics("voice", **kw), ["date", "bounced_price"]),
+    ],
+    ids=["usage", "sms_statistics", "voice_statistics"],
+)
+def test_unsearchable_loaders_take_columns_and_max_rows_and_refuse_search(sb, loader, cols):
+    cs = fresh_client(sb)
+    everything = loader(cs)
+    assert len(everything) > 7
+    pd.testing.assert_frame_equal(loader(cs, columns=cols), everything[cols])
+    pd.testing.assert_frame_equal(loader(cs, max_rows=7), everything.head(7))
+    both = loader(cs, columns=cols[::-1], max_rows=3)
+    pd.testing.assert_frame_equal(both, everything[cols[::-1]].head(3))
+    sent = cs.requests_sent
+    for bad in ({"q": {"channel": "sms"}}, {"order_by": ("date", "desc")}, {"operator": "OR"}):
+        with pytest.raises(ValueError, match=f"cannot search or sort \\({next(iter(bad))} given"):
+            loader(cs, **bad)
+    with pytest.raises(ValueError, match="no column"):
+        loader(cs, columns=["nope"])
+    assert cs.requests_sent == sent
+
+
+def test_usage_max_rows_stops_fetching_months(sb):
+    cs = fresh_client(sb)
+    cs.currency()  # read once per client: not counted below
+    before = cs.requests_sent
+    everything = cs.usage("2026-01", "2026-06")
+    all_months = cs.requests_sent - before
+    first = everything[everything["month"] == everything["month"].min()]
+    before = cs.requests_sent
+    head = cs.usage("2026-01", "2026-06", max_rows=len(first))
+    assert cs.requests_sent - before == 1 < all_months == 6  # January was enough
+    pd.testing.assert_frame_equal(head, first)
+
+
+def test_history_export_filters_like_pandas(cs):
+    everything = cs.history_export("sms", START, END)
+    assert len(everything) > 100
+    failed = cs.history_export("sms", START, END, q={"status": "Failed"})
+    want = everything[everything["status"].astype(str).str.lower() == "failed"]
+    assert 0 < len(failed) < len(everything)
+    assert failed["message_id"].tolist() == want["message_id"].tolist()
+    newest = cs.history_export("sms", START, END, order_by=("date", "desc"))
+    assert newest["message_id"].tolist() == everything["message_id"].tolist()[::-1]
+    cols = ["date", "to", "message_price"]
+    part = cs.history_export("sms", START, END, columns=cols, max_rows=25)
+    pd.testing.assert_frame_equal(part, everything[cols].head(25))
+    assert {c: str(t) for c, t in part.dtypes.items()} == {
+        c: schema.SMS_HISTORY.dtypes()[c] for c in cols
+    }
+    sent = cs.requests_sent
+    with pytest.raises(ValueError, match="no field 'stauts'; allowed"):
+        cs.history_export("sms", START, END, q={"stauts": "Failed"})
+    with pytest.raises(ValueError, match="max_rows"):
+        cs.history_export("sms", START, END, max_rows=-1)
+    assert cs.requests_sent == sent
+
+
+def test_iter_frames_checks_and_sends_filters(sb, cs):
+    receipts = cs.receipts("sms")
+    value = _pick(receipts, "status_code")
+    cols = ["message_id", "status_code"]
+    parts = list(
+        cs.iter_frames("sms_receipts", chunk_pages=1, q={"status_code": value}, columns=cols)
+    )
+    got = pd.concat(parts, ignore_index=True)
+    want = receipts[receipts["status_code"].astype(str) == value]
+    assert 0 < len(got) < len(receipts) and all(list(p.columns) == cols for p in parts)
+    assert got["message_id"].tolist() == want["message_id"].tolist()
+    fresh = fresh_client(sb)
+    head = pd.concat(list(fresh.iter_frames("sms_receipts", chunk_pages=1, max_rows=150)))
+    assert head["message_id"].tolist() == receipts["message_id"].head(150).tolist()
+    # two pages of 100 and what the pager had asked for ahead, not all 50 pages
+    assert fresh.requests_sent <= 2 + PREFETCH < len(receipts) // 100
+    sent = fresh.requests_sent
+    with pytest.raises(ValueError, match="no field 'nope'; allowed"):
+        fresh.iter_frames("sms_receipts", q={"nope": 1})  # refused when called, not iterated
+    with pytest.raises(ValueError, match="order_by"):
+        fresh.iter_frames("lists", order_by=("list_id", "up"))
+    assert fresh.requests_sent == sent
+
+
+def test_contacts_max_rows_stops_fetching(sb, cs):
+    everything = cs.contacts()
+    fresh = fresh_client(sb)
+    head = fresh.contacts(max_rows=5)
+    # the lists, then page 1 of the first list (and what the pager had asked for ahead)
+    assert fresh.requests_sent <= 2 + PREFETCH
+    pd.testing.assert_frame_equal(head, everything.head(5))
+    before = fresh.requests_sent
+    fresh.contacts()
+    assert fresh.requests_sent - before > 2 * (2 + PREFETCH)

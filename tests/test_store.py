@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -181,3 +182,25 @@ def test_a_month_file_the_state_does_not_record_is_not_read(sb, tmp_path):
     assert len(partial) == sum(m["rows"] for m in state["months"].values()) < len(before)
     cs.sync("sms", root, start="2026-05")  # the next sync completes it
     assert len(store.read(root)) >= len(before)
+
+
+def test_a_snapshot_the_state_does_not_record_is_not_read(sb, tmp_path, clock):
+    # a snapshot sync killed between writing its file and recording it in the state
+    cs = make_client(sb, tmp_path)
+    root = tmp_path / "lists"
+    clock("2026-11-30T12:00:00Z")
+    cs.sync("lists", root)
+    lists = cs.lists()
+    store.write_snapshot(root, "2026-12-01", lists.head(1))  # written, never recorded
+    got = store.read(root)
+    assert got.attrs["snapshot"] == "2026-11-30" and len(got) == len(lists) > 1
+    assert store.read(root, as_of="2026-12-05")["list_id"].tolist() == lists["list_id"].tolist()
+    if importlib.util.find_spec("duckdb"):
+        con = store.duckdb(root)
+        assert con.sql("SELECT count(*), count(DISTINCT snapshot) FROM lists").fetchall() == [
+            (len(lists), 1)
+        ]
+    clock("2026-12-01T12:00:00Z")
+    cs.sync("lists", root)  # the next sync of that day replaces and records it
+    assert len(store.read(root)) == len(lists)
+    assert store.read(root).attrs["snapshot"] == "2026-12-01"

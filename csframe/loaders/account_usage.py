@@ -9,6 +9,7 @@ import pandas as pd
 
 from csframe import schema, timeutil
 from csframe.frames import to_frame
+from csframe.loaders.filters import check_columns, check_max_rows, head
 from csframe.loaders.message_history import expire_for
 from csframe.timeutil import month_range
 
@@ -32,12 +33,23 @@ def usage(
     currency: str | None = None,
     max_workers: int = 8,
     settle: timedelta = timedelta(days=7),
+    columns: list[str] | None = None,
+    max_rows: int | None = None,
 ) -> pd.DataFrame:
     """Usage per month x channel x subaccount, months ``start``..``end`` inclusive.
 
     Months are fetched concurrently. ``count`` is what the API bills (SMS parts, emails,
-    pages); ``price`` is in the account currency (``df.attrs["currency"]``).
+    pages); ``price`` is in the account currency (``df.attrs["currency"]``). ``columns``:
+    only those; ``max_rows``: the first rows in month order, months fetched ``max_workers``
+    at a time until that many are in. The endpoint cannot search or sort (no ``q``,
+    ``operator``, ``order_by``).
+
+    Example::
+
+        usage(session, "2026-01", "2026-03", columns=["month", "channel", "price"])
     """
+    columns = check_columns(schema.USAGE, columns)
+    max_rows = check_max_rows(max_rows)
     months = month_range(start, end)
     now = timeutil.now_utc()
 
@@ -62,14 +74,20 @@ def usage(
                 )
         return rows
 
+    # all months at once, or with max_rows a batch of months at a time, in month order
+    batch = len(months) if max_rows is None else max(1, max_workers)
+    records: list[dict] = []
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(months)))) as pool:
-        parts = list(pool.map(fetch, months))
-    records = [row for part in parts for row in part]
-    df = to_frame(records, schema.USAGE, currency=currency)
+        for i in range(0, len(months), batch):
+            for part in pool.map(fetch, months[i : i + batch]):
+                records.extend(part)
+            if max_rows is not None and len(records) >= max_rows:
+                break
+    df = to_frame(records[:max_rows], schema.USAGE, currency=currency)
     # Every channel the API knows is a category, also when a month had no traffic on it.
     channels = list(dict.fromkeys([*USAGE_CHANNELS, *df["channel"].dropna().unique()]))
     df["channel"] = df["channel"].cat.set_categories(channels)
-    return df
+    return head(df, columns, None)
 
 
 def _usage_channels(data: dict) -> list[str]:

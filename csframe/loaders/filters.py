@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 
 from csframe import schema
@@ -136,3 +137,23 @@ def collect(
             break
     table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
     return table.slice(0, max_rows) if max_rows is not None else table
+
+
+def refuse_search(what: str, q=None, operator=None, order_by=None) -> None:
+    """A ValueError when ``q``/``operator``/``order_by`` are given to a loader whose API
+    endpoint cannot search or sort (``what`` names it), rather than ignoring them."""
+    pairs = (("q", q), ("operator", operator), ("order_by", order_by))
+    given = [n for n, v in pairs if v is not None]
+    if given:
+        raise ValueError(
+            f"{what} cannot search or sort ({', '.join(given)} given): the API endpoint takes "
+            "no q/operator/order_by; filter and sort the frame in pandas"
+        )
+
+
+def head(df: pd.DataFrame, columns: list[str] | None, max_rows: int | None) -> pd.DataFrame:
+    """``df`` cut to ``columns`` and its first ``max_rows`` rows (attrs kept)."""
+    out = df if columns is None else df[columns]
+    out = out if max_rows is None else out.head(max_rows)
+    out.attrs = dict(df.attrs)
+    return out

@@ -7,21 +7,31 @@ builds the typed frame in Arrow; resources that cannot be filtered by time on th
 
 from __future__ import annotations
 
+import logging
 import numbers
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pandas as pd
 import pyarrow as pa
 
 from csframe import schema
 from csframe.frames import table_to_frame, to_frame
-from csframe.loaders.filters import chunk_pages_for, collect
+from csframe.loaders.filters import (
+    check_columns,
+    check_max_rows,
+    chunk_pages_for,
+    collect,
+    head,
+)
 from csframe.loaders.message_history import SHORT_EXPIRE, chunked_tables
-from csframe.paging import check_limit, iter_raw_pages
+from csframe.paging import check_limit, iter_raw_pages, page_block
 from csframe.timeutil import parse_instant
+
+log = logging.getLogger(__name__)
 
 RECEIPTS = {
     "sms": schema.SMS_RECEIPTS,
@@ -55,7 +65,7 @@ def iter_tables(
     limit: int = 100,
     expire_after=SHORT_EXPIRE,
     chunk_pages: int = 100,
-) -> Iterator[pa.Table]:
+) -> Generator[pa.Table, None, None]:
     """Arrow tables of ``chunk_pages`` pages each, in page order, keys de-duplicated."""
     check_limit(limit)
     pages = iter_raw_pages(
@@ -94,6 +104,102 @@ def load(
     return table_to_frame(table, resource, currency=currency, columns=columns)
 
 
+def load_since(
+    session,
+    resource: schema.Resource,
+    since: pd.Timestamp | None = None,
+    *,
+    currency: str | None = None,
+    max_workers: int = 8,
+    progress: bool | str = False,
+    limit: int = 100,
+) -> pd.DataFrame:
+    """The rows of ``resource`` whose time field is at or after ``since`` (all rows when
+    None), oldest first, for resources the API cannot window by time (receipts, inbound,
+    recharge transactions): pages are read newest first (``order_by=<time>:desc``) and the
+    fetch stops at the first page wholly older than ``since`` (every page, when the API
+    answers oldest first: it ignored the sort).
+
+    Example::
+
+        recent = load_since(session, schema.SMS_RECEIPTS, pd.Timestamp("2026-11-01", tz="UTC"))
+    """
+    field = resource.time_field
+    if field is None:
+        raise ValueError(f"{resource.name} has no time field to load since")
+    if since is None:
+        df = load(
+            session,
+            resource,
+            currency=currency,
+            max_workers=max_workers,
+            progress=progress,
+            limit=limit,
+        )
+        return df.sort_values(field, kind="stable", ignore_index=True)
+    pages = _newest_first(session, resource, limit, max_workers)
+    tables = []
+    for table in chunked_tables(pages, resource, chunk_pages=1):
+        times = table.column(field).to_pandas().dropna()
+        if len(times) > 1 and times.iloc[0] < times.iloc[-1]:
+            # oldest first: the API ignored the sort, and stopping early would miss rows
+            pages.close()
+            log.warning(
+                "%s: order_by=%s:desc not applied; reading every page", resource.name, field
+            )
+            df = load_since(
+                session, resource, None, currency=currency, max_workers=max_workers, limit=limit
+            )
+            return df[(df[field] >= since).fillna(False)].reset_index(drop=True)
+        tables.append(table)
+        # Stop at the first page wholly older than ``since``: the API may sort on a field
+        # close to, not equal to, the time field (receipts by send time), so a page that
+        # only reaches back past it can be followed by rows still inside.
+        if len(times) and times.max() < since:
+            pages.close()  # the pages already asked for are done; no more are asked
+            break
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
+    df = table_to_frame(table, resource, currency=currency)
+    df = df[(df[field] >= since).fillna(False)]
+    # newest first reversed: the API's ascending order (ties keep their relative order)
+    return df.iloc[::-1].sort_values(field, kind="stable", ignore_index=True)
+
+
+def _newest_first(
+    session, resource: schema.Resource, limit: int, max_workers: int
+) -> Generator[bytes, None, None]:
+    """Page bodies of ``resource`` newest first, ``max_workers`` pages at a time, so a
+    consumer that stops early has caused at most ``max_workers - 1`` extra requests (the
+    paging engine's prefetch would ask for many more)."""
+    params = {"order_by": f"{resource.time_field}:desc", "limit": limit}
+
+    def fetch(page: int) -> bytes:
+        return session.get_raw(resource.path, {**params, "page": page}, expire_after=SHORT_EXPIRE)
+
+    first = fetch(1)
+    yield first
+    last = int((page_block(orjson.loads(first)) or {}).get("last_page") or 1)
+    workers = max(1, max_workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csframe-page") as pool:
+        for low in range(2, last + 1, workers):
+            yield from pool.map(fetch, range(low, min(low + workers, last + 1)))
+
+
+def account_frame(session, *, currency: str | None = None) -> pd.DataFrame:
+    """``/account`` as a one-row frame of :data:`csframe.schema.ACCOUNT` (``currency`` is
+    the account's currency code).
+
+    Example::
+
+        account_frame(session)["balance"].iloc[0]
+    """
+    data = dict(session.get("/account", expire_after=SHORT_EXPIRE) or {})
+    cur = data.get("_currency")
+    data["currency"] = cur.get("currency_name_short") if isinstance(cur, dict) else None
+    record = {c: data.get(c) for c in schema.ACCOUNT.column_names}
+    return to_frame([record], schema.ACCOUNT, currency=currency or data["currency"])
+
+
 def check_window(start=None, end=None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     """``(start, end)`` parsed as UTC instants; raises ValueError naming a bad one, or
     when ``start`` is not before ``end``."""
@@ -117,9 +223,25 @@ def between(df: pd.DataFrame, column: str, start=None, end=None) -> pd.DataFrame
     return out
 
 
-def statistics(session, channel: str, *, currency: str | None = None) -> pd.DataFrame:
-    """``/statistics/{channel}`` as one row per day (counts and prices per direction)."""
+def statistics(
+    session,
+    channel: str,
+    *,
+    currency: str | None = None,
+    columns: list[str] | None = None,
+    max_rows: int | None = None,
+) -> pd.DataFrame:
+    """``/statistics/{channel}`` as one row per day (counts and prices per direction),
+    oldest first; ``columns``: only those; ``max_rows``: the first days. One request: the
+    endpoint has no paging, search or sort (no ``q``, ``operator``, ``order_by``).
+
+    Example::
+
+        statistics(session, "sms", columns=["date", "outbound_count"])
+    """
     choose(dict.fromkeys(STATISTICS_CHANNELS), channel, "channel")
+    columns = check_columns(schema.STATISTICS, columns)
+    max_rows = check_max_rows(max_rows)
     data = session.get(f"/statistics/{channel.lower()}", expire_after=timedelta(minutes=5))
     days = (data or {}).get("stats") or (data or {}).get("stat") or []
     rows = []
@@ -132,7 +254,7 @@ def statistics(session, channel: str, *, currency: str | None = None) -> pd.Data
         rows.append(row)
     cur = ((data or {}).get("_currency") or {}).get("currency_name_short") or currency
     df = to_frame(rows, schema.STATISTICS, currency=cur)
-    return df.sort_values("date", ignore_index=True)
+    return head(df.sort_values("date", ignore_index=True), columns, max_rows)
 
 
 def contacts(
@@ -144,10 +266,18 @@ def contacts(
     progress: bool | str = False,
     search: dict | None = None,
     columns: list[str] | None = None,
+    max_rows: int | None = None,
 ) -> pd.DataFrame:
     """Contacts of one list, or of every list (lists fetched concurrently); ``search``
     (validated ``q``/``operator``/``order_by``) goes to every list's request, ``columns``
-    projects each list's chunks as they are parsed."""
+    projects each list's chunks as they are parsed. ``max_rows``: the first rows in API
+    order (lists in their order, then contacts in theirs); the lists are then read one
+    after another (each list's pages concurrently) and the fetch stops once enough are in.
+
+    Example::
+
+        contacts(session, columns=["contact_id", "phone_number"], max_rows=100)
+    """
     params: dict = dict(search or {})
     if updated_after is not None:
         params["updated_after"] = int(parse_instant(updated_after, "updated_after").timestamp())
@@ -162,18 +292,27 @@ def contacts(
     # list_id and _list_name are kept while loading: they say which list a row is from
     keep = None if columns is None else list(dict.fromkeys([*columns, "list_id", "_list_name"]))
 
-    def one(lid: int) -> pa.Table:
+    def one(lid: int, workers: int, cap: int | None = None) -> pa.Table:
         chunks = iter_tables(
             session,
             schema.CONTACTS,
             path=f"/lists/{lid}/contacts",
             params=params,
-            max_workers=max(1, max_workers // 2),
+            max_workers=workers,
+            chunk_pages=chunk_pages_for(cap, 100),
         )
-        return collect(chunks, keep, None)
+        return collect(chunks, keep, cap)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(ids), max_workers // 2 or 1))) as pool:
-        parts = list(pool.map(one, ids))
+    if max_rows is None:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(ids), max_workers // 2 or 1))) as pool:
+            parts = list(pool.map(lambda lid: one(lid, max(1, max_workers // 2)), ids))
+    else:
+        parts, rows = [], 0
+        for lid in ids:  # in order, each list's pages concurrently, until enough rows
+            parts.append(one(lid, max_workers, max_rows - rows))
+            rows += parts[-1].num_rows
+            if rows >= max_rows:
+                break
     parts = [p for p in parts if p.num_rows]
     table = pa.concat_tables(parts, promote_options="permissive") if parts else pa.table({})
     df = table_to_frame(table, schema.CONTACTS, columns=keep)
