@@ -39,7 +39,10 @@ from csframe.loaders.filters import (
 from csframe.session import ApiSession, CacheMiss, RetryPolicy, snapshot
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from csframe.sync import SyncResult
+    from csframe.timeutil import Instant
 
 
 class Client:
@@ -200,7 +203,7 @@ class Client:
         return self.session.requests_sent
 
     # -- raw access ---------------------------------------------------------------------------
-    def get(self, path: str, **params) -> Any:
+    def get(self, path: str, **params: Any) -> Any:
         """GET any API path and return the envelope's ``data``.
 
         Example::
@@ -240,7 +243,13 @@ class Client:
         return snapshot(self.session, load, what)
 
     # -- loaders ------------------------------------------------------------------------------
-    def history(self, channel: str = "sms", start=None, end=None, **kw) -> pd.DataFrame:
+    def history(
+        self,
+        channel: str = "sms",
+        start: Instant | None = None,
+        end: Instant | None = None,
+        **kw: Any,
+    ) -> pd.DataFrame:
         """Message history of ``channel`` in the window ``[start, end)`` as a typed frame.
 
         ``start``/``end``: dates, datetimes or ISO strings; naive means UTC (``tz="account"``:
@@ -261,7 +270,7 @@ class Client:
             sms.groupby("country", observed=True)["message_price"].sum()
             failed = cs.history("sms", q={"status": "Failed"}, columns=["date", "to"])
         """
-        opts = self._load_kw(kw)
+        opts = self._load_kw(kw, channel)
         return self._snapshot(
             f"{channel} history",
             lambda s: loaders.history(
@@ -270,7 +279,11 @@ class Client:
         )
 
     def iter_history(
-        self, channel: str = "sms", start=None, end=None, **kw
+        self,
+        channel: str = "sms",
+        start: Instant | None = None,
+        end: Instant | None = None,
+        **kw: Any,
     ) -> Iterator[pd.DataFrame]:
         """Lazy twin of :meth:`history`: yields typed frames (``chunk_pages`` pages each).
 
@@ -280,6 +293,7 @@ class Client:
                 part.to_parquet(...)
         """
         chunk_pages = _check_chunk_pages(kw.pop("chunk_pages", 50))
+        opts = self._load_kw(kw, channel)
         return loaders.iter_history(
             self.session,
             channel,
@@ -287,10 +301,12 @@ class Client:
             end,
             currency=self.currency(),
             chunk_pages=chunk_pages,
-            **self._load_kw(kw),
+            **opts,
         )
 
-    def usage(self, start=None, end=None, **filters) -> pd.DataFrame:
+    def usage(
+        self, start: Instant | None = None, end: Instant | None = None, **filters: Any
+    ) -> pd.DataFrame:
         """Usage per month x channel x subaccount for months ``start``..``end`` (inclusive).
 
         Months as 'YYYY-MM' (or dates); default: the 12 months up to the current one.
@@ -317,7 +333,13 @@ class Client:
             ),
         )
 
-    def receipts(self, channel: str = "sms", start=None, end=None, **filters) -> pd.DataFrame:
+    def receipts(
+        self,
+        channel: str = "sms",
+        start: Instant | None = None,
+        end: Instant | None = None,
+        **filters: Any,
+    ) -> pd.DataFrame:
         """Delivery receipts of ``channel`` (sms, voice, fax), optionally in ``[start, end)``
         of their ``timestamp`` (filtered after loading: the API has no time filter).
 
@@ -330,7 +352,9 @@ class Client:
         paged.check_window(start, end)  # before any request
         return self._windowed(resource, start, end, filters)
 
-    def inbound(self, start=None, end=None, **filters) -> pd.DataFrame:
+    def inbound(
+        self, start: Instant | None = None, end: Instant | None = None, **filters: Any
+    ) -> pd.DataFrame:
         """Inbound SMS (replies, STOP opt-outs, messages to your numbers) in ``[start, end)``.
 
         Example::
@@ -389,7 +413,9 @@ class Client:
         refuse_search(what, filters.get("q"), filters.get("operator"), filters.get("order_by"))
         return {"columns": filters.get("columns"), "max_rows": filters.get("max_rows")}
 
-    def iter_frames(self, resource: str, chunk_pages: int = 50, **params) -> Iterator[pd.DataFrame]:
+    def iter_frames(
+        self, resource: str, chunk_pages: int = 50, **params: Any
+    ) -> Iterator[pd.DataFrame]:
         """Lazy twin of the paginated loaders: typed frames of ``chunk_pages`` pages each
         for any registered paginated resource (``"sms_receipts"``, ``"sms_inbound"``,
         ``"sms_campaigns"``, ``"lists"``, ...; see :data:`csframe.schema.REGISTRY`).
@@ -441,7 +467,7 @@ class Client:
                 left -= table.num_rows
             yield paged.table_to_frame(table, res, currency=None, columns=columns)
 
-    def statistics(self, channel: str = "sms", **filters) -> pd.DataFrame:
+    def statistics(self, channel: str = "sms", **filters: Any) -> pd.DataFrame:
         """Daily outbound / inbound / bounced counts and prices for ``channel`` (sms, voice).
 
         ``columns=[...]`` and ``max_rows=N`` (the oldest N days); the API cannot search or
@@ -458,7 +484,7 @@ class Client:
             lambda s: paged.statistics(s, channel, currency=self._currency_with(s), **opts),
         )
 
-    def campaigns(self, kind: str = "sms", **filters) -> pd.DataFrame:
+    def campaigns(self, kind: str = "sms", **filters: Any) -> pd.DataFrame:
         """Campaigns of ``kind`` (sms, mms, email) with their counts.
 
         Example::
@@ -474,7 +500,7 @@ class Client:
             ),
         )
 
-    def campaign_history(self, email_campaign_id: int, **filters) -> pd.DataFrame:
+    def campaign_history(self, email_campaign_id: int, **filters: Any) -> pd.DataFrame:
         """Per-recipient history of one email campaign (opens, clicks, bounces).
 
         Example::
@@ -508,7 +534,7 @@ class Client:
             lambda s: paged.campaign_messages(s, cid, currency=self._currency_with(s), **opts),
         )
 
-    def lists(self, **filters) -> pd.DataFrame:
+    def lists(self, **filters: Any) -> pd.DataFrame:
         """Contact lists with their sizes.
 
         Example::
@@ -520,7 +546,9 @@ class Client:
             "lists", lambda s: paged.load(s, schema.LISTS, **opts, **self._page_kw())
         )
 
-    def contacts(self, list_id: int | None = None, updated_after=None, **filters) -> pd.DataFrame:
+    def contacts(
+        self, list_id: int | None = None, updated_after: Instant | None = None, **filters: Any
+    ) -> pd.DataFrame:
         """Contacts of list ``list_id``, or of every list (fetched concurrently) when None;
         ``updated_after`` (a date or datetime) keeps contacts changed since then.
 
@@ -541,7 +569,7 @@ class Client:
             ),
         )
 
-    def subaccounts(self, **filters) -> pd.DataFrame:
+    def subaccounts(self, **filters: Any) -> pd.DataFrame:
         """Subaccounts and their permissions (API keys are never loaded).
 
         Example::
@@ -553,7 +581,7 @@ class Client:
             "subaccounts", lambda s: paged.load(s, schema.SUBACCOUNTS, **opts, **self._page_kw())
         )
 
-    def recharge_transactions(self, **filters) -> pd.DataFrame:
+    def recharge_transactions(self, **filters: Any) -> pd.DataFrame:
         """Credit purchases (recharges) of the account.
 
         Example::
@@ -566,7 +594,13 @@ class Client:
             lambda s: paged.load(s, schema.RECHARGE_TRANSACTIONS, **opts, **self._page_kw()),
         )
 
-    def history_export(self, channel: str = "sms", start=None, end=None, **filters) -> pd.DataFrame:
+    def history_export(
+        self,
+        channel: str = "sms",
+        start: Instant | None = None,
+        end: Instant | None = None,
+        **filters: Any,
+    ) -> pd.DataFrame:
         """The API's CSV export of ``channel`` history in ``[start, end)``, typed like
         :meth:`history`; ``q``/``operator``/``order_by`` go to the export (checked against
         the history's columns first), ``columns`` converts only those, ``max_rows`` parses
@@ -577,13 +611,13 @@ class Client:
             ex = cs.history_export("sms", start="2026-10-01", end="2026-11-01")
             failed = cs.history_export("sms", q={"status": "Failed"}, columns=["date", "to"])
         """
-        resource = export._resource_for(channel)
+        resource = loaders.history_resource(channel)
         opts = self._filters(resource, filters)
         return export.history_export(
             self.session, channel, start, end, currency=self.currency(), **opts
         )
 
-    def frame(self, path: str, **params) -> pd.DataFrame:
+    def frame(self, path: str, **params: Any) -> pd.DataFrame:
         """Any paginated GET as a frame, dtypes inferred (timestamps, money, ids).
 
         Example::
@@ -653,7 +687,7 @@ class Client:
         return data
 
     # == writers: thin delegates to csframe.writers (all logic lives there) ======== BEGIN ==
-    def quote(self, plan: pd.DataFrame, **kw) -> pd.DataFrame:
+    def quote(self, plan: pd.DataFrame, **kw: Any) -> pd.DataFrame:
         """The API's exact price for every message of a plan (``/sms/price`` in chunks of
         at most 1000); see :func:`csframe.writers.quote`.
 
@@ -665,7 +699,9 @@ class Client:
 
         return writers.quote(self, plan, **kw)
 
-    def send(self, plan: pd.DataFrame, journal=None, **kw) -> pd.DataFrame:
+    def send(
+        self, plan: pd.DataFrame, journal: str | os.PathLike | None = None, **kw: Any
+    ) -> pd.DataFrame:
         """Send a plan in chunks of at most 1000 with a resumable journal: never twice,
         every row with an outcome; see :func:`csframe.writers.send`.
 
@@ -678,7 +714,12 @@ class Client:
         return writers.send(self, plan, journal, **kw)
 
     def import_contacts(
-        self, df: pd.DataFrame, list_id=None, list_name=None, mapping=None, **kw
+        self,
+        df: pd.DataFrame,
+        list_id: int | None = None,
+        list_name: str | None = None,
+        mapping: Mapping[str, str] | None = None,
+        **kw: Any,
     ) -> pd.DataFrame:
         """Validate, upload and import contacts, verified by reading the list back; one
         outcome per row (imported / already_present / rejected + reason); see
@@ -692,7 +733,9 @@ class Client:
 
         return writers.import_contacts(self, df, list_id, list_name, mapping, **kw)
 
-    def sync_list(self, df: pd.DataFrame, list_id: int, mode: str = "upsert", **kw):
+    def sync_list(
+        self, df: pd.DataFrame, list_id: int, mode: str = "upsert", **kw: Any
+    ) -> pd.DataFrame:
         """Add / update / (``mode="replace"``) remove contacts so the list matches ``df``;
         ``dry_run=True`` returns the plan; see :func:`csframe.writers.sync_list`.
 
@@ -704,7 +747,15 @@ class Client:
 
         return writers.sync_list(self, df, list_id, mode, **kw)
 
-    def send_campaign(self, list_id: int, body: str, name: str, sender=None, schedule=None, **kw):
+    def send_campaign(
+        self,
+        list_id: int,
+        body: str,
+        name: str,
+        sender: str | None = None,
+        schedule: Any = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
         """Price, then send a list campaign exactly once (``kind=`` sms, mms, email); see
         :func:`csframe.writers.send_campaign`.
 
@@ -732,7 +783,9 @@ class Client:
     def _page_kw(self) -> dict:
         return {"max_workers": self.max_workers, "progress": self.progress}
 
-    def _load_kw(self, kw: dict) -> dict:
+    def _load_kw(self, kw: dict, channel: object = None) -> dict:
+        """The loader's options from ``kw``, all checked before any request (with
+        ``channel``, the history filters too: the currency lookup comes first)."""
         allowed = {"max_workers", "progress", "limit", "tz", *_HISTORY_FILTERS}
         unknown = set(kw) - allowed
         if unknown:
@@ -749,6 +802,11 @@ class Client:
         if "tz" in kw:  # history only: the zone of dates without a time ("account": its own)
             out["tz"] = kw["tz"]
         out.update({k: kw[k] for k in _HISTORY_FILTERS if kw.get(k) is not None})
+        if channel is not None:
+            resource = loaders.history_resource(channel)
+            filter_params(resource, kw.get("q"), kw.get("operator"), kw.get("order_by"))
+            check_columns(resource, kw.get("columns"))
+            check_max_rows(kw.get("max_rows"))
         return out
 
 

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -68,6 +68,9 @@ from csframe.httpcache import (
     open_cache,
 )
 from csframe.ratelimit import TokenBucket
+
+if TYPE_CHECKING:  # for annotations only
+    from requests_cache.policy.expiration import ExpirationTime
 
 log = logging.getLogger("csframe")
 
@@ -430,16 +433,22 @@ class ApiSession:
         return CacheOnlySession(self)
 
     # -- requests ---------------------------------------------------------------------------
-    def get(self, path: str, params: dict | None = None, *, expire_after=None) -> Any:
+    def get(
+        self, path: str, params: dict | None = None, *, expire_after: ExpirationTime = None
+    ) -> Any:
         """GET ``path`` (relative to the base URL) and return the envelope's ``data``."""
         return self.request("GET", path, params=params, expire_after=expire_after)[0]
 
-    def get_raw(self, path: str, params: dict | None = None, *, expire_after=None) -> bytes:
+    def get_raw(
+        self, path: str, params: dict | None = None, *, expire_after: ExpirationTime = None
+    ) -> bytes:
         """GET ``path`` and return the whole response body as bytes, once the envelope is
         known to be a success (for columnar parsing of many pages at once)."""
         return self.request("GET", path, params=params, expire_after=expire_after, raw=True)[0]
 
-    def post(self, path: str, json: Any = None, *, params=None, idempotent: bool = False) -> Any:
+    def post(
+        self, path: str, json: Any = None, *, params: dict | None = None, idempotent: bool = False
+    ) -> Any:
         """POST and return ``data``. Not retried unless ``idempotent`` (e.g. price quotes):
         a send whose answer was lost must be resolved by looking it up, not by resending."""
         return self.request("POST", path, params=params, json=json, idempotent=idempotent)[0]
@@ -451,7 +460,7 @@ class ApiSession:
         *,
         params: dict | None = None,
         json: Any = None,
-        expire_after=None,
+        expire_after: ExpirationTime = None,
         idempotent: bool | None = None,
         raw: bool = False,
     ) -> tuple[Any, requests.Response]:

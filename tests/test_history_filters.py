@@ -70,6 +70,9 @@ def test_unknown_fields_are_refused_before_any_request(cs):
         cs.history("sms", START, END, q={"status": "x"}, operator="XOR")
     with pytest.raises(ValueError, match="no column"):
         cs.history("sms", START, END, columns=["date", "nope"])
+    for bad in (5, "date", [], ["date", 3]):  # 5 used to raise a bare TypeError
+        with pytest.raises(ValueError, match="columns must be a list of column names"):
+            cs.history("sms", START, END, columns=bad)
     with pytest.raises(ValueError, match="max_rows"):
         cs.history("sms", START, END, max_rows=0)
     assert cs.requests_sent == sent

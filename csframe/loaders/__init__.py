@@ -18,6 +18,20 @@ module             resources
 """
 
 from csframe.loaders.account_usage import USAGE_CHANNELS, usage
-from csframe.loaders.message_history import HISTORY, history, iter_history, plan_windows
+from csframe.loaders.message_history import (
+    HISTORY,
+    history,
+    history_resource,
+    iter_history,
+    plan_windows,
+)
 
-__all__ = ["HISTORY", "USAGE_CHANNELS", "history", "iter_history", "plan_windows", "usage"]
+__all__ = [
+    "HISTORY",
+    "USAGE_CHANNELS",
+    "history",
+    "history_resource",
+    "iter_history",
+    "plan_windows",
+    "usage",
+]

@@ -14,7 +14,7 @@ import requests
 
 from csframe.frames import convert
 from csframe.loaders.filters import check_columns, check_max_rows
-from csframe.loaders.message_history import HISTORY, _resource_for, history_params
+from csframe.loaders.message_history import HISTORY, history_params, history_resource
 
 EXPORT_PATHS = {
     "sms": "/sms/history/export",
@@ -48,7 +48,7 @@ def history_export(
 
         history_export(session, "sms", "2026-10-01", "2026-11-01", columns=["date", "to"])
     """
-    resource = _resource_for(channel)
+    resource = history_resource(channel)
     if channel.lower() not in EXPORT_PATHS:
         raise ValueError(
             f"channel must be one of {', '.join(sorted(EXPORT_PATHS))} for exports; got {channel!r}"

@@ -13,7 +13,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -71,7 +71,10 @@ def parse_order_by(resource: schema.Resource, order_by: Any) -> tuple[str, str]:
 
 
 def filter_params(
-    resource: schema.Resource, q=None, operator: str | None = None, order_by=None
+    resource: schema.Resource,
+    q: Mapping[str, Any] | str | None = None,
+    operator: str | None = None,
+    order_by: str | tuple[str, str] | None = None,
 ) -> dict[str, str]:
     """The query parameters for ``q``/``operator``/``order_by`` (validated; {} for none)."""
     params: dict[str, str] = {}
@@ -89,13 +92,14 @@ def filter_params(
     return params
 
 
-def check_columns(resource: schema.Resource, columns) -> list[str] | None:
+def check_columns(resource: schema.Resource, columns: object) -> list[str] | None:
     """``columns`` as a list of declared column names (None: all)."""
     if columns is None:
         return None
-    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+    names = [] if isinstance(columns, str) or not isinstance(columns, Iterable) else list(columns)
+    if not names or not all(isinstance(c, str) for c in names):
         raise ValueError(f"columns must be a list of column names, got {columns!r}")
-    cols = list(dict.fromkeys(columns))
+    cols: list[str] = list(dict.fromkeys(names))
     unknown = [c for c in cols if c not in resource.column_names]
     if unknown or not cols:
         raise ValueError(
@@ -105,7 +109,7 @@ def check_columns(resource: schema.Resource, columns) -> list[str] | None:
     return cols
 
 
-def check_max_rows(max_rows) -> int | None:
+def check_max_rows(max_rows: object) -> int | None:
     if max_rows is None:
         return None
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
@@ -139,7 +143,9 @@ def collect(
     return table.slice(0, max_rows) if max_rows is not None else table
 
 
-def refuse_search(what: str, q=None, operator=None, order_by=None) -> None:
+def refuse_search(
+    what: str, q: object = None, operator: object = None, order_by: object = None
+) -> None:
     """A ValueError when ``q``/``operator``/``order_by`` are given to a loader whose API
     endpoint cannot search or sort (``what`` names it), rather than ignoring them."""
     pairs = (("q", q), ("operator", operator), ("order_by", order_by))

@@ -84,7 +84,8 @@ def account_tz(session) -> str:
         return "UTC"
 
 
-def _resource_for(channel: str) -> schema.Resource:
+def history_resource(channel: object) -> schema.Resource:
+    """The registry resource of ``channel``'s history; a ValueError naming the channels."""
     if not isinstance(channel, str) or channel.lower() not in HISTORY:
         raise ValueError(f"channel must be one of {', '.join(sorted(HISTORY))}; got {channel!r}")
     return HISTORY[channel.lower()]
@@ -102,7 +103,7 @@ def iter_history(
 ) -> Iterator[pd.DataFrame]:
     """Lazy twin of :func:`history`: yields typed frames of ``chunk_pages`` pages each,
     for windows larger than memory."""
-    resource = _resource_for(channel)
+    resource = history_resource(channel)
     columns = check_columns(resource, kw.pop("columns", None))
     for table in _iter_tables(session, channel, start, end, chunk_pages=chunk_pages, **kw):
         yield table_to_frame(table, resource, currency=currency, columns=columns)
@@ -115,7 +116,7 @@ def history(session, channel: str, start=None, end=None, **kw) -> pd.DataFrame:
     chunks concatenated without copying, and the frame built once at the end.
     """
     currency = kw.pop("currency", None)
-    resource = _resource_for(channel)
+    resource = history_resource(channel)
     columns = check_columns(resource, kw.pop("columns", None))
     max_rows = check_max_rows(kw.pop("max_rows", None))
     order = kw.get("order_by")
@@ -234,7 +235,7 @@ def _iter_tables(
     time order, without repeated primary keys. Dates without a time (``"2026-03-01"``)
     are midnight in ``tz``: UTC by default, ``"account"`` for the account's time zone
     (``/account`` ``timezone``), or an IANA name."""
-    resource = _resource_for(channel)
+    resource = history_resource(channel)
     check_limit(limit)
     if not isinstance(chunk_pages, int) or chunk_pages < 1:
         raise ValueError(f"chunk_pages must be a positive integer, got {chunk_pages!r}")
