@@ -93,17 +93,27 @@ def read(
     start=None,
     end=None,
     columns: list[str] | None = None,
+    engine: str = "pandas",
     *,
     resource: str | None = None,
 ) -> pd.DataFrame:
     """Load the store at ``path`` (rows with ``start <= time < end``) as a typed frame.
 
     ``columns`` limits what is read; dtypes follow the registry of the stored resource.
+    ``engine="dask"`` returns a lazy ``dask.dataframe.DataFrame`` instead, one partition
+    per month file, with the same dtypes (the ``dask`` extra; :mod:`csframe.scale.store`).
 
     Example::
 
         df = store.read("data/sms", start="2026-01-01", columns=["date", "message_price"])
+        ddf = store.read("data/sms", start="2026-01-01", engine="dask")
     """
+    if engine != "pandas":
+        from csframe.scale import check_engine
+        from csframe.scale.store import read as read_dask
+
+        check_engine(engine)
+        return read_dask(path, start, end, columns, resource=resource)
     root = Path(path)
     state_path = root / STATE_FILE
     if not state_path.exists():

@@ -1,0 +1,114 @@
+"""Scale-out on Dask (issue 17): the store as a dask DataFrame, store-backed reports on
+either engine, cleanup on Dask, and many accounts synced as cluster tasks.
+
+The cluster is a real ``distributed.LocalCluster`` (2 worker processes, 1 thread each),
+started once for the module; the data is small so the whole file stays quick.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import csframe
+from csframe import schema, store
+from csframe.sandbox import running
+
+dd = pytest.importorskip("dask.dataframe", reason="the 'dask' extra is not installed")
+distributed = pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def dask_client(cluster):
+    with distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with running(scale="small", seed=21) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def sms_store(sb, tmp_path_factory):
+    path = tmp_path_factory.mktemp("store") / "sms"
+    cs = csframe.Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+    cs.sync("sms", path)
+    return path
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+# --- store.read(engine="dask") ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "columns"),
+    [
+        (None, None, None),
+        # bounds cutting through months, across month edges, with a projection
+        ("2026-02-14 10:00", "2026-05-01", ["date", "country", "message_price", "to"]),
+        ("2026-03-01", "2026-03-31 23:59:59", ["status", "date"]),
+    ],
+)
+def test_dask_read_equals_the_pandas_read(sms_store, dask_client, start, end, columns):
+    pdf = store.read(sms_store, start, end, columns)
+    ddf = store.read(sms_store, start, end, columns, engine="dask")
+    assert isinstance(ddf, dd.DataFrame)
+    # The meta is the registry's dtypes, as is every computed partition.
+    dtypes = schema.SMS_HISTORY.dtypes()
+    want = {c: dtypes[c] for c in (columns or schema.SMS_HISTORY.column_names)}
+    assert {c: str(t) for c, t in ddf.dtypes.items()} == want
+    got = ddf.compute()
+    assert {c: str(t) for c, t in got.dtypes.items()} == want
+    assert len(pdf) > 0
+    _same(got, pdf)
+
+
+def test_dask_read_is_one_partition_per_month_in_the_window(sms_store):
+    state_months = sorted(store.StoreState.load(sms_store, "sms_history").months)
+    assert store.read(sms_store, engine="dask").npartitions == len(state_months)
+    ddf = store.read(sms_store, "2026-02-14", "2026-05-01", engine="dask")
+    assert ddf.npartitions == 3  # February, March, April: the others are never opened
+    # A later selection is pushed into the month reads.
+    projected = ddf[["date", "to"]].optimize().expr
+    assert type(projected).__name__ == "FromMapProjectable"  # no projection left above it
+    assert sorted(projected.columns) == ["date", "to"]
+
+
+def test_dask_read_of_an_empty_window_has_the_registry_dtypes(sms_store):
+    ddf = store.read(sms_store, "2031-01-01", columns=["date", "country", "to"], engine="dask")
+    got = ddf.compute()
+    assert len(got) == 0
+    assert {c: str(t) for c, t in got.dtypes.items()} == {
+        "date": "datetime64[s, UTC]",
+        "country": "category",
+        "to": "str",
+    }
+    assert {c: str(t) for c, t in ddf.dtypes.items()} == {
+        "date": "datetime64[s, UTC]",
+        "country": "category",
+        "to": "str",
+    }
+
+
+def test_dask_read_rejects_bad_arguments(sms_store):
+    with pytest.raises(ValueError, match="engine must be one of pandas, dask; got 'spark'"):
+        store.read(sms_store, engine="spark")
+    with pytest.raises(ValueError, match=r"unknown column\(s\) \['nope'\]"):
+        store.read(sms_store, columns=["nope"], engine="dask")
