@@ -112,3 +112,43 @@ def test_dask_read_rejects_bad_arguments(sms_store):
         store.read(sms_store, engine="spark")
     with pytest.raises(ValueError, match=r"unknown column\(s\) \['nope'\]"):
         store.read(sms_store, columns=["nope"], engine="dask")
+
+
+# --- reports from a store ------------------------------------------------------------------
+
+NOW = "2026-12-06T12:00Z"
+
+
+def _same_report(a, b) -> None:
+    assert list(a.tables) == list(b.tables)
+    for name in a.tables:
+        pd.testing.assert_frame_equal(a.tables[name], b.tables[name], obj=name)
+    assert a.summary == b.summary
+    assert a.alerts == b.alerts
+
+
+@pytest.mark.parametrize("tz", ["Australia/Melbourne", "UTC"])
+def test_delivery_from_a_store_equals_the_api_report_on_both_engines(
+    sb, sms_store, dask_client, tz
+):
+    cs = csframe.Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+    api = csframe.reports.delivery(cs, "2026-01", "2026-11", tz=tz, now=NOW)
+    assert api.summary["messages"] > 1000 and len(api.tables["failed_messages"]) > 0
+    on_pandas = csframe.reports.delivery(cs, "2026-01", "2026-11", tz=tz, now=NOW, store=sms_store)
+    on_dask = csframe.reports.delivery(
+        cs, "2026-01", "2026-11", tz=tz, now=NOW, store=sms_store, engine="dask"
+    )
+    _same_report(api, on_pandas)
+    _same_report(api, on_dask)
+    assert on_dask.meta.currency == api.meta.currency == "AUD"
+
+
+def test_delivery_from_a_store_needs_no_client(sms_store):
+    rep = csframe.reports.delivery(
+        start="2026-03", end="2026-03", store=sms_store, engine="dask", now=NOW
+    )
+    assert rep.meta.tz == "UTC" and rep.summary["messages"] > 0
+    with pytest.raises(csframe.reports.OptionError, match="needs a client or store=PATH"):
+        csframe.reports.delivery(start="2026-03", end="2026-03")
+    with pytest.raises(csframe.reports.OptionError, match="is not a csframe store"):
+        csframe.reports.delivery(start="2026-03", end="2026-03", store=sms_store.parent)
