@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import csframe
+import csframe.loaders
 from csframe import schema, store
 from csframe.sandbox import running
 
@@ -150,5 +151,43 @@ def test_delivery_from_a_store_needs_no_client(sms_store):
     assert rep.meta.tz == "UTC" and rep.summary["messages"] > 0
     with pytest.raises(csframe.reports.OptionError, match="needs a client or store=PATH"):
         csframe.reports.delivery(start="2026-03", end="2026-03")
-    with pytest.raises(csframe.reports.OptionError, match="is not a csframe store"):
-        csframe.reports.delivery(start="2026-03", end="2026-03", store=sms_store.parent)
+    with pytest.raises(csframe.reports.OptionError, match="no sms_history store there"):
+        csframe.reports.delivery(start="2026-03", end="2026-03", store=sms_store / "month=2026-03")
+    # A folder of stores serves its channel's store; another channel is named as missing.
+    rep2 = csframe.reports.delivery(start="2026-03", end="2026-03", store=sms_store.parent, now=NOW)
+    pd.testing.assert_frame_equal(rep2.tables["daily"], rep.tables["daily"])
+    with pytest.raises(
+        csframe.reports.OptionError, match=r"no mms_history store there \(sms_history\)"
+    ):
+        csframe.reports.delivery(start="2026-03", store=sms_store.parent, channel="mms")
+
+
+@pytest.fixture(scope="module")
+def stores(sb, tmp_path_factory):
+    """Every history channel synced into one folder of stores (``data/sms``, ...)."""
+    root = tmp_path_factory.mktemp("stores")
+    cs = csframe.Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+    for channel in csframe.loaders.HISTORY:
+        cs.sync(channel, root / channel, start="2025-12")
+    return root
+
+
+def test_usage_cost_history_sheets_from_stores_equal_the_api_report_on_both_engines(
+    sb, stores, dask_client
+):
+    cs = csframe.Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+    api = csframe.reports.usage_cost(cs, "2026-01", "2026-11", now=NOW)
+    assert {"cost_per_delivered", "reconciliation"} <= set(api.tables)
+    assert len(api.summary["reconciled_channels"]) >= 5  # sms, mms, voice, fax, post...
+    on_pandas = csframe.reports.usage_cost(cs, "2026-01", "2026-11", now=NOW, store=stores)
+    on_dask = csframe.reports.usage_cost(
+        cs, "2026-01", "2026-11", now=NOW, store=stores, engine="dask"
+    )
+    _same_report(api, on_pandas)
+    _same_report(api, on_dask)
+    assert not on_dask.notes
+    # A channel without a store is a note, as a channel without history is.
+    only_sms = csframe.reports.usage_cost(
+        cs, "2026-01", "2026-11", now=NOW, store=stores / "sms", history_channels=["sms", "mms"]
+    )
+    assert any("mms: no history" in n and "no mms_history store" in n for n in only_sms.notes)

@@ -133,8 +133,8 @@ def delivery(
     """The delivery report of ``channel`` for months ``start``..``end`` (inclusive), days
     and months in ``tz`` (default: the account's time zone).
 
-    ``store``: read the history from a synced store (:mod:`csframe.store`) instead of the
-    API; ``client`` is then optional (the account's name and time zone). ``engine="dask"``
+    ``store``: read the history from a synced store (:mod:`csframe.store`; the channel's
+    store, or a folder of stores) instead of the API; ``client`` is then optional (the account's name and time zone). ``engine="dask"``
     aggregates the store's months on the Dask cluster (the ``dask`` extra): only
     aggregates and the failed messages come back.
 
@@ -154,8 +154,7 @@ def delivery(
     first, last = per.first, per.last
 
     if store is not None:
-        lean, failed = _from_store(store, per.window, tz, engine)
-        channel = _store_channel(store)
+        lean, failed = _from_store(stored.find(store, channel), per.window, tz, engine)
     else:
         try:
             lean, failed = hist.load(
@@ -211,13 +210,6 @@ def _from_store(path, window, tz: str, engine: str) -> tuple[pd.DataFrame, pd.Da
     agg.attrs["currency"] = stored.store_currency(path)
     assert failed is not None
     return agg, failed
-
-
-def _store_channel(path) -> str:
-    name = stored.store_resource(path).name
-    if not name.endswith("_history"):
-        raise OptionError(f"store={str(path)!r} holds {name}, not a message history")
-    return name.removesuffix("_history")
 
 
 def _check_threshold(value) -> None:

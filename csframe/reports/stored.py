@@ -44,6 +44,23 @@ def store_resource(path: str | os.PathLike) -> schema.Resource:
     return schema.get(json.loads(state.read_text())["resource"])
 
 
+def find(path: str | os.PathLike, channel: str) -> Path:
+    """The store of ``channel``'s history at or under ``path`` (a store, or a folder of
+    stores such as ``data/`` holding ``data/sms``); an :class:`OptionError` naming what
+    is there otherwise.
+
+    Example::
+
+        find("data", "sms")       # PosixPath('data/sms')
+    """
+    found = _store.stores(path)
+    resource = f"{channel}_history"
+    if resource in found:
+        return found[resource]
+    held = ", ".join(sorted(found)) or "no csframe store"
+    raise OptionError(f"store={str(path)!r}: no {resource} store there ({held})")
+
+
 def store_currency(path: str | os.PathLike) -> str | None:
     """The account currency recorded by the store's sync, if any.
 
