@@ -191,3 +191,33 @@ def test_usage_cost_history_sheets_from_stores_equal_the_api_report_on_both_engi
         cs, "2026-01", "2026-11", now=NOW, store=stores / "sms", history_channels=["sms", "mms"]
     )
     assert any("mms: no history" in n and "no mms_history store" in n for n in only_sms.notes)
+
+
+# --- cleanup on Dask ------------------------------------------------------------------------
+
+
+def _contacts_raw() -> pd.DataFrame:
+    from test_clean import truth_frame
+
+    return truth_frame().drop(columns="truth")
+
+
+def test_clean_contacts_phones_emails_on_dask_equal_pandas(dask_client):
+    import dask
+
+    raw = _contacts_raw()
+    with dask.config.set({"dataframe.convert-string": False}):  # keep the mixed phone column
+        ddf = dd.from_pandas(raw, npartitions=3, sort=False)
+    got = csframe.clean.contacts(ddf, default_region="AU")
+    assert isinstance(got, dd.DataFrame)  # lazy: cleaned where the partitions are
+    want = csframe.clean.contacts(raw, default_region="AU")
+    assert {c: str(t) for c, t in got.dtypes.items()} == {c: str(t) for c, t in want.dtypes.items()}
+    pd.testing.assert_frame_equal(got.compute(), want)
+    ph = csframe.clean.phones(ddf["phone_number"], "AU", ddf["address_country"], prefix="mobile")
+    pd.testing.assert_frame_equal(
+        ph.compute(),
+        csframe.clean.phones(raw["phone_number"], "AU", raw["address_country"], prefix="mobile"),
+    )
+    pd.testing.assert_frame_equal(
+        csframe.clean.emails(ddf["email"]).compute(), csframe.clean.emails(raw["email"])
+    )
