@@ -12,6 +12,7 @@ import pytest
 
 import csframe
 import csframe.loaders
+import csframe.sync
 from csframe import schema, store
 from csframe.sandbox import running
 
@@ -221,3 +222,114 @@ def test_clean_contacts_phones_emails_on_dask_equal_pandas(dask_client):
     pd.testing.assert_frame_equal(
         csframe.clean.emails(ddf["email"]).compute(), csframe.clean.emails(raw["email"])
     )
+
+
+# --- many accounts -----------------------------------------------------------------------------
+
+ACCOUNTS = ("main", "marketing", "support", "alerts", "nocredit")
+
+
+@pytest.fixture(scope="module")
+def slow_sb():
+    # 5 accounts of one sandbox (4 logins of an account with their own messages, and an
+    # account without any); 20 ms per request so that a sync takes long enough to kill.
+    with running(scale="tiny", seed=5, latency_ms=20) as sb:
+        yield sb
+
+
+def _accounts(sb) -> list:
+    from csframe.scale.accounts import Account
+
+    return [Account(**sb.accounts[name], base_url=sb.base_url) for name in ACCOUNTS]
+
+
+def _separate_syncs(sb, root) -> dict:
+    out = {}
+    for name in ACCOUNTS:
+        cs = csframe.Client(**sb.accounts[name], base_url=sb.base_url, cache=False, progress=False)
+        csframe.sync.sync(cs, "sms", root / name, start="2025-10")
+        out[sb.accounts[name]["username"]] = store.read(root / name)
+    return out
+
+
+def test_sync_accounts_on_the_cluster_equals_separate_syncs(slow_sb, dask_client, tmp_path):
+    from csframe.scale import accounts
+
+    keys = {slow_sb.accounts[n]["api_key"] for n in ACCOUNTS}
+    with distributed.get_task_stream(dask_client) as stream:
+        done = csframe.sync_accounts(
+            _accounts(slow_sb), tmp_path / "data", client=dask_client, start="2025-10"
+        )
+    assert all(d.ok for d in done.values()), [d.error for d in done.values()]
+    want = _separate_syncs(slow_sb, tmp_path / "one-by-one")
+    assert set(done) == set(want)
+    assert sum(len(f) for f in want.values()) > 250
+    for username, frame in want.items():
+        _same(store.read(tmp_path / "data" / f"account={username}" / "sms"), frame)
+        assert done[username].results["sms"].rows == len(frame)
+    # One channel across accounts, on either engine.
+    both = accounts.read(tmp_path / "data", "sms", columns=["date", "message_id"])
+    assert both["account"].value_counts().to_dict() == {u: len(f) for u, f in want.items()}
+    lazy = accounts.read(tmp_path / "data", "sms", columns=["date", "message_id"], engine="dask")
+    _same(lazy.compute(), both)
+    # Credentials: in no task key, no scheduler or worker log, no repr.
+    names = " ".join(str(t.get("key")) for t in stream.data)
+    assert "csframe-sync-account-" in names
+    logs = str(dask_client.get_scheduler_logs()) + str(dask_client.get_worker_logs())
+    shown = names + logs + repr(_accounts(slow_sb)) + repr(done)
+    assert not [k for k in keys if k in shown]
+
+
+def test_a_failing_account_is_reported_without_its_key(slow_sb, dask_client, tmp_path):
+    from csframe.scale.accounts import Account
+
+    good = Account(**slow_sb.accounts["alerts"], base_url=slow_sb.base_url)
+    bad = Account("alerts2", "WRONG-SECRET-KEY-123", slow_sb.base_url)
+    banned = Account(**slow_sb.accounts["banned"], base_url=slow_sb.base_url)
+    done = csframe.sync_accounts([good, bad, banned], tmp_path, client=dask_client, start="2026-06")
+    assert done[good.folder].ok
+    assert "401" in done["alerts2"].error or "INVALID" in done["alerts2"].error
+    assert "banned" in done["banned"].error.lower()
+    assert "WRONG-SECRET-KEY-123" not in repr(done) + str(dask_client.get_worker_logs())
+    with pytest.raises(ValueError, match=r"the same name twice \['csframe_alerts'\]"):
+        csframe.sync_accounts([good, good], tmp_path)
+
+
+def test_a_worker_killed_mid_sync_leaves_the_store_readable_and_a_rerun_completes_it(
+    slow_sb, cluster, dask_client, tmp_path
+):
+    import os
+    import signal
+    import threading
+    import time
+
+    root = tmp_path / "data"
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["done"] = csframe.sync_accounts(
+                _accounts(slow_sb), root, client=dask_client, start="2025-10"
+            )
+        except Exception as exc:  # the killed task may be lost: the rerun completes it
+            box["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not list(root.glob("account=*/sms/month=*/part.parquet")):
+        assert time.monotonic() < deadline, "no month written"
+        time.sleep(0.02)
+    pids = dask_client.run(os.getpid)
+    os.kill(next(iter(pids.values())), signal.SIGKILL)  # one worker process, mid-sync
+    thread.join(60)
+    assert not thread.is_alive()
+    # Whatever got written is readable: each account's store holds complete months only.
+    for state in root.glob(f"account=*/sms/{store.STATE_FILE}"):
+        store.read(state.parent)
+    dask_client.wait_for_workers(2, timeout=30)
+    again = csframe.sync_accounts(_accounts(slow_sb), root, client=dask_client, start="2025-10")
+    assert all(d.ok for d in again.values())
+    want = _separate_syncs(slow_sb, tmp_path / "one-by-one")
+    for username, frame in want.items():
+        _same(store.read(root / f"account={username}" / "sms"), frame)
