@@ -333,3 +333,19 @@ def test_a_worker_killed_mid_sync_leaves_the_store_readable_and_a_rerun_complete
     want = _separate_syncs(slow_sb, tmp_path / "one-by-one")
     for username, frame in want.items():
         _same(store.read(root / f"account={username}" / "sms"), frame)
+
+
+def test_a_reseller_login_brings_its_client_accounts(slow_sb, tmp_path):
+    from csframe.scale.accounts import Account, reseller_clients
+
+    reseller = Account(**slow_sb.credentials, base_url=slow_sb.base_url, reseller=True)
+    clients = reseller_clients(reseller)
+    assert [a.username for a in clients] == ["acme_retail_nz"]  # the seeded client account
+    assert all(a.api_key and a.api_key not in repr(a) for a in clients)
+    done = csframe.sync_accounts([reseller], tmp_path, start="2026-10")
+    assert set(done) == {"csframe_demo", "acme_retail_nz"}
+    assert done["csframe_demo"].ok
+    # The sandbox lists reseller clients but does not let them log in (yet): each account's
+    # failure is its own, reported without its key.
+    assert "401" in done["acme_retail_nz"].error
+    assert clients[0].api_key not in repr(done)

@@ -111,29 +111,41 @@ def as_accounts(accounts: Iterable[Account | Mapping[str, Any]]) -> list[Account
     return out
 
 
-def reseller_clients(account: Account, **client_options: Any) -> list[Account]:
-    """The client accounts of a reseller login (``GET /reseller/accounts``), as accounts
-    on the same API address.
+def reseller_clients(account: Account, *, timeout: float = 30.0) -> list[Account]:
+    """The client accounts of a reseller login (``GET /reseller/accounts``, every page),
+    as accounts on the same API address, each with its own API key.
+
+    :class:`csframe.Client` removes secret fields from every response it reads (they must
+    not reach a cache or a frame), so the keys are read here with a plain request, kept
+    in memory only and never cached.
 
     Example::
 
         reseller_clients(Account("agency", key, reseller=True))
     """
-    import csframe
+    import requests
 
-    cs = csframe.Client(account.username, account.api_key, account.base_url, **client_options)
+    from csframe.config import resolve_base_url
+
+    base = resolve_base_url(account.base_url).rstrip("/")
     out = []
     page, last = 1, 1
-    while page <= last:
-        block = cs.get("/reseller/accounts", page=page, limit=100) or {}
-        last = int(block.get("last_page") or 1)
-        for rec in block.get("data") or []:
-            sub = rec.get("_subaccount") or {}
-            username = sub.get("api_username") or rec.get("username")
-            key = sub.get("api_key")
-            if username and key:
-                out.append(Account(str(username), str(key), account.base_url))
-        page += 1
+    with requests.Session() as http:
+        http.auth = (account.username, account.api_key)
+        while page <= last:
+            r = http.get(f"{base}/reseller/accounts", params={"page": page}, timeout=timeout)
+            if r.status_code != 200:
+                raise PermissionError(
+                    f"{account!r}: GET /reseller/accounts answered HTTP {r.status_code}"
+                )
+            block = (r.json() or {}).get("data") or {}
+            last = int(block.get("last_page") or 1)
+            for rec in block.get("data") or []:
+                sub = rec.get("_subaccount") or {}
+                username, key = sub.get("api_username") or rec.get("username"), sub.get("api_key")
+                if username and key:
+                    out.append(Account(str(username), str(key), account.base_url))
+            page += 1
     return out
 
 
@@ -170,7 +182,7 @@ def sync_accounts(
     for account in as_accounts(accounts):
         todo.append(account)
         if account.reseller:
-            todo.extend(reseller_clients(account, **options))
+            todo.extend(reseller_clients(account))
     todo = as_accounts(todo)
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
