@@ -186,7 +186,7 @@ def _cube(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
     tables need (:mod:`csframe.reports.cube`)."""
     if "outcome" not in frame:
         frame = hist._lean(frame, _LEAN)
-        frame["_day"] = floor_local(frame["date"], "D", tz).to_numpy()
+        frame["_day"] = floor_local(frame["date"], "D", tz).array  # not to_numpy: objects
     keys = ["_day", "outcome", "country", "carrier", "subaccount_id", "_api_username"]
     keys += ["error_code", "error_text"]
     return cube(frame, keys, sums=["message_price"], maxes=["date"])

@@ -271,7 +271,7 @@ def _history_cube(frame: pd.DataFrame, source: HistorySource) -> pd.DataFrame:
     (:mod:`csframe.reports.cube`)."""
     if "_month" not in frame:
         frame = lean_history(frame, source)
-        frame["_month"] = _history_months(frame["date"]).to_numpy()
+        frame["_month"] = _history_months(frame["date"]).array  # not to_numpy: objects
     keys = ["_month", "outcome", "subaccount_id"]
     return cube(frame, keys, sums=["message_parts", "message_price"], maxes=["date"])
 
