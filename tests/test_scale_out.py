@@ -194,6 +194,21 @@ def test_usage_cost_history_sheets_from_stores_equal_the_api_report_on_both_engi
     assert any("mms: no history" in n and "no mms_history store" in n for n in only_sms.notes)
 
 
+def test_campaigns_per_message_parts_from_a_store_equal_the_api_report_on_both_engines(
+    sb, sms_store, dask_client
+):
+    cs = csframe.Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+    api = csframe.reports.campaigns(cs, "2026-01", "2026-11", now=NOW)
+    sms = api.tables["sms"]
+    assert int(sms["sent"].sum()) > 500 and int(sms["replies"].sum()) > 0  # something to match
+    on_pandas = csframe.reports.campaigns(cs, "2026-01", "2026-11", now=NOW, store=sms_store)
+    on_dask = csframe.reports.campaigns(
+        cs, "2026-01", "2026-11", now=NOW, store=sms_store.parent, engine="dask"
+    )
+    _same_report(api, on_pandas)
+    _same_report(api, on_dask)
+
+
 # --- cleanup on Dask ------------------------------------------------------------------------
 
 
