@@ -258,6 +258,12 @@ def _accounts(sb) -> list:
     return [Account(**sb.accounts[name], base_url=sb.base_url) for name in ACCOUNTS]
 
 
+@pytest.fixture(scope="module")
+def separate(slow_sb, tmp_path_factory) -> dict:
+    """Each account synced on its own with sync(): what sync_accounts must equal."""
+    return _separate_syncs(slow_sb, tmp_path_factory.mktemp("one-by-one"))
+
+
 def _separate_syncs(sb, root) -> dict:
     out = {}
     for name in ACCOUNTS:
@@ -267,7 +273,9 @@ def _separate_syncs(sb, root) -> dict:
     return out
 
 
-def test_sync_accounts_on_the_cluster_equals_separate_syncs(slow_sb, dask_client, tmp_path):
+def test_sync_accounts_on_the_cluster_equals_separate_syncs(
+    slow_sb, dask_client, separate, tmp_path
+):
     from csframe.scale import accounts
 
     keys = {slow_sb.accounts[n]["api_key"] for n in ACCOUNTS}
@@ -276,7 +284,7 @@ def test_sync_accounts_on_the_cluster_equals_separate_syncs(slow_sb, dask_client
             _accounts(slow_sb), tmp_path / "data", client=dask_client, start="2025-10"
         )
     assert all(d.ok for d in done.values()), [d.error for d in done.values()]
-    want = _separate_syncs(slow_sb, tmp_path / "one-by-one")
+    want = separate
     assert set(done) == set(want)
     assert sum(len(f) for f in want.values()) > 250
     for username, frame in want.items():
@@ -311,7 +319,7 @@ def test_a_failing_account_is_reported_without_its_key(slow_sb, dask_client, tmp
 
 
 def test_a_worker_killed_mid_sync_leaves_the_store_readable_and_a_rerun_completes_it(
-    slow_sb, cluster, dask_client, tmp_path
+    slow_sb, cluster, dask_client, separate, tmp_path
 ):
     import os
     import signal
@@ -345,8 +353,7 @@ def test_a_worker_killed_mid_sync_leaves_the_store_readable_and_a_rerun_complete
     dask_client.wait_for_workers(2, timeout=30)
     again = csframe.sync_accounts(_accounts(slow_sb), root, client=dask_client, start="2025-10")
     assert all(d.ok for d in again.values())
-    want = _separate_syncs(slow_sb, tmp_path / "one-by-one")
-    for username, frame in want.items():
+    for username, frame in separate.items():
         _same(store.read(root / f"account={username}" / "sms"), frame)
 
 
