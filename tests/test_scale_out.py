@@ -371,3 +371,16 @@ def test_a_reseller_login_brings_its_client_accounts(slow_sb, tmp_path):
     # failure is its own, reported without its key.
     assert "401" in done["acme_retail_nz"].error
     assert clients[0].api_key not in repr(done)
+
+
+def test_reports_name_a_bad_engine_and_dask_without_a_store(sb, sms_store):
+    cs = csframe.Client(**sb.credentials, base_url=sb.base_url, cache=False, progress=False)
+    for report in (
+        csframe.reports.delivery,
+        csframe.reports.usage_cost,
+        csframe.reports.campaigns,
+    ):
+        with pytest.raises(csframe.reports.OptionError, match="give store=PATH"):
+            report(cs, "2026-03", "2026-03", engine="dask")
+        with pytest.raises(csframe.reports.OptionError, match="engine must be one of"):
+            report(cs, "2026-03", "2026-03", store=sms_store, engine="spark")

@@ -153,6 +153,7 @@ def campaigns(
         raise NotImplementedError(
             "the campaigns report needs Client.campaigns(), which this csframe does not have yet"
         )
+    stored.check_source(store, engine)
     channels = _channels(channels)
     tz = check_tz(tz) if tz is not None else None
     account = account_info(client)

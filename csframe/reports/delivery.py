@@ -134,9 +134,10 @@ def delivery(
     and months in ``tz`` (default: the account's time zone).
 
     ``store``: read the history from a synced store (:mod:`csframe.store`; the channel's
-    store, or a folder of stores) instead of the API; ``client`` is then optional (the account's name and time zone). ``engine="dask"``
-    aggregates the store's months on the Dask cluster (the ``dask`` extra): only
-    aggregates and the failed messages come back.
+    store, or a folder of stores) instead of the API; ``client`` is then optional (it
+    gives the account's name and time zone). ``engine="dask"`` aggregates the store's
+    months on the Dask cluster (the ``dask`` extra): only aggregates and the failed
+    messages come back.
 
     Example::
 
@@ -144,6 +145,7 @@ def delivery(
         rep.tables["by_country"], rep.summary["failed_spend"]
         rep = delivery(start="2026-01", end="2026-10", store="data/sms", engine="dask")
     """
+    stored.check_source(store, engine)
     tz = check_tz(tz) if tz is not None else None
     _check_threshold(failure_threshold)
     if client is None and store is None:
@@ -208,8 +210,7 @@ def _from_store(path, window, tz: str, engine: str) -> tuple[pd.DataFrame, pd.Da
     )
     agg = agg.drop(columns="_day").sort_values("date", kind="stable", ignore_index=True)
     agg.attrs["currency"] = stored.store_currency(path)
-    assert failed is not None
-    return agg, failed
+    return agg, failed if failed is not None else pd.DataFrame()
 
 
 def _check_threshold(value) -> None:
@@ -236,7 +237,8 @@ def build(
     tz: str = UTC,
 ) -> Report:
     """Shape a history frame (``Client.history`` or a lean one from
-    :func:`csframe.reports.history.load`) into the report, days and months in ``tz``.
+    :func:`csframe.reports.history.load`, or day cubes of it with a message count ``n``:
+    :mod:`csframe.reports.cube`) into the report, days and months in ``tz``.
     ``failed``: the failed messages' full rows; taken from ``history`` when omitted and it
     has them. ``now``: the instant that decides which month and day are still running.
 
@@ -410,7 +412,12 @@ def measures(frame: pd.DataFrame, keys: list[str], grid=None, tz: str = UTC) -> 
 
 
 def _largest(df: pd.DataFrame) -> pd.DataFrame:
-    return df.sort_values("messages", ascending=False, kind="stable").reset_index(drop=True)
+    # Ties by key: the order of categories differs between loads (API chunks, store months).
+    keys = list(df.columns[: df.columns.get_loc("messages")])
+    order = df.sort_values(
+        ["messages", *keys], ascending=[False] + [True] * len(keys), kind="stable"
+    )
+    return order.reset_index(drop=True)
 
 
 def errors(frame: pd.DataFrame) -> pd.DataFrame:

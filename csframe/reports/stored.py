@@ -30,6 +30,22 @@ from csframe.reports.model import OptionError
 Reducer = Callable[[pd.DataFrame], pd.DataFrame]
 
 
+def check_source(store: str | os.PathLike | None, engine: str) -> None:
+    """A report's ``store=``/``engine=`` pair: ``engine`` is pandas or dask, and dask needs
+    a store (an :class:`OptionError` naming the argument otherwise).
+
+    Example::
+
+        check_source("data", "dask")
+    """
+    from csframe.scale import ENGINES
+
+    if engine not in ENGINES:
+        raise OptionError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine != "pandas" and store is None:
+        raise OptionError(f"engine={engine!r} reads a synced store: give store=PATH")
+
+
 def store_resource(path: str | os.PathLike) -> schema.Resource:
     """The registry resource held by the store at ``path`` (an :class:`OptionError` when
     ``path`` is no store).

@@ -205,6 +205,7 @@ def usage_cost(
         rep = usage_cost(cs, "2026-01", "2026-10", store="data", engine="dask")
         rep.summary["total_spend"], rep.figures["monthly_spend"], rep.budget_exceeded
     """
+    stored.check_source(store, engine)
     per = resolve_period(start, end, tz=BILLING_TZ, now=now)
     first, last = per.first, per.last
     by = parse_by(by)
