@@ -239,6 +239,13 @@ def test_clean_contacts_phones_emails_on_dask_equal_pandas(dask_client):
     )
 
 
+def test_duplicates_and_dedupe_on_dask_say_they_do_not_run_there_yet():
+    ddf = dd.from_pandas(pd.DataFrame({"phone_number": ["0412 345 678"]}), npartitions=1)
+    for func in (csframe.clean.duplicates, csframe.clean.dedupe):
+        with pytest.raises(NotImplementedError, match=r"clean.contacts\(ddf\).compute\(\)"):
+            func(ddf)
+
+
 # --- many accounts -----------------------------------------------------------------------------
 
 ACCOUNTS = ("main", "marketing", "support", "alerts", "nocredit")
