@@ -351,6 +351,7 @@ def test_a_worker_killed_mid_sync_leaves_the_store_readable_and_a_rerun_complete
         assert time.monotonic() < deadline, "no month written"
         time.sleep(0.02)
     pids = dask_client.run(os.getpid)
+    assert thread.is_alive()  # the syncs are still running
     os.kill(next(iter(pids.values())), signal.SIGKILL)  # one worker process, mid-sync
     thread.join(60)
     assert not thread.is_alive()
