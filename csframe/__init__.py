@@ -23,6 +23,7 @@ __all__ = [
     "sandbox",
     "schema",
     "store",
+    "sync_accounts",
     "widgets",
     "writers",
     "__version__",
@@ -31,6 +32,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from csframe import clean, errors, reports, sandbox, schema, store, widgets, writers
     from csframe.client import Client
+    from csframe.scale.accounts import sync_accounts
 
 
 def __getattr__(name: str) -> Any:
@@ -40,6 +42,10 @@ def __getattr__(name: str) -> Any:
         from csframe.client import Client
 
         return Client
+    if name == "sync_accounts":  # many accounts, optionally on a Dask cluster (csframe.scale)
+        from csframe.scale.accounts import sync_accounts
+
+        return sync_accounts
     if name in {"clean", "errors", "reports", "sandbox", "schema", "store", "widgets", "writers"}:
         return importlib.import_module(f"csframe.{name}")
     raise AttributeError(f"module 'csframe' has no attribute {name!r}")

@@ -36,6 +36,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -44,6 +45,9 @@ import pyarrow.parquet as pq
 
 from csframe import schema
 from csframe.timeutil import parse_instant
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.timeutil import Instant
 
 STATE_FILE = "_csframe_sync.json"
 STATE_VERSION = 1
@@ -150,9 +154,10 @@ def snapshot_for(state: dict, as_of: object = None) -> str | None:
 
 def read(
     path: str | os.PathLike,
-    start=None,
-    end=None,
+    start: Instant | None = None,
+    end: Instant | None = None,
     columns: list[str] | None = None,
+    engine: str = "pandas",
     *,
     resource: str | None = None,
     as_of: object = None,
@@ -163,27 +168,27 @@ def read(
     A snapshot store (contacts, lists, campaigns, ...) reads its latest snapshot, or with
     ``as_of`` (a date) the latest one taken on or before that date (``df.attrs["snapshot"]``
     says which).
+    ``engine="dask"`` returns a lazy ``dask.dataframe.DataFrame`` of a month store instead,
+    one partition per month file, with the same dtypes (the ``dask`` extra;
+    :mod:`csframe.scale.store`).
 
     Example::
 
         df = store.read("data/sms", start="2026-01-01", columns=["date", "message_price"])
         ct = store.read("data/contacts", as_of="2026-11-30")
+        ddf = store.read("data/sms", start="2026-01-01", engine="dask")
     """
+    if engine != "pandas":
+        from csframe.scale import check_engine
+        from csframe.scale.store import read as read_dask
+
+        check_engine(engine)
+        return read_dask(path, start, end, columns, resource=resource)
     root = Path(path)
-    state_path = root / STATE_FILE
-    if not state_path.exists():
-        raise FileNotFoundError(f"{root} is not a csframe store (no {STATE_FILE}); run sync first")
-    state = json.loads(state_path.read_text())
+    state = open_state(root)
     res = schema.get(resource or state["resource"])
     time_field = res.time_field
-    t0 = parse_instant(start, "start") if start is not None else None
-    t1 = parse_instant(end, "end") if end is not None else None
-    if columns is not None:
-        unknown = [c for c in columns if c not in res.column_names]
-        if unknown:
-            raise ValueError(
-                f"unknown column(s) {unknown} for {res.name}; known: {', '.join(res.column_names)}"
-            )
+    check_columns(res, columns)
     snapshot = None
     if state.get("layout") == "snapshot":
         if (start is not None or end is not None) and not time_field:
@@ -191,38 +196,31 @@ def read(
         snapshot = snapshot_for(state, as_of)
     elif as_of is not None:
         raise ValueError(f"as_of applies to snapshot stores; {root} is stored by month")
-    recorded = set(state.get("months") or {})
-    files = []
+    t0 = parse_instant(start, "start") if start is not None else None
+    t1 = parse_instant(end, "end") if end is not None else None
     if snapshot is not None:
         # one snapshot, cut by start/end (if given) wherever they fall
-        files.append((root / f"snapshot={snapshot}" / "part.parquet", _MIN, _MAX))
+        file = root / f"snapshot={snapshot}" / "part.parquet"
+        files = [MonthFile(str(file), snapshot, t0, t1)]
     else:
-        for f in sorted(root.glob("month=*/part.parquet")):
-            key = f.parent.name.split("=", 1)[1]
-            if key not in recorded:
-                continue  # written by a sync killed before it recorded the month: not yet in
-            # Partition pruning: skip months wholly outside [start, end) without opening them.
-            month = pd.Timestamp(key + "-01", tz="UTC")
-            next_month = month + pd.DateOffset(months=1)
-            if (t1 is not None and month >= t1) or (t0 is not None and next_month <= t0):
-                continue
-            files.append((f, month, next_month))
+        files = month_files(root, state, t0, t1)
     if not files:
         from csframe.frames import empty_frame
 
         df = empty_frame(res)
         return df[columns] if columns is not None else df
-    paths = [str(f) for f, _, _ in files]
+    paths = [f.path for f in files]
     # one schema for all files: an undeclared field can be all-null (type null) in one month
     # and a struct in another (email history's _attachments)
     unified = pa.unify_schemas([pq.read_schema(p) for p in paths], promote_options="permissive")
     dataset = ds.dataset(paths, format="parquet", schema=unified)
     flt = None
-    # Row filters only where a bound cuts through a month.
-    if time_field and t0 is not None and t0 > files[0][1]:
-        flt = ds.field(time_field) >= pa.scalar(t0.to_pydatetime(), pa.timestamp("s", "UTC"))
-    if time_field and t1 is not None and t1 < files[-1][2]:
-        upper = ds.field(time_field) < pa.scalar(t1.to_pydatetime(), pa.timestamp("s", "UTC"))
+    # Row filters only where a bound cuts through a month (the first and the last).
+    cut0, cut1 = files[0].t0, files[-1].t1
+    if time_field and cut0 is not None:
+        flt = ds.field(time_field) >= pa.scalar(cut0.to_pydatetime(), pa.timestamp("s", "UTC"))
+    if time_field and cut1 is not None:
+        upper = ds.field(time_field) < pa.scalar(cut1.to_pydatetime(), pa.timestamp("s", "UTC"))
         flt = upper if flt is None else flt & upper
     table = dataset.to_table(columns=columns, filter=flt)  # the filter may name unread columns
     df = table.to_pandas()
@@ -240,7 +238,58 @@ def read(
     return df
 
 
-_MIN, _MAX = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+@dataclass(frozen=True)
+class MonthFile:
+    """One partition file and the bounds that cut through it (``None``: not cut)."""
+
+    path: str
+    month: str  # the partition key: 'YYYY-MM' (or a snapshot's 'YYYY-MM-DD')
+    t0: pd.Timestamp | None = None
+    t1: pd.Timestamp | None = None
+
+
+def open_state(root: Path) -> dict:
+    """The store's state (``_csframe_sync.json``); FileNotFoundError when ``root`` is none."""
+    state_path = root / STATE_FILE
+    if not state_path.exists():
+        raise FileNotFoundError(f"{root} is not a csframe store (no {STATE_FILE}); run sync first")
+    return json.loads(state_path.read_text())
+
+
+def check_columns(res: schema.Resource, columns: list[str] | None) -> None:
+    """A ValueError naming the columns ``res`` does not have."""
+    unknown = [c for c in columns or () if c not in res.column_names]
+    if unknown:
+        raise ValueError(
+            f"unknown column(s) {unknown} for {res.name}; known: {', '.join(res.column_names)}"
+        )
+
+
+def month_files(
+    root: Path, state: dict, t0: pd.Timestamp | None = None, t1: pd.Timestamp | None = None
+) -> list[MonthFile]:
+    """The recorded month files that overlap ``[t0, t1)``, oldest first, each with the
+    bounds that cut through it. Months wholly outside are never opened (partition pruning);
+    a month file the state does not record (a sync killed before recording it) is skipped.
+
+    Example::
+
+        [f.month for f in month_files(root, open_state(root), pd.Timestamp("2026-03-15", tz="UTC"))]
+    """
+    recorded = set(state.get("months") or {})
+    out = []
+    for f in sorted(root.glob("month=*/part.parquet")):
+        key = f.parent.name.split("=", 1)[1]
+        if key not in recorded:
+            continue
+        month = pd.Timestamp(key + "-01", tz="UTC")
+        next_month = month + pd.DateOffset(months=1)
+        if (t1 is not None and month >= t1) or (t0 is not None and next_month <= t0):
+            continue
+        cut0 = t0 if t0 is not None and t0 > month else None
+        cut1 = t1 if t1 is not None and t1 < next_month else None
+        out.append(MonthFile(str(f), key, cut0, cut1))
+    return out
 
 
 def recorded_files(root: Path) -> list[Path]:
@@ -274,7 +323,7 @@ def stores(path: str | os.PathLike) -> dict[str, Path]:
     return found
 
 
-def duckdb(path: str | os.PathLike, connection=None):
+def duckdb(path: str | os.PathLike, connection: Any = None) -> Any:
     """A DuckDB connection with one view per store at or under ``path``, named after the
     store (``sms_history``, ``contacts``, ``sms_statistics``...), reading the partition files
     the store records (hive partitions: ``month`` or ``snapshot`` is a column, except where

@@ -24,7 +24,7 @@ BLOCK = textwrap.dedent(
     import sys
     import importlib.abc
 
-    BLOCKED = {"starlette", "uvicorn", "ipywidgets", "duckdb"}
+    BLOCKED = {"starlette", "uvicorn", "ipywidgets", "duckdb", "dask", "distributed"}
 
     class Block(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
@@ -50,7 +50,7 @@ CORE = BLOCK + textwrap.dedent(
     )
     rep = reports.usage_cost(cs, start="2026-01", end="2026-02")
     rep.to_excel(out)
-    for mod in ("starlette", "uvicorn", "ipywidgets"):
+    for mod in ("starlette", "uvicorn", "ipywidgets", "dask"):
         assert mod not in sys.modules, mod
     print("OK", len(sms), len(plan))
     try:
@@ -66,6 +66,10 @@ CORE = BLOCK + textwrap.dedent(
         csframe.store.duckdb(".")
     except ImportError as exc:
         print("DUCKDB", exc)
+    try:
+        csframe.store.read(".", engine="dask")
+    except ImportError as exc:
+        print("DASK", exc)
     from csframe.cli import main
     print("SERVE", main(["sandbox", "serve"]))
     """
@@ -91,6 +95,7 @@ def test_the_core_install_needs_no_extra(tmp_path):
     assert "SANDBOX" in out and "pip install 'csframe[sandbox]'" in out
     assert "WIDGETS" in out and "pip install 'csframe[notebook]'" in out
     assert "DUCKDB" in out and "pip install 'csframe[duckdb]'" in out
+    assert "DASK engine='dask' needs the 'dask' extra: pip install 'csframe[dask]'" in out
     assert "SERVE 2" in out
     assert "csframe: the csframe sandbox needs the 'sandbox' extra" in done.stderr
     assert "Traceback" not in done.stderr
@@ -108,12 +113,12 @@ def test_the_cli_lists_every_command_without_the_sandbox_extra(tmp_path):
         assert command in done.stdout
 
 
-@pytest.mark.parametrize("extra", ["sandbox", "notebook", "duckdb", "all"])
+@pytest.mark.parametrize("extra", ["sandbox", "notebook", "duckdb", "dask", "all"])
 def test_the_extras_are_declared(extra):
     import tomllib
 
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert extra in meta["project"]["optional-dependencies"]
     core = " ".join(meta["project"]["dependencies"])
-    for heavy in ("starlette", "uvicorn", "ipywidgets", "duckdb"):
+    for heavy in ("starlette", "uvicorn", "ipywidgets", "duckdb", "dask", "distributed"):
         assert heavy not in core

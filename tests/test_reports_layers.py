@@ -16,7 +16,7 @@ LAYERS = [
     {"periods"},
     {"excel", "output"},
     {"base"},
-    {"history", "budgets"},
+    {"history", "budgets", "cube", "stored"},
     {"usage_cost", "delivery", "campaigns", "contacts_health"},  # the reports
     {"cli"},
 ]

@@ -19,6 +19,7 @@ PUBLIC_MODULES = [
     "csframe.clean",
     "csframe.errors",
     "csframe.reports",
+    "csframe.scale",
     "csframe.schema",
     "csframe.store",
     "csframe.sync",

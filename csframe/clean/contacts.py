@@ -16,6 +16,7 @@ from csframe.clean.emails import EMAIL_REASONS, emails
 from csframe.clean.names import names
 from csframe.clean.phones import PHONE_REASONS, phones
 from csframe.clean.regions import check_region
+from csframe.scale import is_dask
 
 CONTACT_COLUMNS = (
     "contact_id",
@@ -96,6 +97,12 @@ def contacts(
     >>> clean.contacts(df, default_region="AU")["issues"].tolist()
     ['', 'phone_too_short,email_bad_domain,no_channel,placeholder_name']
     """
+    if is_dask(df):  # partition by partition on the cluster (csframe.scale.clean)
+        from csframe.scale.clean import partitionwise
+
+        # the _AUTO sentinel is left out: Dask hashes every argument of the graph
+        auto = {} if region_column is _AUTO else {"region_column": region_column}
+        return partitionwise(contacts, df, default_region, **auto, mapping=mapping, workers=workers)
     cols = resolve_columns(df, CONTACT_COLUMNS, mapping, func="contacts")
     # postal lists have names and addresses but no phone or email column
     if not any(cols[k] for k in ("phone_number", "email", "first_name", "last_name")):

@@ -12,6 +12,7 @@ from csframe.clean._common import CleanInputError
 from csframe.clean.contacts import ensure_clean
 from csframe.clean.fields import address_key, parse_dates, postcode_key, text_key
 from csframe.clean.fields import resolve as resolve_fields
+from csframe.scale import is_dask, not_on_dask
 
 RULES = ("phone", "email", "name")
 CLUSTER_COLUMNS = (
@@ -115,6 +116,8 @@ def duplicates(
     >>> d["cluster_id"].tolist(), d["rule"].tolist(), d["survivor"].tolist()
     ([1, 1, 2], ['phone+first_name', 'phone+first_name', nan], [True, False, True])
     """
+    if is_dask(df):
+        raise not_on_dask("duplicates")
     chosen: tuple[str, ...] = (rules,) if isinstance(rules, str) else tuple(rules)
     unknown = set(chosen) - set(RULES)
     if unknown:

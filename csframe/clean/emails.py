@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csframe.clean._common import as_text, ascii_fold, pick, take_category, take_str
+from csframe.scale import is_dask
 
 EMAIL_REASONS = ("empty", "missing_at", "multiple", "bad_local", "bad_domain", "too_long")
 
@@ -75,6 +76,10 @@ def emails(values: pd.Series | Iterable[object]) -> pd.DataFrame:
     >>> out["email_reason"].tolist()
     [nan, 'multiple', 'empty']
     """
+    if is_dask(values):  # partition by partition on the cluster (csframe.scale.clean)
+        from csframe.scale.clean import partitionwise
+
+        return partitionwise(emails, values)
     text = as_text(values, func="emails", name="values")
     index = text.index
     codes, uniques = pd.factorize(text, use_na_sentinel=True)

@@ -32,6 +32,7 @@ from csframe.clean import _phone_engine as eng
 from csframe.clean._common import CleanInputError, as_text, ascii_fold, pick, take_str
 from csframe.clean._phone_engine import _np
 from csframe.clean.regions import SUPPORTED, check_region, regions_for
+from csframe.scale import is_dask
 
 PHONE_REASONS = (
     "empty",
@@ -101,6 +102,10 @@ def phones(
     >>> out["phone_reason"].tolist()
     [nan, nan, 'too_short']
     """
+    if is_dask(values):  # partition by partition on the cluster (csframe.scale.clean)
+        from csframe.scale import clean as on_dask
+
+        return on_dask.phones(values, default_region, region_column, prefix=prefix, workers=workers)
     text = as_text(values, func="phones", name="values")
     default = check_region(default_region)
     if region_column is not None:

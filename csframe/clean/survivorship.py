@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from csframe.clean._common import CleanInputError, resolve_columns
 from csframe.clean.contacts import CONTACT_COLUMNS, issues_for
 from csframe.clean.dedup import CLUSTER_COLUMNS, duplicates, preference
+from csframe.scale import is_dask, not_on_dask
 
 DECISIONS = ("accept", "split")
 PHONE_UNIT = (
@@ -112,6 +113,8 @@ def dedupe(
     >>> out[["contact_id", "first_name", "email", "merged_from"]].values.tolist()
     [[2, 'Ann', 'ann@example.com', '2,1']]
     """
+    if is_dask(df):
+        raise not_on_dask("dedupe")
     if all(c in df.columns for c in CLUSTER_COLUMNS):
         d = df
     else:

@@ -33,15 +33,19 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from csframe import timeutil
 from csframe.reports import history as hist
+from csframe.reports import stored
 from csframe.reports.base import Report
+from csframe.reports.cube import WEIGHT, count, cube, weights
 from csframe.reports.model import (
     MONEY_DECIMALS,
     AccountInfo,
@@ -53,6 +57,10 @@ from csframe.reports.model import (
     account_info,
 )
 from csframe.reports.periods import UTC, check_tz, resolve_period
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
+    from csframe.timeutil import Instant
 
 NAME = "campaigns"
 TITLE = "Campaigns"
@@ -120,21 +128,29 @@ _LABELS = {
 
 
 def campaigns(
-    client,
-    start=None,
-    end=None,
+    client: Client,
+    start: Instant | None = None,
+    end: Instant | None = None,
     *,
     channels: Sequence[str] = CHANNELS,
     opt_out_threshold: float = OPT_OUT_THRESHOLD,
     tz: str | None = None,
-    now=None,
+    now: Instant | None = None,
+    store: str | os.PathLike | None = None,
+    engine: str = "pandas",
 ) -> Report:
     """The campaigns report for months ``start``..``end`` (inclusive) of ``tz`` (default:
     the account's time zone).
 
+    ``store``: take the SMS campaigns' messages from a synced SMS store (the store, or a
+    folder of stores) instead of one history load per campaign; ``engine="dask"`` matches
+    them on the Dask cluster (the ``dask`` extra), only per-campaign counts and the
+    replied-to messages' ids coming back. Campaigns and replies still come from the API.
+
     Example::
 
         rep = campaigns(cs, "2026-01", "2026-10", channels=("sms",))
+        rep = campaigns(cs, "2026-01", "2026-10", store="data", engine="dask")
     """
     from csframe.errors import NotFound
 
@@ -142,6 +158,7 @@ def campaigns(
         raise NotImplementedError(
             "the campaigns report needs Client.campaigns(), which this csframe does not have yet"
         )
+    stored.check_source(store, engine)
     channels = _channels(channels)
     tz = check_tz(tz) if tz is not None else None
     account = account_info(client)
@@ -161,22 +178,30 @@ def campaigns(
             failures.append((channel, exc))
             continue
         frames[channel] = camps
+        if channel == "sms" and store is not None:
+            continue  # matched against the store below, once the replies are known
         if channel == "sms" and callable(getattr(client, "campaign_messages", None)):
             for cid in camps[_ID["sms"]].dropna().unique():
                 m = client.campaign_messages(int(cid))
                 messages.append(m.assign(sms_campaign_id=int(cid)))
     inbound = None
-    if messages and callable(getattr(client, "inbound", None)):
+    from_store = store is not None and "sms" in frames and len(frames["sms"]) > 0
+    if (messages or from_store) and callable(getattr(client, "inbound", None)):
         inbound = client.inbound(start=t0)
     if failures and not frames:
         raise failures[0][1]
     msgs = pd.concat(messages, ignore_index=True) if messages else None
+    owners = None
+    if from_store:
+        assert store is not None
+        msgs, owners = _from_store(stored.find(store, "sms"), frames["sms"], inbound, engine)
     report = build(
         frames,
         first,
         last,
         messages=msgs,
         inbound=inbound,
+        reply_owners=owners,
         account=account,
         opt_out_threshold=opt_out_threshold,
         tz=tz,
@@ -225,6 +250,7 @@ def build(
     *,
     messages: pd.DataFrame | None = None,
     inbound: pd.DataFrame | None = None,
+    reply_owners: pd.DataFrame | None = None,
     account: AccountInfo | None = None,
     opt_out_threshold: float = OPT_OUT_THRESHOLD,
     generated_at: dt.datetime | None = None,
@@ -232,7 +258,10 @@ def build(
     now=None,
 ) -> Report:
     """Shape campaign frames (``{channel: client.campaigns(channel)}``), the SMS campaigns'
-    messages (history rows with ``sms_campaign_id``) and inbound SMS into the report.
+    messages (history rows with ``sms_campaign_id``, or cubes of them with ``outcome`` and
+    ``n``: :mod:`csframe.reports.cube`) and inbound SMS into the report.
+    ``reply_owners``: ``message_id`` -> ``sms_campaign_id`` of the messages replied to,
+    when ``messages`` are cubes (default: taken from ``messages``).
 
     Example::
 
@@ -260,7 +289,7 @@ def build(
         to_date=per.to_date,
     )
     t0, t1 = per.window
-    replies = _replies(messages, inbound)
+    replies = _replies(reply_owners if reply_owners is not None else messages, inbound)
     rows = []
     for channel, camps in frames.items():
         camps = _in_period(camps, channel, t0, t1)
@@ -350,6 +379,86 @@ def build(
     return report
 
 
+def _campaign_windows(camps: pd.DataFrame) -> pd.DataFrame:
+    """Per SMS campaign, the messages that are its own (as ``client.campaign_messages``
+    finds them): sent to its list from a minute before its send time to two days after."""
+    ids = camps[_ID["sms"]].astype("Int64") if _ID["sms"] in camps else pd.Series(dtype="Int64")
+    at = _campaign_date(camps)
+    lists = camps["list_id"] if "list_id" in camps else pd.Series(pd.NA, index=camps.index)
+    spec = pd.DataFrame(
+        {
+            "sms_campaign_id": ids.to_numpy(),
+            "list_id": pd.array(lists.to_numpy(), dtype="Int64"),
+            "t0": (at - pd.Timedelta(minutes=1)).array,
+            "t1": (at + pd.Timedelta(days=2)).array,
+        }
+    )
+    spec = spec.dropna(subset=["sms_campaign_id", "t0"])
+    return spec.drop_duplicates("sms_campaign_id").reset_index(drop=True)
+
+
+def _campaign_rows(frame: pd.DataFrame, spec: pd.DataFrame) -> pd.DataFrame:
+    """History rows of each campaign of ``spec``, campaign after campaign (a message in two
+    campaigns' windows counts for both, as with ``client.campaign_messages``)."""
+    parts = []
+    for cid, list_id, t0, t1 in spec.itertuples(index=False):
+        keep = (frame["date"] >= t0) & (frame["date"] < t1)
+        if not pd.isna(list_id):
+            keep &= frame["list_id"] == int(list_id)
+        rows = frame.loc[keep.fillna(False).to_numpy(dtype=bool)]
+        parts.append(rows.assign(sms_campaign_id=int(cid)))
+    if not parts:
+        return frame.iloc[:0].assign(sms_campaign_id=pd.Series(dtype="int64"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _campaign_cube(frame: pd.DataFrame, spec: pd.DataFrame) -> pd.DataFrame:
+    if "outcome" not in frame:  # raw history rows: first the campaigns' own
+        rows = _campaign_rows(frame, spec)
+        frame = pd.DataFrame(
+            {
+                "sms_campaign_id": rows["sms_campaign_id"].astype("int64").to_numpy(),
+                "outcome": hist.outcomes(rows),
+                "message_price": rows["message_price"].astype("float64").to_numpy(),
+            }
+        )
+    return cube(frame, ["sms_campaign_id", "outcome"], sums=["message_price"])
+
+
+def _reply_owners(frame: pd.DataFrame, spec: pd.DataFrame, replied: frozenset) -> pd.DataFrame:
+    rows = _campaign_rows(frame, spec)
+    rows = rows[rows["message_id"].astype("str").isin(replied).fillna(False).to_numpy(bool)]
+    return pd.DataFrame(
+        {
+            "message_id": rows["message_id"].astype("str").to_numpy(),
+            "sms_campaign_id": pd.array(rows["sms_campaign_id"].to_numpy(), dtype="Int64"),
+        }
+    )
+
+
+def _from_store(path, camps: pd.DataFrame, inbound, engine: str):
+    """The SMS campaigns' messages from the store at ``path``: per campaign and outcome
+    counts and spend (a cube), and the campaign of each message replied to."""
+    spec = _campaign_windows(camps)
+    if not len(spec):
+        return None, None
+    replied: frozenset = frozenset()
+    if inbound is not None and "original_message_id" in inbound:
+        replied = frozenset(inbound["original_message_id"].dropna().astype("str"))
+    agg, owners = stored.aggregate(
+        path,
+        spec["t0"].min(),
+        spec["t1"].max(),
+        columns=["date", "list_id", "message_id", "status", "status_code", "error_code"]
+        + ["message_price"],
+        reduce=functools.partial(_campaign_cube, spec=spec),
+        detail=functools.partial(_reply_owners, spec=spec, replied=replied),
+        engine=engine,
+    )
+    agg.attrs["currency"] = stored.store_currency(path)
+    return agg, owners
+
+
 def _replies(messages: pd.DataFrame | None, inbound: pd.DataFrame | None) -> pd.DataFrame:
     cols = ["campaign_id", "date", "from", "body", "opt_out", "original_message_id"]
     empty = pd.DataFrame(
@@ -429,7 +538,7 @@ def _rows(channel: str, camps: pd.DataFrame, messages, replies: pd.DataFrame) ->
         return out
     if channel == "sms" and messages is not None and len(messages):
         mine = messages[messages["sms_campaign_id"].isin(set(ids.dropna().astype(int)))]
-        outcome = hist.outcomes(mine)
+        outcome = mine["outcome"].array if "outcome" in mine else hist.outcomes(mine)
         price = (
             mine["message_price"].astype("float64")
             if "message_price" in mine
@@ -440,10 +549,13 @@ def _rows(channel: str, camps: pd.DataFrame, messages, replies: pd.DataFrame) ->
                 "campaign_id": mine["sms_campaign_id"].astype("int64").to_numpy(),
                 "outcome": outcome,
                 "price": price.to_numpy(),
+                WEIGHT: weights(mine).to_numpy(),
             }
         )
-        counts = pd.crosstab(work["campaign_id"], work["outcome"]).reindex(
-            columns=list(hist.OUTCOMES), fill_value=0
+        counts = (
+            count(work, ["campaign_id", "outcome"])
+            .unstack("outcome", fill_value=0)
+            .reindex(columns=list(hist.OUTCOMES), fill_value=0)
         )
         cost = work.groupby("campaign_id")["price"].sum()
         key = out["campaign_id"].astype("float64")

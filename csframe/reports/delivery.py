@@ -41,13 +41,18 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from csframe import timeutil
 from csframe.reports import history as hist
+from csframe.reports import stored
 from csframe.reports.base import Report
+from csframe.reports.cube import WEIGHT, count, cube, weights
 from csframe.reports.model import (
     MONEY_DECIMALS,
     AccountInfo,
@@ -60,6 +65,10 @@ from csframe.reports.model import (
     account_info,
 )
 from csframe.reports.periods import UTC, as_local, check_tz, floor_local, resolve_period
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
+    from csframe.timeutil import Instant
 
 NAME = "delivery"
 TITLE = "Delivery"
@@ -115,39 +124,52 @@ MEASURES = (
 
 
 def delivery(
-    client,
-    start=None,
-    end=None,
+    client: Client | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
     *,
     channel: str = "sms",
     failure_threshold: float = DEFAULT_THRESHOLD,
     min_messages: int = MIN_MESSAGES,
     tz: str | None = None,
-    now=None,
+    now: Instant | None = None,
+    store: str | os.PathLike | None = None,
+    engine: str = "pandas",
 ) -> Report:
     """The delivery report of ``channel`` for months ``start``..``end`` (inclusive), days
     and months in ``tz`` (default: the account's time zone).
+
+    ``store``: read the history from a synced store (:mod:`csframe.store`; the channel's
+    store, or a folder of stores) instead of the API; ``client`` is then optional (it
+    gives the account's name and time zone). ``engine="dask"`` aggregates the store's
+    months on the Dask cluster (the ``dask`` extra): only aggregates and the failed
+    messages come back.
 
     Example::
 
         rep = delivery(cs, "2026-01", "2026-10", tz="Australia/Melbourne")
         rep.tables["by_country"], rep.summary["failed_spend"]
+        rep = delivery(start="2026-01", end="2026-10", store="data/sms", engine="dask")
     """
+    stored.check_source(store, engine)
     tz = check_tz(tz) if tz is not None else None
     _check_threshold(failure_threshold)
-    account = account_info(client)
+    if client is None and store is None:
+        raise OptionError("delivery needs a client or store=PATH (a synced history store)")
+    account = account_info(client) if client is not None else AccountInfo()
     tz = tz or account.timezone or UTC
     per = resolve_period(start, end, tz=tz, now=now)
     first, last = per.first, per.last
 
-    def failed_rows(chunk: pd.DataFrame) -> pd.DataFrame:
-        keep = np.asarray(hist.outcomes(chunk) == "failed")
-        return chunk.loc[keep, [c for c in FAILED_COLUMNS if c in chunk]]
-
-    try:
-        lean, failed = hist.load(client, channel, first, last, columns=_LEAN, detail=failed_rows)
-    except ValueError as exc:  # an unknown channel, or one without history
-        raise OptionError(f"channel {channel!r}: {exc}") from None
+    if store is not None:
+        lean, failed = _from_store(stored.find(store, channel), per.window, tz, engine)
+    else:
+        try:
+            lean, failed = hist.load(
+                client, channel, first, last, columns=_LEAN, detail=_failed_rows
+            )
+        except ValueError as exc:  # an unknown channel, or one without history
+            raise OptionError(f"channel {channel!r}: {exc}") from None
     return build(
         lean,
         first,
@@ -160,6 +182,41 @@ def delivery(
         tz=tz,
         now=per.now,
     )
+
+
+def _failed_rows(chunk: pd.DataFrame) -> pd.DataFrame:
+    keep = np.asarray(hist.outcomes(chunk) == "failed")
+    return chunk.loc[keep, [c for c in FAILED_COLUMNS if c in chunk]]
+
+
+def _cube(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Raw history rows (or cubes of them) as one row per local day and key: all the
+    tables need (:mod:`csframe.reports.cube`)."""
+    if "outcome" not in frame:
+        frame = hist._lean(frame, _LEAN)
+        frame["_day"] = floor_local(frame["date"], "D", tz).array  # not to_numpy: objects
+    keys = ["_day", "outcome", "country", "carrier", "subaccount_id", "_api_username"]
+    keys += ["error_code", "error_text"]
+    return cube(frame, keys, sums=["message_price"], maxes=["date"])
+
+
+def _from_store(path, window, tz: str, engine: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The history of ``window`` from the store at ``path`` as day cubes (latest last,
+    as in a history frame) and the failed messages' rows."""
+    columns = {*_LEAN, *FAILED_COLUMNS, "status", "status_code", "direction"}
+    t0, t1 = window
+    agg, failed = stored.aggregate(
+        path,
+        t0,
+        t1,
+        columns=columns,
+        reduce=functools.partial(_cube, tz=tz),
+        detail=_failed_rows,
+        engine=engine,
+    )
+    agg = agg.drop(columns="_day").sort_values("date", kind="stable", ignore_index=True)
+    agg.attrs["currency"] = stored.store_currency(path)
+    return agg, failed if failed is not None else pd.DataFrame()
 
 
 def _check_threshold(value) -> None:
@@ -186,7 +243,8 @@ def build(
     tz: str = UTC,
 ) -> Report:
     """Shape a history frame (``Client.history`` or a lean one from
-    :func:`csframe.reports.history.load`) into the report, days and months in ``tz``.
+    :func:`csframe.reports.history.load`, or day cubes of it with a message count ``n``:
+    :mod:`csframe.reports.cube`) into the report, days and months in ``tz``.
     ``failed``: the failed messages' full rows; taken from ``history`` when omitted and it
     has them. ``now``: the instant that decides which month and day are still running.
 
@@ -317,8 +375,7 @@ def measures(frame: pd.DataFrame, keys: list[str], grid=None, tz: str = UTC) -> 
         measures(lean, ["country"])
     """
     counts = (
-        frame.groupby([*keys, "outcome"], observed=True, dropna=False)
-        .size()
+        count(frame, [*keys, "outcome"])
         .unstack("outcome", fill_value=0)
         .reindex(columns=list(hist.OUTCOMES), fill_value=0)
     )
@@ -361,7 +418,12 @@ def measures(frame: pd.DataFrame, keys: list[str], grid=None, tz: str = UTC) -> 
 
 
 def _largest(df: pd.DataFrame) -> pd.DataFrame:
-    return df.sort_values("messages", ascending=False, kind="stable").reset_index(drop=True)
+    # Ties by key: the order of categories differs between loads (API chunks, store months).
+    keys = list(df.columns[: df.columns.get_loc("messages")])
+    order = df.sort_values(
+        ["messages", *keys], ascending=[False] + [True] * len(keys), kind="stable"
+    )
+    return order.reset_index(drop=True)
 
 
 def errors(frame: pd.DataFrame) -> pd.DataFrame:
@@ -390,6 +452,7 @@ def errors(frame: pd.DataFrame) -> pd.DataFrame:
         else pd.Series("", index=f.index)
     )
     work = pd.DataFrame({"error_code": code.to_numpy(), "date": f["date"].to_numpy()})
+    work[WEIGHT] = weights(f).to_numpy()
     work["price"] = f["message_price"].to_numpy(dtype="float64") if "message_price" in f else 0.0
     for c in ("error_text", "country", "carrier"):
         if c in f:
@@ -397,7 +460,7 @@ def errors(frame: pd.DataFrame) -> pd.DataFrame:
     g = work.groupby("error_code", dropna=False)
     out = pd.DataFrame(
         {
-            "failed": g.size(),
+            "failed": g[WEIGHT].sum(),
             "failed_spend": g["price"].sum().round(MONEY_DECIMALS),
             "last_seen": g["date"].max(),
         }
@@ -406,7 +469,7 @@ def errors(frame: pd.DataFrame) -> pd.DataFrame:
     def mode(col: str) -> pd.Series:
         if col not in work:
             return pd.Series("", index=out.index)
-        counts = work.dropna(subset=[col]).groupby(["error_code", col]).size()
+        counts = work.dropna(subset=[col]).groupby(["error_code", col])[WEIGHT].sum()
         if not len(counts):
             return pd.Series("", index=out.index)
         top = counts.sort_values(ascending=False, kind="stable").reset_index()
@@ -523,7 +586,7 @@ def _specs(rate_hl, threshold: float, min_messages: int, tz: str) -> dict[str, T
 
 
 def _summary(frame, tables, meta: ReportMeta, threshold: float, min_messages: int):
-    counts = frame["outcome"].value_counts().reindex(list(hist.OUTCOMES), fill_value=0)
+    counts = count(frame, "outcome").reindex(list(hist.OUTCOMES), fill_value=0)
     n = int(counts.sum())
     sent = n - int(counts["cancelled"])
     price = frame["message_price"] if "message_price" in frame else pd.Series(dtype="float64")

@@ -64,13 +64,17 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from csframe import timeutil
 from csframe.reports import history as hist
+from csframe.reports import stored
 from csframe.reports.base import Report
 from csframe.reports.budgets import (
     Budget,
@@ -81,6 +85,7 @@ from csframe.reports.budgets import (
     parse_budget,
     subaccount_budget_columns,
 )
+from csframe.reports.cube import count, cube
 from csframe.reports.history import HISTORY_SOURCES, HistorySource, history_fields, lean_history
 from csframe.reports.model import (
     MONEY_DECIMALS,
@@ -95,6 +100,10 @@ from csframe.reports.model import (
     round_money,
 )
 from csframe.reports.periods import Period, resolve_period
+
+if TYPE_CHECKING:  # for annotations only
+    from csframe.client import Client
+    from csframe.timeutil import Instant
 
 NAME = "usage-cost"
 #: Usage is billed per calendar month as ``/account/usage`` reports it (UTC months in the
@@ -167,16 +176,18 @@ def parse_by(by) -> tuple[str, ...]:
 
 
 def usage_cost(
-    client,
-    start=None,
-    end=None,
+    client: Client,
+    start: Instant | None = None,
+    end: Instant | None = None,
     *,
     by: Sequence[str] = DEFAULT_BY,
-    budget=None,
+    budget: float | Mapping[str | int, float] | Budget | None = None,
     history: bool = True,
     history_channels: Sequence[str] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
-    now=None,
+    now: Instant | None = None,
+    store: str | os.PathLike | None = None,
+    engine: str = "pandas",
 ) -> Report:
     """The usage-and-cost report for months ``start``..``end`` (inclusive, 'YYYY-MM').
 
@@ -188,12 +199,18 @@ def usage_cost(
     channel billed in the period that has a history, see :data:`HISTORY_SOURCES`).
     ``budget`` subaccounts are checked against ``client.subaccounts()``: an unknown name
     is an :class:`OptionError` listing the known ones.
+    ``store``: take the history from synced stores (a channel's store, or a folder of
+    them such as ``data/``) instead of the API; ``engine="dask"`` aggregates them on the
+    Dask cluster, only aggregates coming back (the ``dask`` extra). Usage still comes from
+    the API.
 
     Example::
 
         rep = usage_cost(cs, "2026-01", "2026-10", budget=500)
+        rep = usage_cost(cs, "2026-01", "2026-10", store="data", engine="dask")
         rep.summary["total_spend"], rep.figures["monthly_spend"], rep.budget_exceeded
     """
+    stored.check_source(store, engine)
     per = resolve_period(start, end, tz=BILLING_TZ, now=now)
     first, last = per.first, per.last
     by = parse_by(by)
@@ -225,6 +242,12 @@ def usage_cost(
                 continue
             fields = history_fields(source)
             columns = (*fields.values(), "subaccount_id")
+            if store is not None:
+                try:
+                    histories[channel] = _from_store(store, source, first, last, engine)
+                except OptionError as exc:  # no store for this channel
+                    notes.append(f"{channel}: no history ({exc}).")
+                continue
             try:
                 frame, _ = hist.load(client, source.channel, first, last, columns=columns)
             except ValueError as exc:  # a channel this client cannot load history for
@@ -246,6 +269,37 @@ def usage_cost(
     )
     report.notes.extend(notes)
     return report
+
+
+def _history_cube(frame: pd.DataFrame, source: HistorySource) -> pd.DataFrame:
+    """Raw history rows of ``source`` (or cubes of them) as one row per UTC month,
+    outcome and subaccount: what the history-based sheets need
+    (:mod:`csframe.reports.cube`)."""
+    if "_month" not in frame:
+        frame = lean_history(frame, source)
+        frame["_month"] = _history_months(frame["date"]).array  # not to_numpy: objects
+    keys = ["_month", "outcome", "subaccount_id"]
+    return cube(frame, keys, sums=["message_parts", "message_price"], maxes=["date"])
+
+
+def _from_store(path, source: HistorySource, first, last, engine: str) -> pd.DataFrame:
+    """The standard history of ``source`` over months ``first``..``last`` from its store
+    under ``path``, as month cubes."""
+    root = stored.find(path, source.channel)
+    fields = history_fields(source)
+    columns = {*fields.values(), "subaccount_id", "status", "status_code", "error_code"}
+    t0, t1 = hist.window(first, last)
+    agg, _ = stored.aggregate(
+        root,
+        t0,
+        t1,
+        columns=columns | {"direction"},
+        reduce=functools.partial(_history_cube, source=source),
+        engine=engine,
+    )
+    agg = agg.drop(columns="_month").sort_values("date", kind="stable", ignore_index=True)
+    agg.attrs["currency"] = stored.store_currency(root)
+    return agg
 
 
 # --- building ------------------------------------------------------------------------------
@@ -765,7 +819,7 @@ def cost_per_delivered(detail: pd.DataFrame, histories: dict, months) -> pd.Data
         f = frame[frame["month"].isin(months)]
         counts = pd.DataFrame(0, index=pd.Index(months, name="month"), columns=list(hist.OUTCOMES))
         if len(f):
-            got = f.groupby(["month", "outcome"], observed=False).size().unstack(fill_value=0)
+            got = count(f, ["month", "outcome"]).unstack(fill_value=0)
             got = got.reindex(columns=list(hist.OUTCOMES), fill_value=0)
             counts = counts.add(got.reindex(months, fill_value=0), fill_value=0)
         failed_spend = (
@@ -817,7 +871,7 @@ def reconcile(detail: pd.DataFrame, histories: dict, months, tolerance: float) -
         g = f.groupby(["month", "subaccount_id"], dropna=False)
         h = g[["message_parts", "message_price"]].sum()
         h.columns = ["history_units", "history_spend"]
-        h["messages"] = g.size()
+        h["messages"] = count(f, ["month", "subaccount_id"])
         both = u.join(h, how="outer").fillna(0).reset_index()
         source = HISTORY_SOURCES.get(channel)
         if source is not None and source.units is None:
@@ -880,7 +934,8 @@ def subaccount_totals(detail: pd.DataFrame, histories: dict) -> pd.DataFrame:
     sms = histories.get("sms")
     if sms is not None:
         # SMS only: a delivered SMS and a delivered email do not cost the same kind of thing.
-        delivered = sms.loc[sms["outcome"] == "delivered"].groupby("subaccount_id").size()
+        delivered = count(sms.loc[sms["outcome"] == "delivered"], "subaccount_id")
+        delivered = delivered[delivered.index.notna()]
         used = detail[detail["channel"].astype("str") == "sms"]
         sms_spend = used.groupby("subaccount_id")["price"].sum()
         out["delivered"] = out["subaccount_id"].map(delivered).fillna(0).astype("Int64")
