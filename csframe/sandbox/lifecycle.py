@@ -42,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from csframe.sandbox import billing
 from csframe.sandbox import models_collections as coll
 from csframe.sandbox import models_messages as mm
 from csframe.sandbox.models import Store
@@ -136,6 +137,9 @@ class Behaviour:
     # Share of delivered messages answered by their recipient at delivery time (drawn per
     # message id); REPLY_BODIES decides which replies are opt-outs (1 in 5).
     reply_rate: float = DEFAULT_REPLY_RATE
+    # Share of SMS failed for a number not in service (billing.REFUND_CODES) that are
+    # refunded: usage bills them at 0, history keeps their price (see billing.py).
+    refund_share: float = billing.DEFAULT_REFUND_SHARE
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Behaviour:
@@ -152,8 +156,9 @@ class Behaviour:
             if value < 0 or value != value:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
             setattr(out, name, float(value))
-        if out.reply_rate > 1:
-            raise ValueError("reply_rate must be between 0 and 1")
+        for share in ("reply_rate", "refund_share"):
+            if getattr(out, share) > 1:
+                raise ValueError(f"{share} must be between 0 and 1")
         if out.webhook_attempts < 1:
             raise ValueError("webhook_attempts must be >= 1")
         return out
@@ -330,17 +335,18 @@ class Lifecycle:
                 receipts = []
                 replies: list[tuple[dict[str, Any], str]] = []
                 updates = []
+                refunds: dict[int, int] = {}  # user_id -> micros credited back
                 wanted = dict(items)  # sms.id -> message_id
-                found: list[tuple[int, bytes]] = []
+                found: list[tuple[int, bytes, int]] = []
                 ids = list(wanted)
                 for a in range(0, len(ids), 900):  # SQLite's bound-parameter limit
                     chunk = ids[a : a + 900]
                     found += db.execute(
-                        f"SELECT id, json FROM sms WHERE id IN ({','.join('?' * len(chunk))}) "
+                        f"SELECT id, json, price_micros FROM sms WHERE id IN ({','.join('?' * len(chunk))}) "
                         "AND status='Sent' ORDER BY id",
                         chunk,
                     ).fetchall()
-                for row_id, js in found:
+                for row_id, js, price in found:
                     rec = orjson.loads(js)
                     mid = rec["message_id"]
                     if mid != wanted[row_id]:  # the row was replaced (after a reset)
@@ -355,6 +361,8 @@ class Lifecycle:
                         error_text=err_text,
                     )
                     updates.append((status, orjson.dumps(rec), row_id))
+                    if billing.is_refunded(store.seed_value, mid, err, self.behaviour.refund_share):
+                        refunds[rec["user_id"]] = refunds.get(rec["user_id"], 0) + price
                     receipts.append(
                         {
                             "channel": "sms",
@@ -372,6 +380,7 @@ class Lifecycle:
                     if reply is not None:
                         replies.append((rec, reply))
                 db.executemany("UPDATE sms SET status=?, json=? WHERE id=?", updates)
+                store.debit({uid: -micros for uid, micros in refunds.items()})
                 st.receipts.append(receipts)
                 for rec, body in replies:
                     inbound(store, rec["to"], rec["from"], body, rec["user_id"])

@@ -412,6 +412,23 @@ class Sandbox:
         }
         return self._call("GET", "/_sandbox/truth/sms-history", params=query)["message_ids"]
 
+    def refunds(
+        self, date_from: object = None, date_to: object = None, username: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The SMS refunded for a number not in service that a login's (default main) usage
+        leaves out, dated in ``[date_from, date_to)``: ``message_id, subaccount_id,
+        username, date, message_parts, message_price, error_code`` each. Usage minus
+        history is minus their sum (see ``billing.py``). Example::
+
+            credit = sum(float(r["message_price"]) for r in sb.refunds("2026-10-01", "2026-11-01"))
+        """
+        query = {
+            "date_from": None if date_from is None else parse_now(date_from),
+            "date_to": None if date_to is None else parse_now(date_to),
+            "username": username,
+        }
+        return self._call("GET", "/_sandbox/truth/refunds", params=query)["refunds"]
+
     def reset(self) -> None:
         """Back to the seeded data and balances (stats and faults are left alone)."""
         self._call("POST", "/_sandbox/reset")
