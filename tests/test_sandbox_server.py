@@ -214,7 +214,18 @@ def test_admin_accounts_listing():
 
 
 @pytest.mark.parametrize(
-    "module", ["encoding", "pricing", "models", "seed", "faults", "lifecycle", "responses.account"]
+    "module",
+    [
+        "encoding",
+        "pricing",
+        "models",
+        "seed",
+        "faults",
+        "lifecycle",
+        "delivery",
+        "billing",
+        "responses.account",
+    ],
 )
 def test_docstring_examples(module):
     import doctest

@@ -900,7 +900,6 @@ def cancel_rows(
 
     ``cancel`` rewrites a record for its cancelled state. Returns the number cancelled.
     """
-    st = state(store)
     if not rows:
         return 0
     refund = 0
@@ -909,8 +908,7 @@ def cancel_rows(
         db.execute("BEGIN")
         try:
             for row_id, status, price, js in rows:
-                if row_id <= st.snapshot_max.get(table, 0):
-                    st.undo.setdefault((table, row_id), (status, price, js))
+                remember_seeded(store, table, row_id, status, price, js)
                 rec = cancel(orjson.loads(js))
                 db.execute(
                     f"UPDATE {table} SET status=?, price_micros=0, json=? WHERE id=?",
@@ -927,6 +925,16 @@ def cancel_rows(
             db.execute("ROLLBACK")
             raise
     return len(rows)
+
+
+def remember_seeded(
+    store: Store, table: str, row_id: int, status: str, price: int, js: bytes
+) -> None:
+    """Keep a seeded row of ``sms``/``msg_rows`` as it was before its first change (a
+    cancel, a scheduled message released), so that a reset restores it."""
+    st = state(store)
+    if row_id <= st.snapshot_max.get(table, 0):
+        st.undo.setdefault((table, row_id), (status, price, js))
 
 
 def scheduled_rows(

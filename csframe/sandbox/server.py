@@ -163,6 +163,7 @@ def create_app(
     app.state.cut = CutPlan()
     app.state.lifecycle = lifecycle.of(store)
     app.state.lifecycle.configure(behaviour or {})
+    app.state.lifecycle.watch_scheduled()  # seeded Scheduled rows move on when due
     app.state.admin_token = admin_token or secrets.token_urlsafe(24)
     inner = _AdminGuard(_DeliverDue(app, app.state.lifecycle), app.state.admin_token)
     outer = FaultMiddleware(inner, app.state.faults, app.state.stats)
@@ -369,6 +370,18 @@ class Sandbox:
     def behaviour(self) -> dict[str, Any]:
         """The lifecycle settings and counters (``pending``, ``delivered``)."""
         return self._call("GET", "/_sandbox/behaviour")
+
+    def now(self) -> int:
+        """Sandbox time (unix seconds): the seeded ``now`` plus the time since start."""
+        return self._call("GET", "/_sandbox/clock")["now"]
+
+    def advance_clock(self, seconds: int) -> int:
+        """Move sandbox time ``seconds`` ahead (never back); scheduled messages that come
+        due are released and delivered like any other. Returns the new time. Example::
+
+            sb.advance_clock(2 * 86400)   # the seeded Scheduled SMS of the next two days go
+        """
+        return self._call("PUT", "/_sandbox/clock", {"advance_s": int(seconds)})["now"]
 
     def inbound(
         self, from_: str, to: str, body: str, username: str | None = None

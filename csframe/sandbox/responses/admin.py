@@ -14,6 +14,7 @@ faults; not counted in stats). Only ``/_sandbox/health`` is open (see ``server._
 - ``PUT  /_sandbox/accounts/{username}``    {"balance": 123.45} sets the account balance
 - ``GET  /_sandbox/instance``               {"instance": token}: new for every server
 - ``GET|PUT /_sandbox/cut``                 {"count": n, "path": "/v3/..."}: cut bodies
+- ``GET|PUT /_sandbox/clock``               {"advance_s": n}: sandbox time jumps ahead
 
 Example::
 
@@ -134,10 +135,27 @@ async def behaviour(request: Request) -> Response:
         {
             **lc.behaviour.to_dict(),
             "pending": lc.pending(),
+            "scheduled": lc.scheduled_count(),
             "delivered": lc.delivered,
             "webhooks": lc.webhooks.counts(),
         }
     )
+
+
+@endpoint
+async def clock(request: Request) -> Response:
+    """Sandbox time (``{"now": unix}``); PUT ``{"advance_s": n}`` moves it ``n`` seconds
+    ahead (never back), so that scheduled messages come due without waiting."""
+    store = store_of(request)
+    if request.method == "PUT":
+        payload = await json_body(request)
+        step = payload.get("advance_s") if isinstance(payload, dict) else None
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= 10 * 365 * 86400:
+            raise ApiError(400, "BAD_REQUEST", 'clock takes {"advance_s": n}, 0 <= n <= 10 years')
+        with store._lock:
+            store.clock.start += step
+        request.app.state.lifecycle.clock_moved()
+    return plain({"now": store.clock.now()})
 
 
 @endpoint
@@ -320,6 +338,7 @@ routes = [
     Route("/_sandbox/cut", cut, methods=["GET", "PUT"]),
     Route("/_sandbox/behaviour", behaviour, methods=["GET", "PUT"]),
     Route("/_sandbox/inbound", inbound, methods=["POST"]),
+    Route("/_sandbox/clock", clock, methods=["GET", "PUT"]),
     Route("/_sandbox/sms/insert", insert_sms, methods=["POST"]),
     Route("/_sandbox/truth/sms-history", truth_sms_history, methods=["GET"]),
     Route("/_sandbox/truth/refunds", truth_refunds, methods=["GET"]),
