@@ -237,6 +237,28 @@ def test_docstring_examples(module):
 
 
 @pytest.mark.parametrize("process", [False, True])
+def test_exports_leave_no_folder_behind(process, tmp_path, monkeypatch):
+    import tempfile as tf
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the exports folder goes
+    tf.tempdir = None  # re-read TMPDIR in this process
+    try:
+        with running(scale="tiny", seed=4, now=NOW, process=process) as sb:
+            r = requests.get(
+                sb.base_url + "/sms/history/export",
+                params={"filename": "all.csv"},
+                auth=tuple(sb.credentials.values()),
+            )
+            assert r.status_code == 200, r.text
+            assert requests.get(r.json()["data"]["url"]).status_code == 200
+            made = [p.name for p in tmp_path.iterdir()]
+            assert any(n.startswith("csframe-sandbox-exports-") for n in made), made
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith("csframe-sandbox-")]
+    finally:
+        tf.tempdir = None
+
+
+@pytest.mark.parametrize("process", [False, True])
 def test_on_disk_stores_serve_the_same_data_and_leave_no_file(process, tmp_path, monkeypatch):
     import tempfile as tf
 

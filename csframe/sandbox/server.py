@@ -45,7 +45,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from csframe.sandbox import lifecycle
+from csframe.sandbox import lifecycle, models_messages
 from csframe.sandbox.cut import CutBodies, CutPlan
 from csframe.sandbox.faults import FaultInjector, FaultMiddleware
 from csframe.sandbox.models import Store
@@ -272,6 +272,7 @@ def close_store(store: Store) -> None:
     """Stop the store's background work (deliveries), close it, and remove its
     temporary file if :func:`build` made one."""
     lifecycle.of(store).close()
+    models_messages.drop_exports(store)
     store.close()
     folder = _TEMP_DIRS.pop(store, None)
     if folder:
@@ -733,7 +734,7 @@ def _handle(root: str, admin_token: str) -> Iterator[Sandbox]:
 def child_main(argv: list[str]) -> int:
     """Entry of ``running(process=True)``: seed, listen, print a ready line, serve."""
     config = json.loads(argv[0])
-    _, app = build(
+    store, app = build(
         config["scale"],
         config["seed"],
         config["now"],
@@ -757,6 +758,15 @@ def child_main(argv: list[str]) -> int:
         sys.stdin.read()
         os.kill(os.getpid(), signal.SIGTERM)
 
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    # uvicorn re-raises the SIGTERM it shut down on once it is done; with the default
+    # handler that kills the process before the store is closed (its exports left behind).
+    signal.signal(signal.SIGTERM, stop)
     threading.Thread(target=exit_with_parent, daemon=True).start()
-    serve(app, sock, ready)
+    try:
+        serve(app, sock, ready)
+    finally:
+        close_store(store)  # exports; the parent removes an on-disk store's folder
     return 0

@@ -74,15 +74,22 @@ async def health(request: Request) -> Response:
     )
 
 
+def _stats(request: Request) -> dict[str, Any]:
+    # "paging": how searched/sorted pages were served (keyset.py): totals counted, pages
+    # that seeked after the previous page's last row, pages that fell back to OFFSET.
+    return {**request.app.state.stats.snapshot(), "paging": store_of(request).keyset.counters()}
+
+
 @endpoint
 async def stats(request: Request) -> Response:
-    return plain(request.app.state.stats.snapshot())
+    return plain(_stats(request))
 
 
 @endpoint
 async def stats_reset(request: Request) -> Response:
     request.app.state.stats.reset()
-    return plain(request.app.state.stats.snapshot())
+    store_of(request).keyset.reset_counters()
+    return plain(_stats(request))
 
 
 @endpoint
