@@ -1,6 +1,8 @@
-"""Delivery of MMS, voice calls and faxes sent through the sandbox (``msg_rows``).
+"""Delivery outcomes of every channel, and the delivery of MMS, voice calls and faxes
+sent through the sandbox (``msg_rows``).
 
-The SMS lifecycle (``lifecycle.py``) calls :func:`deliver` for the other channels: a sent
+SMS outcomes (:data:`OUTCOMES`, :func:`pick_outcome`): see ``lifecycle.py``, which queues
+every channel's deliveries. The lifecycle (``lifecycle.py``) calls :func:`deliver` for the other channels: a sent
 message moves from ``Sent`` to ``Completed`` or ``Failed`` with the codes its channel's
 seeded history uses, and gets a receipt where the reference has one:
 
