@@ -704,7 +704,8 @@ class Store:
     def _where(
         self, view: View, q: HistoryQuery, filters: list[tuple[str, str]]
     ) -> tuple[str, list[Any]]:
-        clauses, args = ["user_id=?"], [view.user_id]
+        clauses: list[str] = ["user_id=?"]
+        args: list[Any] = [view.user_id]
         if view.subaccount_id is not None:
             clauses.append("subaccount_id=?")
             args.append(view.subaccount_id)

@@ -957,7 +957,8 @@ def scheduled_rows(
 ) -> list[tuple[int, str, int, bytes]]:
     """Every cancellable row (status Scheduled, schedule in the future) of a view."""
     state(store)
-    clauses, args = ["user_id=?", "status='Scheduled' COLLATE NOCASE"], [view.user_id]
+    clauses = ["user_id=?", "status='Scheduled' COLLATE NOCASE"]
+    args: list[Any] = [view.user_id]
     if channel is not None:
         clauses.append("channel=?")
         args.append(channel)
