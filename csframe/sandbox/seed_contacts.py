@@ -945,7 +945,9 @@ class _Seeder:
         if rule in ("phone", "phone+name"):
             assert p.phone
             used = {d[4:] for d in base.dirt if d.startswith("fmt:")}
-            table = FORMAT_TABLES["event"] if p.phone.startswith("+61") else FOREIGN_TABLE
+            # A foreign number without its "+" reads as a national one: the planted
+            # duplicate would then be a different number, so variants stay readable.
+            table = FORMAT_TABLES["event"] if p.phone.startswith("+61") else FOREIGN_READABLE
             kinds = [k for k in table[0] if k not in used] or table[0]
             kind = r.pick(kinds)
             f["phone_number"] = self.fmt_phone(p.phone, kind, p.landline)
