@@ -47,8 +47,8 @@ the planted review cases.
 Review cases (``REVIEW_KINDS``; about one per 80 contacts, at least 8): two or three rows
 in *different* lists that a careful matcher links but must not merge silently -- one
 person with an old and a new mobile (same name and email), a parent and a child on one
-mobile (same surname, two first names), one mobile with a row lacking its first name and
-another email, and a chain A~B~C (A and B share a mobile, B and C an email, one name).
+mobile (same surname and address, two first names), one mobile and address with a row
+lacking its first name and another email, and a chain A~B~C (A and B share a mobile, B and C an email, one name).
 Each list holds at most one row of a case, so every list's own truth is as above; the
 combined lists (what notebook 03 cleans) have clusters that need review. The truth lists
 them as ``review_cases``.
@@ -1011,6 +1011,7 @@ class _Seeder:
                 other = r.pick([f for f in FIRST_NAMES if f[0] != first[0]])
                 b = Person(len(self.persons) + 1, other, last, phone, phone_valid=True)
                 self.persons.append(b)
+                self._same_home(a, b)
                 people = [a, b]
             elif kind == "unnamed":  # one mobile, one row without a first name, two emails
                 a = self.person(first, last, phone, valid=True)
@@ -1018,6 +1019,7 @@ class _Seeder:
                 b = Person(len(self.persons) + 1, "", last, phone, phone_valid=True)
                 self.persons.append(b)
                 self.give_email(b)
+                self._same_home(a, b)
                 people = [a, b]
             else:  # chain: A~B share a mobile, B~C an email; A and C share nothing
                 a = self.person(first, last, phone, valid=True)
@@ -1039,10 +1041,17 @@ class _Seeder:
                 f["phone_number"] = self.fmt_phone(p.phone, fmt, False)
                 f["email"] = p.email
                 dirt = [f"fmt:{fmt}", *([] if p.first else ["name_missing_first"])]
+                self.address(p, f, dirt)  # the family cases give their (one) address
                 row = Row(list_id, p, f, self.date_added(p, list_id), [*dirt, f"review_{kind}"])
                 rows.append(row)
             self.rows += rows
             self.review_cases.append((kind, rows))
+
+    def _same_home(self, a: Person, b: Person) -> None:
+        """One address for two people of a review case (a family): with one mobile and a
+        surname, it is what makes a matcher link them whatever the surname's frequency."""
+        if self.give_address(a):
+            b.postcode, b.street = a.postcode, a.street
 
     def render_opt_outs(self) -> None:
         """Opt-out rows as ClickSend adds them: E.164 numbers (or the email), no names."""
