@@ -5,7 +5,8 @@ Measures, against a 1,000,000-row history (scale "large") unless ``--rows`` says
 - seed generation + load time and the server's peak memory;
 - ``/account`` requests/s (a trivial endpoint: the HTTP stack's own ceiling, the baseline);
 - ``/sms/history`` pages/s at limit=100 on the first pages, the deepest page, a deep page
-  of a date window, and a filtered (``q=status:Failed``, slow path) page;
+  of a date window, and filtered (``q=status:Failed``) pages: the first one, every page
+  in order (a client paging the filter through), and the last one again and again;
 - ``/sms/send`` with 1000 messages per request: requests/s and messages/s.
 
 Each figure is taken over a fixed time slice with a few client threads, each with its
@@ -134,15 +135,15 @@ def _round(make_call, procs: int, threads: int, seconds: float, sb) -> tuple[flo
 
 
 def get(
-    url: str, params: Callable[[int], dict]
+    url: str, params: Callable[[int], dict], n: int = 10
 ) -> Callable[[requests.Session], Callable[[int], None]]:
-    """A GET call cycling through the first 10 ``params(i)`` (URLs encoded up front: the
+    """A GET call cycling through the first ``n`` ``params(i)`` (URLs encoded up front: the
     client is the bottleneck here, and requests' per-call param encoding is ~10% of it)."""
-    urls = [url + ("?" + urlencode(params(i)) if params(i) else "") for i in range(10)]
+    urls = [url + ("?" + urlencode(params(i)) if params(i) else "") for i in range(n)]
 
     def make(s: requests.Session) -> Callable[[int], None]:
         def call(i: int) -> None:
-            r = s.get(urls[i % 10])
+            r = s.get(urls[i % n])
             if r.status_code != 200:
                 raise RuntimeError(f"{url} -> {r.status_code}: {r.text[:200]}")
             r.content  # noqa: B018 - read the whole body
@@ -255,6 +256,27 @@ def main(argv: list[str] | None = None) -> int:
             th,
             min(sec, 2.0),
         )
+        # A client paging a filtered history in order, first page to last, over and over:
+        # count(*) + OFFSET per page costs more the deeper it goes; keyset paging does not.
+        failed = {"limit": limit, "q": "status:Failed"}
+        f_pages = requests.get(hist, params=failed, auth=tuple(sb.credentials.values())).json()
+        f_pages = f_pages["data"]["last_page"]
+        p_filter_all = rate(
+            f"GET /sms/history q=status:Failed pages 1-{f_pages} in order",
+            get(hist, lambda i: {**failed, "page": 1 + i}, n=f_pages),
+            sb,
+            pr,
+            th,
+            sec,
+        )
+        p_filter_deep = rate(
+            f"GET /sms/history q=status:Failed last page ({f_pages}), repeated",
+            get(hist, lambda i: {**failed, "page": f_pages}),
+            sb,
+            pr,
+            th,
+            min(sec, 2.0),
+        )
 
         sb.set_balance(sb.credentials["username"], 10_000_000)
         rng = random.Random(1)
@@ -294,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  deepest page / first pages                             {p_deep / p_first:9.2f}")
     print(f"  date-window deep page / first pages                    {p_window / p_first:9.2f}")
     print(f"  filtered page / first pages                            {p_filter / p_first:9.2f}")
+    print(f"  filtered pages in order / first pages                  {p_filter_all / p_first:9.2f}")
+    print(
+        f"  filtered last page / first pages                       {p_filter_deep / p_first:9.2f}"
+    )
     print(f"  first pages / GET /account                             {p_first / base:9.2f}")
     print(f"  messages sent per second                               {p_send * 1000:9.0f}")
     print("memory")

@@ -318,11 +318,30 @@ def test_account(sb, http):
     assert data["_subaccount"]["api_key"] == sb.credentials["api_key"]
 
 
-def test_usage_equals_history_sums(sb, http, everything):
+def test_usage_is_history_sums_less_refunds(sb, http, everything):
+    """Usage is what was billed: the history's parts and prices per month and subaccount,
+    less the refunded SMS (failed for a number not in service, about half of them)."""
+    refunded = {r["message_id"]: r for r in sb.refunds()}
+    failed = {
+        r["message_id"]: r
+        for r in everything
+        if r["status"] == "Failed"
+        and r["error_code"] in ("301", "305")
+        and float(r["message_price"]) > 0
+    }
+    assert set(refunded) <= set(failed)
+    assert 0.3 < len(refunded) / len(failed) < 0.7  # refund_share 0.5
+    for mid, r in refunded.items():
+        assert (r["message_parts"], r["message_price"]) == (
+            failed[mid]["message_parts"],
+            failed[mid]["message_price"],
+        )
     expected: dict[tuple[int, int], dict[int, list[float]]] = defaultdict(
         lambda: defaultdict(lambda: [0, 0.0])
     )
     for r in everything:
+        if r["message_id"] in refunded:
+            continue
         d = datetime.fromtimestamp(r["date"], UTC)
         acc = expected[(d.year, d.month)][r["subaccount_id"]]
         acc[0] += r["message_parts"]

@@ -226,3 +226,34 @@ def test_scheduled_messages_go_when_due_unless_cancelled(sb):
     assert status[keep] in {"Completed", "Failed"}  # released, then delivered
     assert status[drop] == "Cancelled"
     assert get(sb, f"/sms/receipts/{keep}")["message_id"] == keep
+
+
+def test_undelivered_sends_are_refunded_to_the_balance_and_usage(sb):
+    """A share (``refund_share``) of the sends that fail for a number not in service are
+    refunded: the balance gets their price back and usage leaves them out, while history
+    keeps them at the price charged."""
+    sb.set_behaviour(delivery_delay_s=0, refund_share=1, reply_rate=0)
+    before = float(get(sb, "/account")["balance"])
+    # An alphanumeric sender to US numbers: about half fail, a half of those Undelivered.
+    out = send(sb, [{"to": to, "from": "ACME", "body": "us"} for to in numbers(80, "+1212", 7)])
+    ids = {m["message_id"] for m in out["messages"]}
+    rows = history_of(sb, ids)
+    assert len(rows) == 80
+    undelivered = {mid for mid, r in rows.items() if r["status_code"] == "301"}
+    assert len(undelivered) >= 5
+    refunded = {r["message_id"] for r in sb.refunds() if r["message_id"] in ids}
+    assert refunded == undelivered
+    credit = sum(float(rows[mid]["message_price"]) for mid in refunded)
+    balance = float(get(sb, "/account")["balance"])
+    assert balance == pytest.approx(before - out["total_price"] + credit, abs=1e-6)
+    # Usage of the running month: the history's sum less the refunds.
+    now = time.gmtime(sb.refunds()[-1]["date"])
+    usage = get(sb, f"/account/usage/{now.tm_year}/{now.tm_mon}/subaccount")["sms_total"]
+    month = [r for r in sb.refunds() if time.gmtime(r["date"])[:2] == now[:2]]
+    sb.set_behaviour(delivery_delay_s=0, refund_share=0)  # refunds off: usage is history
+    assert sb.refunds() == []
+    plain = get(sb, f"/account/usage/{now.tm_year}/{now.tm_mon}/subaccount")["sms_total"]
+    assert plain["price"] - usage["price"] == pytest.approx(
+        sum(float(r["message_price"]) for r in month), abs=1e-6
+    )
+    assert plain["count"] - usage["count"] == sum(r["message_parts"] for r in month)

@@ -214,7 +214,18 @@ def test_admin_accounts_listing():
 
 
 @pytest.mark.parametrize(
-    "module", ["encoding", "pricing", "models", "seed", "faults", "lifecycle", "responses.account"]
+    "module",
+    [
+        "encoding",
+        "pricing",
+        "models",
+        "seed",
+        "faults",
+        "lifecycle",
+        "delivery",
+        "billing",
+        "responses.account",
+    ],
 )
 def test_docstring_examples(module):
     import doctest
@@ -223,6 +234,28 @@ def test_docstring_examples(module):
     mod = importlib.import_module(f"csframe.sandbox.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_exports_leave_no_folder_behind(process, tmp_path, monkeypatch):
+    import tempfile as tf
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the exports folder goes
+    tf.tempdir = None  # re-read TMPDIR in this process
+    try:
+        with running(scale="tiny", seed=4, now=NOW, process=process) as sb:
+            r = requests.get(
+                sb.base_url + "/sms/history/export",
+                params={"filename": "all.csv"},
+                auth=tuple(sb.credentials.values()),
+            )
+            assert r.status_code == 200, r.text
+            assert requests.get(r.json()["data"]["url"]).status_code == 200
+            made = [p.name for p in tmp_path.iterdir()]
+            assert any(n.startswith("csframe-sandbox-exports-") for n in made), made
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith("csframe-sandbox-")]
+    finally:
+        tf.tempdir = None
 
 
 @pytest.mark.parametrize("process", [False, True])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from csframe import schema
 from csframe.timeutil import now_utc
@@ -32,12 +33,21 @@ def test_default_range_is_the_twelve_months_up_to_now(client, sandbox):
     assert (months[-1] == this) == bool(sent_this_month)
 
 
-def test_usage_totals_equal_history_prices_per_month_and_subaccount(client):
+def test_usage_is_history_less_the_sandbox_refunds_per_month_and_subaccount(client, sandbox):
+    """Usage is what was billed: history's prices and parts less the SMS the sandbox
+    refunded (``sb.refunds()``), per month and subaccount."""
     u = client.usage("2025-12", "2026-10")
     h = client.history("sms", start="2025-12-01", end="2026-11-01")
     h = h[h["direction"] == "out"]
+    refunds = pd.DataFrame(
+        sandbox.refunds("2025-12-01", "2026-11-01"), columns=["message_id", "message_price"]
+    )
+    assert len(refunds)  # the default seed has refunds in this period
+    refunded = h["message_id"].isin(set(refunds["message_id"]))
+    assert refunded.sum() == len(refunds)  # each refund is a history row
+    billed = h[~refunded]
     hist = (
-        h.assign(month=h["date"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp())
+        billed.assign(month=billed["date"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp())
         .groupby(["month", "subaccount_id"])
         .agg(price=("message_price", "sum"), count=("message_parts", "sum"))
     )
@@ -47,6 +57,10 @@ def test_usage_totals_equal_history_prices_per_month_and_subaccount(client):
     assert len(joined) > 10
     np.testing.assert_allclose(joined["price"], joined["price_hist"], atol=1e-6)
     assert (joined["count"] == joined["count_hist"]).all()
+    # And usage is below history by exactly the refunds.
+    assert u[u["channel"] == "sms"]["price"].sum() == pytest.approx(
+        h["message_price"].sum() - refunds["message_price"].astype(float).sum()
+    )
 
 
 def test_usage_is_cached_per_month(client, sandbox):

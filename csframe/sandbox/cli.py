@@ -83,6 +83,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="same body to the same number within this many seconds is THROTTLED (default off)",
     )
+    serve.add_argument(
+        "--refund-share",
+        type=float,
+        default=None,
+        help="share of SMS failed for a number not in service that usage refunds (default 0.5)",
+    )
     serve.add_argument("--db", default=None, help="SQLite file to use instead of memory")
     serve.set_defaults(func=cmd_serve)
 
@@ -138,6 +144,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "delivery_delay_s": args.delivery_delay_s,
         "throttle_rate": args.throttle_rate,
         "throttle_duplicates_s": args.throttle_duplicates_s,
+        "refund_share": args.refund_share,
     }
     try:
         Behaviour.from_dict(behaviour)

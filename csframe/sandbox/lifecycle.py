@@ -1,4 +1,5 @@
-"""What happens to an SMS after it was queued: delivery (or not), receipts, opt-outs, replies.
+"""What happens to a message after it was queued: delivery (or not), receipts, webhooks,
+opt-outs, replies.
 
 A message sent through the API (``POST /sms/send``, an SMS campaign) is stored ``Sent``
 and moves on ``delivery_delay_s`` seconds later (wall clock; 0 = in the same request):
@@ -7,6 +8,12 @@ to ``Completed`` (delivered) or ``Failed`` (undelivered, expired, rejected), wit
 delivery receipt in ``GET /sms/receipts`` dated when it moved. Which outcome a message
 gets is drawn from its message id and the seed (reruns agree), with shares that depend
 on the destination country and the sender type (:func:`outcome_shares`).
+
+MMS, voice calls and faxes go through the same queue and are moved on by ``delivery.py``
+(their channels' codes and receipts). Messages with a future ``schedule`` -- sent, or
+seeded (:meth:`Lifecycle.watch_scheduled`) -- are released when sandbox time reaches it.
+Receipts and inbound SMS are pushed to the account's loopback ``URL`` automation rules
+(:class:`Pusher`, retried).
 
 Deliveries are made by a daemon thread that sleeps until the next one is due, and also
 at the start of every /v3 request (:meth:`Lifecycle.flush_due`), so a client that polls
@@ -42,80 +49,19 @@ from typing import Any
 
 import orjson
 
+from csframe.sandbox import billing, delivery
 from csframe.sandbox import models_collections as coll
 from csframe.sandbox import models_messages as mm
+from csframe.sandbox.delivery import OUTCOMES, outcome_shares, pick_outcome
 from csframe.sandbox.models import Store
 from csframe.sandbox.pricing import NumberError, normalise_number
+
+__all__ = ["OUTCOMES", "Behaviour", "Lifecycle", "inbound", "of", "opted_out", "outcome_shares"]
 
 DEFAULT_DELIVERY_DELAY_S = 5.0
 DEFAULT_REPLY_RATE = 0.02
 # Spontaneous replies: one in five is an opt-out (it then blocks later sends).
 REPLY_BODIES = ("Thanks!", "Yes please", "STOP", "Who is this?", "ok")
-
-# name -> (history status, status_code, status_text, error_code, error_text)
-OUTCOMES: dict[str, tuple[str, str, str, str | None, str | None]] = {
-    "Delivered": ("Completed", "201", "Success: Message received on handset.", None, None),
-    "Undelivered": (
-        "Failed",
-        "301",
-        "Undeliverable",
-        "301",
-        "Unknown subscriber: the number is not allocated",
-    ),
-    "Expired": (
-        "Failed",
-        "302",
-        "Expired",
-        "302",
-        "Message expired: handset switched off or out of coverage",
-    ),
-    "Failed": (
-        "Failed",
-        "303",
-        "Rejected by carrier",
-        "303",
-        "Carrier rejected the message (content filter)",
-    ),
-}
-# Delivered share by destination (the rest split 50/30/20 between Undelivered, Expired, Failed).
-DELIVERED_BY_COUNTRY = {"AU": 0.96, "NZ": 0.95, "GB": 0.94, "US": 0.92, "CA": 0.92}
-DELIVERED_OTHER = 0.88
-
-
-def outcome_shares(country: str, sender: str) -> dict[str, float]:
-    """The outcome probabilities of one message.
-
-    North American carriers filter alphanumeric senders (half the deliveries fail there).
-
-    Example::
-
-        >>> round(outcome_shares("AU", "+61481070000")["Delivered"], 2)
-        0.96
-    """
-    delivered = DELIVERED_BY_COUNTRY.get(country, DELIVERED_OTHER)
-    alpha = any(c.isalpha() for c in sender)
-    if alpha and country in ("US", "CA"):
-        delivered /= 2
-    rest = 1 - delivered
-    return {
-        "Delivered": delivered,
-        "Undelivered": rest * 0.5,
-        "Expired": rest * 0.3,
-        "Failed": rest * 0.2,
-    }
-
-
-def pick_outcome(seed: int, message_id: str, country: str, sender: str) -> str:
-    """The outcome of one message: the same for the same seed and message id."""
-    digest = hashlib.blake2b(f"{seed}:{message_id}".encode(), digest_size=8).digest()
-    u = int.from_bytes(digest, "big") / 2**64
-    acc = 0.0
-    shares = outcome_shares(country, sender)
-    for name, p in shares.items():
-        acc += p
-        if u < acc:
-            return name
-    return "Delivered"
 
 
 @dataclass
@@ -136,6 +82,9 @@ class Behaviour:
     # Share of delivered messages answered by their recipient at delivery time (drawn per
     # message id); REPLY_BODIES decides which replies are opt-outs (1 in 5).
     reply_rate: float = DEFAULT_REPLY_RATE
+    # Share of SMS failed for a number not in service (billing.REFUND_CODES) that are
+    # refunded: usage bills them at 0, history keeps their price (see billing.py).
+    refund_share: float = billing.DEFAULT_REFUND_SHARE
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Behaviour:
@@ -152,8 +101,9 @@ class Behaviour:
             if value < 0 or value != value:
                 raise ValueError(f"{name} must be >= 0, got {value!r}")
             setattr(out, name, float(value))
-        if out.reply_rate > 1:
-            raise ValueError("reply_rate must be between 0 and 1")
+        for share in ("reply_rate", "refund_share"):
+            if getattr(out, share) > 1:
+                raise ValueError(f"{share} must be between 0 and 1")
         if out.webhook_attempts < 1:
             raise ValueError("webhook_attempts must be >= 1")
         return out
@@ -168,8 +118,9 @@ class Lifecycle:
     def __init__(self, store: Store, behaviour: Behaviour | None = None) -> None:
         self.store = store
         self.behaviour = behaviour or Behaviour()
-        self._pending: list[tuple[float, int, str]] = []  # (due monotonic, sms.id, message_id)
-        self._scheduled: list[tuple[float, int, str]] = []  # the same, for scheduled sends
+        # (due monotonic, channel, row id: sms.id or msg_rows.id, message_id)
+        self._pending: list[tuple[float, str, int, str]] = []
+        self._scheduled: list[tuple[float, str, int, str]] = []  # the same, scheduled sends
         self._inflight = 0  # taken off the queues, not committed yet
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -180,6 +131,7 @@ class Lifecycle:
         self._throttle_lock = threading.Lock()
         self.webhooks = Pusher(lambda: self.behaviour)
         self.opt_out_cache: dict[Any, tuple[Any, set[str]]] = {}  # see opted_out()
+        self._watch_since: int | None = None  # see watch_scheduled()
         store.reset_hooks.append(lambda _store: self._clear())
 
     # ------------------------------------------------------------------ settings
@@ -224,36 +176,40 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ deliveries
 
-    def sent(self, row_ids: list[int]) -> None:
-        """Schedule the delivery of SMS just committed as ``Sent`` (their ``sms.id``, as
-        :meth:`Store.insert_sms` returns them: a primary-key lookup at any scale)."""
+    def sent(self, row_ids: list[int], channel: str = "sms") -> None:
+        """Schedule the delivery of messages just committed as ``Sent``: SMS (their
+        ``sms.id``, as :meth:`Store.insert_sms` returns them) or MMS/voice/fax (their
+        ``msg_rows.id``, ``channel`` naming it); a primary-key lookup at any scale."""
         if not row_ids:
             return
+        table = _table_of(channel)
         with self.store._lock:
             marks = ",".join("?" * len(row_ids))
             rows = self.store.db.execute(
-                f"SELECT id, message_id FROM sms WHERE id IN ({marks}) AND status='Sent'",
+                f"SELECT id, message_id FROM {table} WHERE id IN ({marks}) AND status='Sent'",
                 row_ids,
             ).fetchall()
         due = time.monotonic() + self.behaviour.delivery_delay_s
         with self._cond:
             for row_id, mid in rows:
-                heapq.heappush(self._pending, (due, row_id, mid))
+                heapq.heappush(self._pending, (due, channel, row_id, mid))
             self._ensure_thread()
             self._cond.notify_all()
         if self.behaviour.delivery_delay_s == 0:
             self.flush_due()
 
-    def scheduled(self, row_ids: list[int]) -> None:
-        """Schedule the release of SMS just committed as ``Scheduled`` (``sms.id``s): when
-        sandbox time reaches their ``schedule`` they become ``Sent`` and are delivered
-        like any other (unless cancelled first)."""
+    def scheduled(self, row_ids: list[int], channel: str = "sms") -> None:
+        """Schedule the release of messages just committed as ``Scheduled`` (ids as in
+        :meth:`sent`): when sandbox time reaches their ``schedule`` they become ``Sent``
+        and are delivered like any other (unless cancelled first)."""
         if not row_ids:
             return
+        table = _table_of(channel)
         with self.store._lock:
             marks = ",".join("?" * len(row_ids))
             rows = self.store.db.execute(
-                f"SELECT id, message_id, json FROM sms WHERE id IN ({marks}) AND status='Scheduled'",
+                f"SELECT id, message_id, json FROM {table} "
+                f"WHERE id IN ({marks}) AND status='Scheduled'",
                 row_ids,
             ).fetchall()
             now_sandbox = self.store.clock.now()
@@ -261,14 +217,25 @@ class Lifecycle:
         with self._cond:
             for row_id, mid, js in rows:
                 wait = max(0, int(orjson.loads(js)["schedule"]) - now_sandbox)
-                heapq.heappush(self._scheduled, (now + wait, row_id, mid))
+                heapq.heappush(self._scheduled, (now + wait, channel, row_id, mid))
             self._ensure_thread()
             self._cond.notify_all()
 
     def pending(self) -> int:
-        """Messages not delivered yet: waiting, scheduled, or being delivered right now."""
+        """Messages sent through the API and not delivered yet: waiting for the delay, for
+        their schedule, or being delivered right now (seeded ``Scheduled`` rows, which may
+        wait for days, are not counted: see :meth:`scheduled_count`)."""
+        seeded = mm.state(self.store).snapshot_max
         with self._cond:
-            return len(self._pending) + len(self._scheduled) + self._inflight
+            sent_later = sum(
+                1 for _, ch, row_id, _ in self._scheduled if row_id > seeded.get(_table_of(ch), 0)
+            )
+            return len(self._pending) + sent_later + self._inflight
+
+    def scheduled_count(self) -> int:
+        """Messages waiting for their schedule, seeded ones included."""
+        with self._cond:
+            return len(self._scheduled)
 
     def flush_due(self) -> int:
         """Release the scheduled sends that are due, then deliver every message that is
@@ -281,7 +248,8 @@ class Lifecycle:
             self._inflight += len(released)
         if released:
             try:
-                self._release([(row_id, mid) for _, row_id, mid in released])
+                for channel, items in _by_channel(released).items():
+                    self._release(channel, items)
             finally:
                 with self._cond:
                     self._inflight -= len(released)
@@ -293,22 +261,33 @@ class Lifecycle:
                 due.append(heapq.heappop(self._pending))
             self._inflight += len(due)
         try:
-            return self._deliver([(row_id, mid) for _, row_id, mid in due])
+            moved = 0
+            for channel, items in _by_channel(due).items():
+                if channel == "sms":
+                    moved += self._deliver(items)
+                else:
+                    moved += self._deliver_other(channel, items)
+            return moved
         finally:
             with self._cond:
                 self._inflight -= len(due)
 
-    def _release(self, items: list[tuple[int, str]]) -> None:
+    def _release(self, channel: str, items: list[tuple[int, str]]) -> None:
         """Scheduled -> Sent (still Scheduled only: a cancelled one stays cancelled)."""
+        if channel != "sms":
+            self.sent(delivery.release(self.store, channel, items), channel)
+            return
         sent = []
         with self.store.transaction() as db:
             for row_id, mid in items:
                 got = db.execute(
-                    "SELECT json FROM sms WHERE id=? AND message_id=? AND status='Scheduled'",
+                    "SELECT json, price_micros FROM sms "
+                    "WHERE id=? AND message_id=? AND status='Scheduled'",
                     (row_id, mid),
                 ).fetchone()
                 if got is None:
                     continue
+                mm.remember_seeded(self.store, "sms", row_id, "Scheduled", got[1], got[0])
                 rec = orjson.loads(got[0])
                 rec.update(status="Sent", status_text="Sent to carrier")
                 db.execute(
@@ -316,6 +295,20 @@ class Lifecycle:
                 )
                 sent.append(row_id)
         self.sent(sent)
+
+    def _deliver_other(self, channel: str, items: list[tuple[int, str]]) -> int:
+        """MMS, voice and fax (see ``delivery.py``): status, receipt, pushes."""
+        store = self.store
+        with store._lock:
+            if channel == "mms":  # MMS receipts join the SMS inbox: derive SMS ones first
+                mm.sync_sms_receipts(store)
+            with store.transaction():
+                receipts = delivery.deliver(store, channel, items, store.clock.now())
+            pushes = self._pushes(receipts)
+        self.delivered += len(receipts)
+        for url, payload in pushes:
+            self.webhooks.push(url, payload)
+        return len(receipts)
 
     def _deliver(self, items: list[tuple[int, str]]) -> int:
         store = self.store
@@ -330,17 +323,18 @@ class Lifecycle:
                 receipts = []
                 replies: list[tuple[dict[str, Any], str]] = []
                 updates = []
+                refunds: dict[int, int] = {}  # user_id -> micros credited back
                 wanted = dict(items)  # sms.id -> message_id
-                found: list[tuple[int, bytes]] = []
+                found: list[tuple[int, bytes, int]] = []
                 ids = list(wanted)
                 for a in range(0, len(ids), 900):  # SQLite's bound-parameter limit
                     chunk = ids[a : a + 900]
                     found += db.execute(
-                        f"SELECT id, json FROM sms WHERE id IN ({','.join('?' * len(chunk))}) "
+                        f"SELECT id, json, price_micros FROM sms WHERE id IN ({','.join('?' * len(chunk))}) "
                         "AND status='Sent' ORDER BY id",
                         chunk,
                     ).fetchall()
-                for row_id, js in found:
+                for row_id, js, price in found:
                     rec = orjson.loads(js)
                     mid = rec["message_id"]
                     if mid != wanted[row_id]:  # the row was replaced (after a reset)
@@ -355,6 +349,8 @@ class Lifecycle:
                         error_text=err_text,
                     )
                     updates.append((status, orjson.dumps(rec), row_id))
+                    if billing.is_refunded(store.seed_value, mid, err, self.behaviour.refund_share):
+                        refunds[rec["user_id"]] = refunds.get(rec["user_id"], 0) + price
                     receipts.append(
                         {
                             "channel": "sms",
@@ -372,6 +368,7 @@ class Lifecycle:
                     if reply is not None:
                         replies.append((rec, reply))
                 db.executemany("UPDATE sms SET status=?, json=? WHERE id=?", updates)
+                store.debit({uid: -micros for uid, micros in refunds.items()})
                 st.receipts.append(receipts)
                 for rec, body in replies:
                     inbound(store, rec["to"], rec["from"], body, rec["user_id"])
@@ -394,39 +391,36 @@ class Lifecycle:
 
     def _pushes(self, receipts: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
         """(url, payload) of every receipt for every enabled loopback URL receipt rule of
-        its account (other addresses are never contacted: the sandbox stays local)."""
-        if not receipts or not _table_exists(self.store.db, "collection_items"):
-            return []
-        rules: dict[int, list[str]] = {}
+        its account and channel (SMS and MMS: the SMS rules; voice; fax); other addresses
+        are never contacted: the sandbox stays local."""
         out = []
+        rules: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in receipts:
-            uid = r["user_id"]
-            if uid not in rules:
-                rules[uid] = [
-                    rule["action_address"]
-                    for rule in coll.all_items(self.store, "sms_receipt_rules", uid)
-                    if rule.get("action") == "URL"
-                    and str(rule.get("enabled")) == "1"
-                    and is_loopback_url(str(rule.get("action_address") or ""))
-                ]
-            if not rules[uid]:
-                continue
             rec = orjson.loads(r["json"])
+            kind = rec["message_type"]
+            key = (RECEIPT_RULES[kind], r["user_id"])
+            if key not in rules:
+                rules[key] = url_rules(self.store, *key)
+            urls = rules[key]
+            if not urls:
+                continue
             payload = {
                 "timestamp_send": rec["timestamp_send"],
                 "timestamp": rec["timestamp"],
                 "message_id": rec["message_id"],
-                "status": "Delivered" if rec["status_code"] == 201 else "Undelivered",
+                "status": "Delivered" if str(rec["status_code"]) == "201" else "Undelivered",
                 "status_code": rec["status_code"],
                 "status_text": rec["status_text"],
                 "error_code": rec["error_code"],
                 "error_text": rec["error_text"],
                 "custom_string": rec["custom_string"],
-                "user_id": uid,
+                "user_id": r["user_id"],
                 "subaccount_id": rec["subaccount_id"],
-                "message_type": "sms",
+                "message_type": kind,
             }
-            out += [(url, payload) for url in rules[uid]]
+            if kind == "voice":
+                payload["digits"] = rec["digits"]
+            out += [(rule["action_address"], payload) for rule in urls]
         return out
 
     def _ensure_thread(self) -> None:
@@ -453,6 +447,49 @@ class Lifecycle:
             except sqlite3.ProgrammingError:  # the store was closed under us
                 return
 
+    def watch_scheduled(self) -> int:
+        """Queue the release of every ``Scheduled`` SMS, MMS and voice call in the store
+        (the seeded ones: queued during the last week for later), so they move on when
+        sandbox time reaches their ``schedule`` like sends do; returns how many."""
+        store = self.store
+        if self._watch_since is None:  # the seed queues them during the week before now
+            self._watch_since = store.clock.now() - 8 * 86400
+        since = self._watch_since
+        with store._lock:
+            db = store.db
+            store._index()
+            users = [u for (u,) in db.execute("SELECT user_id FROM users")]
+            sms = [
+                r
+                for u in users
+                for (r,) in db.execute(
+                    "SELECT id FROM sms INDEXED BY sms_user_date "
+                    "WHERE user_id=? AND date>=? AND status='Scheduled'",
+                    (u, since),
+                )
+            ]
+            other: dict[str, list[int]] = {}
+            if _table_exists(db, "msg_rows"):
+                marks = ",".join("?" * len(delivery.CHANNELS))
+                for row_id, channel in db.execute(
+                    f"SELECT id, channel FROM msg_rows WHERE status='Scheduled' "
+                    f"AND channel IN ({marks})",
+                    delivery.CHANNELS,
+                ):
+                    other.setdefault(channel, []).append(row_id)
+        self.scheduled(sms)
+        for channel, ids in other.items():
+            self.scheduled(ids, channel)
+        return len(sms) + sum(map(len, other.values()))
+
+    def clock_moved(self) -> None:
+        """Sandbox time jumped (``sb.advance_clock``): scheduled releases are timed again,
+        those now due at once."""
+        with self._cond:
+            self._scheduled.clear()
+        self.watch_scheduled()
+        self.flush_due()
+
     def _clear(self) -> None:
         with self._cond:
             self._pending.clear()
@@ -460,6 +497,7 @@ class Lifecycle:
         with self._throttle_lock:
             self._buckets.clear()
             self._recent.clear()
+        self.watch_scheduled()  # the seeded ones are Scheduled again
 
     def close(self) -> None:
         """Stop the delivery and push threads (pending work is dropped)."""
@@ -473,11 +511,55 @@ class Lifecycle:
         self.webhooks.close()
 
 
+def _table_of(channel: str) -> str:
+    if channel == "sms":
+        return "sms"
+    if channel in delivery.CHANNELS:
+        return "msg_rows"
+    raise ValueError(f"no delivery for channel {channel!r}")
+
+
+def _by_channel(entries: list[tuple[float, str, int, str]]) -> dict[str, list[tuple[int, str]]]:
+    """Queue entries ``(due, channel, row id, message id)`` grouped by channel."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for _, channel, row_id, mid in entries:
+        out.setdefault(channel, []).append((row_id, mid))
+    return out
+
+
 # ---------------------------------------------------------------------- webhooks
+
+# The automation collection whose URL rules get a channel's receipts (SMS & MMS share one).
+RECEIPT_RULES = {
+    "sms": "sms_receipt_rules",
+    "mms": "sms_receipt_rules",
+    "voice": "voice_receipt_rules",
+    "fax": "fax_receipt_rules",
+}
+
+
+def url_rules(store: Store, collection: str, user_id: int) -> list[dict[str, Any]]:
+    """The enabled ``URL`` rules of an automation collection whose address is loopback."""
+    with store._lock:
+        if not _table_exists(store.db, "collection_items"):
+            return []
+    return [
+        rule
+        for rule in coll.all_items(store, collection, user_id)
+        if rule.get("action") == "URL"
+        and str(rule.get("enabled")) == "1"
+        and is_loopback_url(str(rule.get("action_address") or ""))
+    ]
 
 
 def is_loopback_url(url: str) -> bool:
-    """Whether ``url`` is http(s) to a loopback host (the only webhooks the sandbox calls)."""
+    """Whether ``url`` is http(s) to a loopback host (the only webhooks the sandbox calls).
+
+    Example::
+
+        >>> is_loopback_url("http://127.0.0.1:8080/hook"), is_loopback_url("https://acme.example/")
+        (True, False)
+    """
     parts = urllib.parse.urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
@@ -497,7 +579,8 @@ class Pusher:
 
     def __init__(self, behaviour: Any) -> None:
         self._behaviour = behaviour
-        self._queue: list[tuple[float, int, str, dict[str, Any], int]] = []
+        # (due, seq, url, payload, attempt, format)
+        self._queue: list[tuple[float, int, str, dict[str, Any], int, str]] = []
         self._seq = 0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -506,10 +589,12 @@ class Pusher:
         self.failed = 0  # receipts given up on
         self.attempts = 0
 
-    def push(self, url: str, payload: dict[str, Any]) -> None:
+    def push(self, url: str, payload: dict[str, Any], fmt: str = "post") -> None:
+        """Queue one push; ``fmt`` is the rule's ``webhook_type``: ``post`` (form-encoded,
+        the default), ``json`` (a JSON body) or ``get`` (a query string)."""
         with self._cond:
             self._seq += 1
-            heapq.heappush(self._queue, (time.monotonic(), self._seq, url, payload, 1))
+            heapq.heappush(self._queue, (time.monotonic(), self._seq, url, payload, 1, fmt))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="csframe-sandbox-webhooks", daemon=True
@@ -536,8 +621,8 @@ class Pusher:
                     self._cond.wait(timeout=wait)
                 if self._closed:
                     return
-                _, _, url, payload, attempt = heapq.heappop(self._queue)
-            ok = self._post(url, payload)
+                _, _, url, payload, attempt, fmt = heapq.heappop(self._queue)
+            ok = self._post(url, payload, fmt)
             b = self._behaviour()
             with self._cond:
                 self.attempts += 1
@@ -546,21 +631,30 @@ class Pusher:
                 elif attempt < int(b.webhook_attempts):
                     self._seq += 1
                     due = time.monotonic() + b.webhook_retry_s * 2 ** (attempt - 1)
-                    heapq.heappush(self._queue, (due, self._seq, url, payload, attempt + 1))
+                    heapq.heappush(self._queue, (due, self._seq, url, payload, attempt + 1, fmt))
                 else:
                     self.failed += 1
 
     @staticmethod
-    def _post(url: str, payload: dict[str, Any]) -> bool:
-        data = urllib.parse.urlencode(
-            {k: "" if v is None else v for k, v in payload.items()}
-        ).encode()
-        req = urllib.request.Request(
-            url,
-            data=data,
-            method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
+    def _post(url: str, payload: dict[str, Any], fmt: str = "post") -> bool:
+        form = urllib.parse.urlencode({k: "" if v is None else v for k, v in payload.items()})
+        if fmt == "get":
+            sep = "&" if urllib.parse.urlsplit(url).query else "?"
+            req = urllib.request.Request(url + sep + form, method="GET")
+        elif fmt == "json":
+            req = urllib.request.Request(
+                url,
+                data=orjson.dumps(payload),
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+        else:
+            req = urllib.request.Request(
+                url,
+                data=form.encode(),
+                method="POST",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 return 200 <= resp.status < 300
@@ -720,7 +814,57 @@ def inbound(
             "json": orjson.dumps(rec),
         }
         mm.insert_rows(store, st.inbound, [row])
+    pusher = of(store).webhooks
+    for rule in inbound_rules(store, uid, str(to), body):
+        payload = {
+            "timestamp": now,
+            "to": str(to),
+            "from": sender,
+            "body": body,
+            "original_body": orig_body,
+            "original_message_id": orig_id,
+            "custom_string": custom or "",
+            "user_id": uid,
+            "subaccount_id": sid,
+            "message_id": rec["message_id"],
+        }
+        pusher.push(rule["action_address"], payload, str(rule.get("webhook_type") or "post"))
     return {**rec, "opt_out": bool(row["opt_out"]), "user_id": uid}
+
+
+def inbound_rules(store: Store, user_id: int, to: str, body: str) -> list[dict[str, Any]]:
+    """The account's enabled loopback ``URL`` inbound rules that an SMS to ``to`` with
+    ``body`` matches: ``dedicated_number`` is ``*`` or ``to`` (as E.164, else as given),
+    and ``message_search_type`` 0 any message, 1 starts with, 2 contains, 3 does not
+    contain ``message_search_term`` (case-insensitive).
+
+    Example::
+
+        inbound_rules(store, 48213, "+61480000123", "STOP")
+    """
+    text = body.strip().casefold()
+    out = []
+    for rule in url_rules(store, "sms_inbound_rules", user_id):
+        number = str(rule.get("dedicated_number") or "*").strip()
+        if number != "*" and _e164_or_text(number) != _e164_or_text(to):
+            continue
+        term = str(rule.get("message_search_term") or "").strip().casefold()
+        kind = str(rule.get("message_search_type") or "0")
+        matched = {
+            "1": text.startswith(term),
+            "2": term in text,
+            "3": term not in text,
+        }.get(kind, True)
+        if matched:
+            out.append(rule)
+    return out
+
+
+def _e164_or_text(number: str) -> str:
+    try:
+        return normalise_number(number, "AU")[0]
+    except NumberError:
+        return number.strip()
 
 
 def _main_user(store: Store) -> int:

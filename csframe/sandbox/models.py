@@ -32,6 +32,8 @@ from typing import Any
 
 import orjson
 
+from csframe.sandbox.keyset import Keyset, OrderKey
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS users (
@@ -300,6 +302,7 @@ class Store:
         self._lock = threading.RLock()
         # how q= compares text: "exact" or "substring" (a fault setting; see faults.py)
         self.search_match = "exact"
+        self.keyset = Keyset()  # totals and page cursors of searched/sorted lists
         # isolation_level=None: explicit BEGIN/COMMIT, no implicit transactions.
         self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         # 16 KiB pages: measurably faster bulk loads and index builds for ~1 KB rows.
@@ -701,7 +704,8 @@ class Store:
     def _where(
         self, view: View, q: HistoryQuery, filters: list[tuple[str, str]]
     ) -> tuple[str, list[Any]]:
-        clauses, args = ["user_id=?"], [view.user_id]
+        clauses: list[str] = ["user_id=?"]
+        args: list[Any] = [view.user_id]
         if view.subaccount_id is not None:
             clauses.append("subaccount_id=?")
             args.append(view.subaccount_id)
@@ -755,25 +759,30 @@ class Store:
             self.db.execute(f"ANALYZE {ddl.split()[5]}")  # give the planner its statistics
             self._lazy_indexes.add(search_field)
 
-    def _order(self, q: HistoryQuery) -> str:
+    @staticmethod
+    def _order_keys(q: HistoryQuery) -> list[OrderKey]:
+        """The sort keys of a history query: its field, then date and insertion order."""
         col = ORDER_FIELDS[q.order_field]
-        direction = "DESC" if q.order_dir == "desc" else "ASC"
+        desc = q.order_dir == "desc"
         if col == "date":
-            return f"date {direction}, id {direction}"
-        return f"{col} {direction}, date ASC, id ASC"
+            return [("date", desc), ("id", desc)]
+        return [(col, desc), ("date", False), ("id", False)]
+
+    def _order(self, q: HistoryQuery) -> str:
+        return ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in self._order_keys(q))
 
     def _history_generic(
         self, view: View, q: HistoryQuery, filters: list[tuple[str, str]]
     ) -> tuple[int, list[bytes]]:
+        """A searched or sorted page: keyset paging (``keyset.py``), the total counted once."""
         where, args = self._where(view, q, filters)
-        total = self.db.execute(f"SELECT count(*) FROM sms WHERE {where}", args).fetchone()[0]
-        skip = (q.page - 1) * q.limit
-        if skip >= total:
-            return total, []
-        rows = self.db.execute(
-            f"SELECT json FROM sms WHERE {where} ORDER BY {self._order(q)} LIMIT ? OFFSET ?",
-            [*args, q.limit, skip],
-        ).fetchall()
+        key = (
+            "sms", view, tuple(filters), q.operator, q.date_from, q.date_to,
+            q.order_field, q.order_dir, q.limit, self.search_match,
+        )  # fmt: skip
+        total, rows = self.keyset.page(
+            self.db, key, "sms", where, args, self._order_keys(q), "json", q.page, q.limit
+        )
         return total, [r[0] for r in rows]
 
     def history_ids(self, view: View, q: HistoryQuery) -> list[str]:

@@ -40,6 +40,7 @@ from typing import Any
 
 import orjson
 
+from csframe.sandbox.keyset import OrderKey
 from csframe.sandbox.models import Store
 from csframe.sandbox.pricing import NumberError, country_of, normalise_number
 
@@ -144,10 +145,6 @@ class AreaState:
     ids: random.Random = field(default_factory=lambda: random.Random("contacts-area:0"))
     threads: list[threading.Thread] = field(default_factory=list)
     truth: list[tuple[Any, ...]] = field(default_factory=list)  # TRUTH_COLUMNS rows
-    # Keyset paging of GET /lists/{id}/contacts: per (list, updated_after), the total and,
-    # per (limit, page), the contact_id the page starts after; valid while nothing in the
-    # store was written (``db.total_changes`` unchanged), as when a client pages a list.
-    pages: dict[Any, Any] = field(default_factory=dict)
 
 
 _STATES: weakref.WeakKeyDictionary[Store, AreaState] = weakref.WeakKeyDictionary()
@@ -464,7 +461,8 @@ def contacts_page(
     ``updated_after`` keeps contacts whose ``date_updated`` is strictly greater.
     """
     state(store)
-    where, args = "list_id=?", [list_id]
+    where = "list_id=?"
+    args: list[Any] = [list_id]
     if q.updated_after is not None:
         where += " AND date_updated > ?"
         args.append(q.updated_after)
@@ -481,60 +479,22 @@ def contacts_page(
                 parts.append(store.text_match(f"coalesce({col}, '')"))
                 args.append(store.text_value(value))
         where += " AND (" + (" OR " if q.operator == "OR" else " AND ").join(parts) + ")"
-    order = "contact_id"
+    order: list[OrderKey] = [("contact_id", False)]
     if q.order_field:
-        direction = "DESC" if q.order_dir == "desc" else "ASC"
-        order = f"{q.order_field} COLLATE NOCASE {direction}, contact_id"
-    columns = ", ".join(CONTACT_COLUMNS)
+        order = [(f"{q.order_field} COLLATE NOCASE", q.order_dir == "desc"), *order]
     with store._lock:
         name = _own_list(store, user_id, list_id)[2]
-        if q.q or q.order_field:
-            total = store.db.execute(
-                f"SELECT count(*) FROM contacts WHERE {where}", args
-            ).fetchone()[0]
-            rows = store.db.execute(
-                f"SELECT {columns} FROM contacts INDEXED BY contacts_list "
-                f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*args, q.limit, (q.page - 1) * q.limit],
-            ).fetchall()
-            return total, [_record(r, name) for r in rows]
-        total, rows = _keyset_page(store, list_id, q, where, args)
+        # Keyset paging (keyset.py): the total counted once, page N+1 after page N's last
+        # row, while nothing was written -- searches and sorts included.
+        key = (
+            "contacts", list_id, q.updated_after, tuple(q.q), q.operator, q.order_field,
+            q.order_dir, q.limit, store.search_match,
+        )  # fmt: skip
+        total, rows = store.keyset.page(
+            store.db, key, "contacts INDEXED BY contacts_list", where, args, order,
+            ", ".join(CONTACT_COLUMNS), q.page, q.limit,
+        )  # fmt: skip
     return total, [_record(r, name) for r in rows]
-
-
-def _keyset_page(
-    store: Store, list_id: int, q: ContactQuery, where: str, args: list[Any]
-) -> tuple[int, list[tuple[Any, ...]]]:
-    """A page in contact_id order without count(*) + OFFSET per page, once the client is
-    paging in order (page N+1 starts after page N's last id); caller holds the lock."""
-    cache = state(store).pages
-    version = store.db.total_changes
-    if cache.get("version") != version:
-        cache.clear()
-        cache["version"] = version
-    key = (list_id, q.updated_after)
-    total = cache.get(("total", key))
-    if total is None:
-        total = store.db.execute(f"SELECT count(*) FROM contacts WHERE {where}", args).fetchone()[0]
-        cache[("total", key)] = total
-    starts = cache.setdefault(("starts", key, q.limit), {1: 0})  # contact ids are >= 1
-    after = starts.get(q.page)
-    columns = ", ".join(CONTACT_COLUMNS)
-    if after is not None:
-        rows = store.db.execute(
-            f"SELECT {columns} FROM contacts INDEXED BY contacts_list "
-            f"WHERE {where} AND contact_id > ? ORDER BY contact_id LIMIT ?",
-            [*args, after, q.limit],
-        ).fetchall()
-    else:
-        rows = store.db.execute(
-            f"SELECT {columns} FROM contacts INDEXED BY contacts_list "
-            f"WHERE {where} ORDER BY contact_id LIMIT ? OFFSET ?",
-            [*args, q.limit, (q.page - 1) * q.limit],
-        ).fetchall()
-    if rows:
-        starts[q.page + 1] = rows[-1][0]  # contact_id is the first column
-    return total, rows
 
 
 def _contact_row(store: Store, list_id: int, contact_id: int) -> tuple[Any, ...]:

@@ -43,6 +43,7 @@ from typing import Any
 
 import orjson
 
+from csframe.sandbox.keyset import OrderKey
 from csframe.sandbox.models import SEARCH_FIELDS, HistoryQuery, Store, View
 from csframe.sandbox.pricing import CURRENCY, fmt_money
 
@@ -408,13 +409,17 @@ class Paged:
             clauses.append("(" + joiner.join(parts) + ")")
         return " AND ".join(clauses), args
 
-    def order_sql(self, q: HistoryQuery) -> str:
-        direction = "DESC" if q.order_dir == "desc" else "ASC"
+    def order_keys(self, q: HistoryQuery) -> list[OrderKey]:
+        """Sort keys: the field, then date (when the table is in date order) and id."""
+        desc = q.order_dir == "desc"
         col = self.spec.order.get(q.order_field, "date")
-        base = "date, id" if self.spec.by_date else "id"
+        base = ["date", "id"] if self.spec.by_date else ["id"]
         if col == "date":
-            return ", ".join(f"{c} {direction}" for c in base.split(", "))
-        return f"{col} {direction}, {base}"
+            return [(c, desc) for c in base]
+        return [(col, desc), *((c, False) for c in base)]
+
+    def order_sql(self, q: HistoryQuery) -> str:
+        return ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in self.order_keys(q))
 
     def _page_generic(
         self,
@@ -424,17 +429,16 @@ class Paged:
         filters: list[tuple[str, str]],
         unread: bool,
     ) -> tuple[int, list[tuple[Any, ...]]]:
+        """A searched, sorted or unread-with-gaps page: keyset paging (``keyset.py``)."""
         where, args = self.where(view, channel, q, filters, unread)
-        t = self.spec.name
-        total = self.db.execute(f"SELECT count(*) FROM {t} WHERE {where}", args).fetchone()[0]
-        skip = (q.page - 1) * q.limit
-        if skip >= total:
-            return total, []
-        rows = self.db.execute(
-            f"SELECT {self.spec.select} FROM {t} WHERE {where} ORDER BY {self.order_sql(q)} LIMIT ? OFFSET ?",
-            [*args, q.limit, skip],
-        ).fetchall()
-        return total, rows
+        key = (
+            self.spec.name, channel, view, tuple(filters), q.operator, q.date_from, q.date_to,
+            q.order_field, q.order_dir, q.limit, unread, self.store.search_match,
+        )  # fmt: skip
+        return self.store.keyset.page(
+            self.db, key, self.spec.name, where, args, self.order_keys(q), self.spec.select,
+            q.page, q.limit,
+        )  # fmt: skip
 
     def select_all(
         self, view: View, channel: str, q: HistoryQuery, columns: str, unread: bool = False
@@ -590,6 +594,17 @@ def state(store: Store) -> MessagesState:
 def _drop_dir(st: MessagesState) -> None:
     if st.export_dir:
         shutil.rmtree(st.export_dir, ignore_errors=True)
+        st.export_dir = None
+
+
+def drop_exports(store: Store) -> None:
+    """Remove the store's exported files and their folder (when the sandbox stops: the
+    interpreter-exit fallback never runs in a child that is killed)."""
+    st = _STATES.get(store)
+    if st is not None:
+        with st.lock:
+            st.exports.clear()
+            _drop_dir(st)
 
 
 def _snapshot(store: Store) -> None:
@@ -900,7 +915,6 @@ def cancel_rows(
 
     ``cancel`` rewrites a record for its cancelled state. Returns the number cancelled.
     """
-    st = state(store)
     if not rows:
         return 0
     refund = 0
@@ -909,8 +923,7 @@ def cancel_rows(
         db.execute("BEGIN")
         try:
             for row_id, status, price, js in rows:
-                if row_id <= st.snapshot_max.get(table, 0):
-                    st.undo.setdefault((table, row_id), (status, price, js))
+                remember_seeded(store, table, row_id, status, price, js)
                 rec = cancel(orjson.loads(js))
                 db.execute(
                     f"UPDATE {table} SET status=?, price_micros=0, json=? WHERE id=?",
@@ -929,12 +942,23 @@ def cancel_rows(
     return len(rows)
 
 
+def remember_seeded(
+    store: Store, table: str, row_id: int, status: str, price: int, js: bytes
+) -> None:
+    """Keep a seeded row of ``sms``/``msg_rows`` as it was before its first change (a
+    cancel, a scheduled message released), so that a reset restores it."""
+    st = state(store)
+    if row_id <= st.snapshot_max.get(table, 0):
+        st.undo.setdefault((table, row_id), (status, price, js))
+
+
 def scheduled_rows(
     store: Store, table: str, view: View, channel: str | None, now: int
 ) -> list[tuple[int, str, int, bytes]]:
     """Every cancellable row (status Scheduled, schedule in the future) of a view."""
     state(store)
-    clauses, args = ["user_id=?", "status='Scheduled' COLLATE NOCASE"], [view.user_id]
+    clauses = ["user_id=?", "status='Scheduled' COLLATE NOCASE"]
+    args: list[Any] = [view.user_id]
     if channel is not None:
         clauses.append("channel=?")
         args.append(channel)

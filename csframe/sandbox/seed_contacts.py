@@ -41,7 +41,17 @@ No accidental duplicates: distinct people never share a mobile number or an emai
 key (lower-cased; gmail dots and ``+tags`` removed), and no two people with a postcode
 share (postcode, last-name initial), so the only links between rows are the planted
 ones (duplicate groups, cross-list people) -- except the planted households, whose
-members share a landline but are different people (``not_duplicates`` in the truth).
+members share a landline but are different people (``not_duplicates`` in the truth), and
+the planted review cases.
+
+Review cases (``REVIEW_KINDS``; about one per 80 contacts, at least 8): two or three rows
+in *different* lists that a careful matcher links but must not merge silently -- one
+person with an old and a new mobile (same name and email), a parent and a child on one
+mobile (same surname and address, two first names), one mobile and address with a row
+lacking its first name and another email, and a chain A~B~C (A and B share a mobile, B and C an email, one name).
+Each list holds at most one row of a case, so every list's own truth is as above; the
+combined lists (what notebook 03 cleans) have clusters that need review. The truth lists
+them as ``review_cases``.
 """
 
 from __future__ import annotations
@@ -341,6 +351,7 @@ class _Seeder:
         self.next_group = 1
         self.rule_counts: dict[str, int] = {}
         self.junk_seen: set[str] = set()
+        self.review_cases: list[tuple[str, list[Row]]] = []
 
     # ------------------------------------------------------------------ people
 
@@ -522,6 +533,7 @@ class _Seeder:
         for list_id, _, _, profile in LISTS:
             if profile in PROFILES:
                 self.render_list(list_id, profile)
+        self.plant_review_cases()
         self.render_opt_outs()
         self.assign_ids()
         self.load()
@@ -933,7 +945,9 @@ class _Seeder:
         if rule in ("phone", "phone+name"):
             assert p.phone
             used = {d[4:] for d in base.dirt if d.startswith("fmt:")}
-            table = FORMAT_TABLES["event"] if p.phone.startswith("+61") else FOREIGN_TABLE
+            # A foreign number without its "+" reads as a national one: the planted
+            # duplicate would then be a different number, so variants stay readable.
+            table = FORMAT_TABLES["event"] if p.phone.startswith("+61") else FOREIGN_READABLE
             kinds = [k for k in table[0] if k not in used] or table[0]
             kind = r.pick(kinds)
             f["phone_number"] = self.fmt_phone(p.phone, kind, p.landline)
@@ -974,6 +988,70 @@ class _Seeder:
         if list_id == int(LIST_IDS[3]):  # Event signups 2026: the last 8 months
             return self.now - r.int(3600, 240 * 86400)
         return self.now - int(r.random() ** 1.5 * 3 * 365 * 86400) - r.int(3600, 86400)
+
+    def plant_review_cases(self) -> None:
+        """Rows across lists that a careful matcher links but must not merge silently
+        (:data:`REVIEW_KINDS`): each row in another list, so no list holds two rows of a
+        case and the per-list truth (duplicate groups, households) is unchanged."""
+        r = self.r
+        lists = [lid for lid, _, _, profile in LISTS if profile in PROFILES]
+        n = max(len(REVIEW_KINDS) * 2, self.total // 80)
+        for i in range(n):
+            kind = tuple(REVIEW_KINDS)[i % len(REVIEW_KINDS)]
+            first, last = self.name()
+            phone = self.fresh_number("AU")
+            if kind == "changed_mobile":  # one person, an old and a new mobile
+                a = self.person(first, last, phone, valid=True)
+                self.give_email(a)
+                b = self.person(first, last, self.fresh_number("AU"), valid=True)
+                b.email = a.email
+                people = [a, b]
+            elif kind == "shared_mobile":  # a parent and a child on one mobile
+                a = self.person(first, last, phone, valid=True)
+                other = r.pick([f for f in FIRST_NAMES if f[0] != first[0]])
+                b = Person(len(self.persons) + 1, other, last, phone, phone_valid=True)
+                self.persons.append(b)
+                self._same_home(a, b)
+                people = [a, b]
+            elif kind == "unnamed":  # one mobile, one row without a first name, two emails
+                a = self.person(first, last, phone, valid=True)
+                self.give_email(a)
+                b = Person(len(self.persons) + 1, "", last, phone, phone_valid=True)
+                self.persons.append(b)
+                self.give_email(b)
+                self._same_home(a, b)
+                people = [a, b]
+            else:  # chain: A~B share a mobile, B~C an email; A and C share nothing
+                a = self.person(first, last, phone, valid=True)
+                self.give_email(a)
+                b = Person(len(self.persons) + 1, first, last, phone, phone_valid=True)
+                self.persons.append(b)
+                self.give_email(b)
+                c = self.person(first, last, self.fresh_number("AU"), valid=True)
+                c.email = b.email
+                people = [a, b, c]
+            rows = []
+            for p, list_id in zip(people, r.sample(lists, len(people)), strict=True):
+                p.special = "review"
+                profile = LISTS_BY_ID[list_id][3]
+                f = self.custom_fields(p, profile)
+                f["first_name"], f["last_name"] = p.first, p.last
+                fmt = r.pick(("e164", "national_spaced", "national", "intl_spaced"))
+                assert p.phone  # every case row has a mobile
+                f["phone_number"] = self.fmt_phone(p.phone, fmt, False)
+                f["email"] = p.email
+                dirt = [f"fmt:{fmt}", *([] if p.first else ["name_missing_first"])]
+                self.address(p, f, dirt)  # the family cases give their (one) address
+                row = Row(list_id, p, f, self.date_added(p, list_id), [*dirt, f"review_{kind}"])
+                rows.append(row)
+            self.rows += rows
+            self.review_cases.append((kind, rows))
+
+    def _same_home(self, a: Person, b: Person) -> None:
+        """One address for two people of a review case (a family): with one mobile and a
+        surname, it is what makes a matcher link them whatever the surname's frequency."""
+        if self.give_address(a):
+            b.postcode, b.street = a.postcode, a.street
 
     def render_opt_outs(self) -> None:
         """Opt-out rows as ClickSend adds them: E.164 numbers (or the email), no names."""
@@ -1035,6 +1113,15 @@ class _Seeder:
                 "lists": {str(lid): name for lid, name, _, _ in LISTS},
                 "opted_out": self.opted_out(),
                 "contacts": len(contacts),
+                "review_cases": [
+                    {
+                        "case_id": i,
+                        "kind": kind,
+                        "same_person": REVIEW_KINDS[kind],
+                        "contacts": [[row.list_id, row.contact_id] for row in rows],
+                    }
+                    for i, (kind, rows) in enumerate(self.review_cases, 1)
+                ],
             },
         )
 
@@ -1066,5 +1153,13 @@ AU_MOBILE = re.compile(
 )
 # A contact row's fields: "" for the non-null text columns, None for the others.
 ROW_TEMPLATE: dict[str, Any] = {c: "" if c in mc.NOT_NULL else None for c in mc.CONTACT_COLUMNS[2:]}
+# Planted review cases (rows in different lists): kind -> whether its rows are one person
+# (None: cannot be told from the rows). See _Seeder.plant_review_cases.
+REVIEW_KINDS: dict[str, bool | None] = {
+    "changed_mobile": True,  # same name and email, two mobiles: a new number, probably
+    "shared_mobile": False,  # same mobile and surname, two first names: a family phone
+    "unnamed": None,  # one mobile and surname, one row without first name, two emails
+    "chain": None,  # A~B one mobile, B~C one email, same name: one person or two namesakes
+}
 FIRST_FRESH_ID = 9_000_001  # seeded contacts not from history; history ids are below
 LISTS_BY_ID = {lst[0]: lst for lst in LISTS}

@@ -45,7 +45,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from csframe.sandbox import lifecycle
+from csframe.sandbox import lifecycle, models_messages
 from csframe.sandbox.cut import CutBodies, CutPlan
 from csframe.sandbox.faults import FaultInjector, FaultMiddleware
 from csframe.sandbox.models import Store
@@ -163,6 +163,7 @@ def create_app(
     app.state.cut = CutPlan()
     app.state.lifecycle = lifecycle.of(store)
     app.state.lifecycle.configure(behaviour or {})
+    app.state.lifecycle.watch_scheduled()  # seeded Scheduled rows move on when due
     app.state.admin_token = admin_token or secrets.token_urlsafe(24)
     inner = _AdminGuard(_DeliverDue(app, app.state.lifecycle), app.state.admin_token)
     outer = FaultMiddleware(inner, app.state.faults, app.state.stats)
@@ -271,6 +272,7 @@ def close_store(store: Store) -> None:
     """Stop the store's background work (deliveries), close it, and remove its
     temporary file if :func:`build` made one."""
     lifecycle.of(store).close()
+    models_messages.drop_exports(store)
     store.close()
     folder = _TEMP_DIRS.pop(store, None)
     if folder:
@@ -378,6 +380,18 @@ class Sandbox:
         """The lifecycle settings and counters (``pending``, ``delivered``)."""
         return self._call("GET", "/_sandbox/behaviour")
 
+    def now(self) -> int:
+        """Sandbox time (unix seconds): the seeded ``now`` plus the time since start."""
+        return self._call("GET", "/_sandbox/clock")["now"]
+
+    def advance_clock(self, seconds: int) -> int:
+        """Move sandbox time ``seconds`` ahead (never back); scheduled messages that come
+        due are released and delivered like any other. Returns the new time. Example::
+
+            sb.advance_clock(2 * 86400)   # the seeded Scheduled SMS of the next two days go
+        """
+        return self._call("PUT", "/_sandbox/clock", {"advance_s": int(seconds)})["now"]
+
     def inbound(
         self, from_: str, to: str, body: str, username: str | None = None
     ) -> dict[str, Any]:
@@ -419,6 +433,23 @@ class Sandbox:
             **params,
         }
         return self._call("GET", "/_sandbox/truth/sms-history", params=query)["message_ids"]
+
+    def refunds(
+        self, date_from: object = None, date_to: object = None, username: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The SMS refunded for a number not in service that a login's (default main) usage
+        leaves out, dated in ``[date_from, date_to)``: ``message_id, subaccount_id,
+        username, date, message_parts, message_price, error_code`` each. Usage minus
+        history is minus their sum (see ``billing.py``). Example::
+
+            credit = sum(float(r["message_price"]) for r in sb.refunds("2026-10-01", "2026-11-01"))
+        """
+        query = {
+            "date_from": None if date_from is None else parse_now(date_from),
+            "date_to": None if date_to is None else parse_now(date_to),
+            "username": username,
+        }
+        return self._call("GET", "/_sandbox/truth/refunds", params=query)["refunds"]
 
     def reset(self) -> None:
         """Back to the seeded data and balances (stats and faults are left alone)."""
@@ -711,7 +742,7 @@ def _handle(root: str, admin_token: str) -> Iterator[Sandbox]:
 def child_main(argv: list[str]) -> int:
     """Entry of ``running(process=True)``: seed, listen, print a ready line, serve."""
     config = json.loads(argv[0])
-    _, app = build(
+    store, app = build(
         config["scale"],
         config["seed"],
         config["now"],
@@ -735,6 +766,15 @@ def child_main(argv: list[str]) -> int:
         sys.stdin.read()
         os.kill(os.getpid(), signal.SIGTERM)
 
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    # uvicorn re-raises the SIGTERM it shut down on once it is done; with the default
+    # handler that kills the process before the store is closed (its exports left behind).
+    signal.signal(signal.SIGTERM, stop)
     threading.Thread(target=exit_with_parent, daemon=True).start()
-    serve(app, sock, ready)
+    try:
+        serve(app, sock, ready)
+    finally:
+        close_store(store)  # exports; the parent removes an on-disk store's folder
     return 0

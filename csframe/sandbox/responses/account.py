@@ -1,10 +1,12 @@
 """Account area: ``GET /account`` and ``GET /account/usage/{year}/{month}/subaccount``.
 
-Usage is computed from the same message rows as history (UTC calendar months of the
-message ``date``): for each subaccount with traffic, ``total_count`` is the sum of
-``message_parts`` and ``total_price`` the sum of ``message_price``. Every history row
-counts, whatever its status -- failed messages are charged, cancelled ones carry price 0
-(refunded). A subaccount login sees only its own line; the main login sees them all.
+Usage is what was billed, computed from the message rows history shows (UTC calendar
+months of the message ``date``): for each subaccount with traffic, ``total_count`` is the
+sum of ``message_parts`` and ``total_price`` the sum of ``message_price``, less the SMS
+refunded for a number not in service (``billing.py``; the ``refund_share`` behaviour
+setting, 0 = none). Every other row counts, whatever its status -- failed messages are
+charged, cancelled ones carry price 0. A subaccount login sees only its own line; the
+main login sees them all.
 
 Example::
 
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from csframe.sandbox import billing, lifecycle
 from csframe.sandbox.pricing import CURRENCY, fmt_money
 from csframe.sandbox.responses.common import ApiError, authenticate, endpoint, envelope, store_of
 
@@ -64,7 +67,9 @@ async def usage(request: Request) -> Response:
     """``GET /account/usage/{year}/{month}/subaccount``."""
     who = authenticate(request)
     start, end = month_bounds(request.path_params["year"], request.path_params["month"])
-    rows = store_of(request).usage(who.view, start, end)
+    store = store_of(request)
+    share = lifecycle.of(store).behaviour.refund_share
+    rows = billing.billed_sms_usage(store, who.view, start, end, share)
     data: dict[str, object] = {ch: [] for ch in CHANNELS}
     data["sms"] = [
         {
@@ -80,7 +85,6 @@ async def usage(request: Request) -> Response:
     for ch in CHANNELS:
         data[f"{ch}_total"] = {"count": 0, "price": 0}
     data["sms_total"] = {"count": sms_parts, "price": round(sms_micros / 1_000_000, 6)}
-    store = store_of(request)
     for hook in store.usage_hooks:  # the other channels, each from its own rows
         for ch, lines in hook(store, who.view, start, end).items():
             data[ch] = [

@@ -8,11 +8,13 @@ faults; not counted in stats). Only ``/_sandbox/health`` is open (see ``server._
 - ``POST /_sandbox/inbound``               {"from", "to", "body", "username"?}: a reply arrives
 - ``POST /_sandbox/sms/insert``             {"count": n, "date": unix?, "subaccount_id": id?}
 - ``GET  /_sandbox/truth/sms-history``      ?date_from&date_to&q&operator&order_by&username
+- ``GET  /_sandbox/truth/refunds``          ?date_from&date_to&username: SMS usage credits
 - ``POST /_sandbox/reset``                  back to the seeded data and balances
 - ``GET  /_sandbox/accounts``               every login and its (fake) key
 - ``PUT  /_sandbox/accounts/{username}``    {"balance": 123.45} sets the account balance
 - ``GET  /_sandbox/instance``               {"instance": token}: new for every server
 - ``GET|PUT /_sandbox/cut``                 {"count": n, "path": "/v3/..."}: cut bodies
+- ``GET|PUT /_sandbox/clock``               {"advance_s": n}: sandbox time jumps ahead
 
 Example::
 
@@ -35,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from csframe.sandbox import lifecycle
+from csframe.sandbox import billing, lifecycle
 from csframe.sandbox.models import HistoryQuery, sms_record, sms_row
 from csframe.sandbox.pricing import PRICE_MICROS, carrier_for, fmt_money
 from csframe.sandbox.responses.common import (
@@ -72,15 +74,22 @@ async def health(request: Request) -> Response:
     )
 
 
+def _stats(request: Request) -> dict[str, Any]:
+    # "paging": how searched/sorted pages were served (keyset.py): totals counted, pages
+    # that seeked after the previous page's last row, pages that fell back to OFFSET.
+    return {**request.app.state.stats.snapshot(), "paging": store_of(request).keyset.counters()}
+
+
 @endpoint
 async def stats(request: Request) -> Response:
-    return plain(request.app.state.stats.snapshot())
+    return plain(_stats(request))
 
 
 @endpoint
 async def stats_reset(request: Request) -> Response:
     request.app.state.stats.reset()
-    return plain(request.app.state.stats.snapshot())
+    store_of(request).keyset.reset_counters()
+    return plain(_stats(request))
 
 
 @endpoint
@@ -133,10 +142,27 @@ async def behaviour(request: Request) -> Response:
         {
             **lc.behaviour.to_dict(),
             "pending": lc.pending(),
+            "scheduled": lc.scheduled_count(),
             "delivered": lc.delivered,
             "webhooks": lc.webhooks.counts(),
         }
     )
+
+
+@endpoint
+async def clock(request: Request) -> Response:
+    """Sandbox time (``{"now": unix}``); PUT ``{"advance_s": n}`` moves it ``n`` seconds
+    ahead (never back), so that scheduled messages come due without waiting."""
+    store = store_of(request)
+    if request.method == "PUT":
+        payload = await json_body(request)
+        step = payload.get("advance_s") if isinstance(payload, dict) else None
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= 10 * 365 * 86400:
+            raise ApiError(400, "BAD_REQUEST", 'clock takes {"advance_s": n}, 0 <= n <= 10 years')
+        with store._lock:
+            store.clock.start += step
+        request.app.state.lifecycle.clock_moved()
+    return plain({"now": store.clock.now()})
 
 
 @endpoint
@@ -244,6 +270,32 @@ async def truth_sms_history(request: Request) -> Response:
 
 
 @endpoint
+async def truth_refunds(request: Request) -> Response:
+    """The refunded SMS a login's usage leaves out (``billing.refunds``), dated in
+    ``[date_from, date_to)`` (default: all), with their parts and price."""
+    store = store_of(request)
+    username = request.query_params.get("username") or main_username(request)
+    who = store.principal(username)
+    if who is None:
+        raise ApiError(404, "NOT_FOUND", f"no login {username!r}")
+    start = opt_int(request, "date_from")
+    end = opt_int(request, "date_to")
+    share = request.app.state.lifecycle.behaviour.refund_share
+    found = billing.refunds(
+        store, who.view, 0 if start is None else start, 2**62 if end is None else end, share
+    )
+    return plain(
+        {
+            "refund_share": share,
+            "count": len(found),
+            "message_parts": sum(r.message_parts for r in found),
+            "total_price": fmt_money(sum(r.price_micros for r in found)),
+            "refunds": [r.to_dict() for r in found],
+        }
+    )
+
+
+@endpoint
 async def reset(request: Request) -> Response:
     store_of(request).reset()
     return plain({"ok": True, "sms_rows": store_of(request).sms_count()})
@@ -293,8 +345,10 @@ routes = [
     Route("/_sandbox/cut", cut, methods=["GET", "PUT"]),
     Route("/_sandbox/behaviour", behaviour, methods=["GET", "PUT"]),
     Route("/_sandbox/inbound", inbound, methods=["POST"]),
+    Route("/_sandbox/clock", clock, methods=["GET", "PUT"]),
     Route("/_sandbox/sms/insert", insert_sms, methods=["POST"]),
     Route("/_sandbox/truth/sms-history", truth_sms_history, methods=["GET"]),
+    Route("/_sandbox/truth/refunds", truth_refunds, methods=["GET"]),
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/accounts", accounts, methods=["GET"]),
     Route("/_sandbox/accounts/{username}", account_update, methods=["PUT"]),

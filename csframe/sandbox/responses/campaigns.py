@@ -343,7 +343,10 @@ def queue_messages(
         from csframe.sandbox import models_messages as mm
 
         rows = _mms_rows(who, store, fields, plan, now)
-        mm.insert_rows(store, mm.state(store).rows, rows, charge)
+        mms_ids = mm.insert_rows(store, mm.state(store).rows, rows, charge)
+        lc = lifecycle.of(store)
+        lc.sent(mms_ids, "mms")
+        lc.scheduled(mms_ids, "mms")
     mc.link_messages(store, kind, campaign_id, [r["message_id"] for r in rows])
     return len(plan), total
 

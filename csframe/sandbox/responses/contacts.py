@@ -307,7 +307,10 @@ async def truth(request: Request) -> Response:
     each group); ``not_duplicates`` (households: different people on one landline);
     ``dirt`` (kind -> contact ids); ``opted_out`` ({opt-out list id: contact ids that
     remove-opted-out-contacts would delete}). Across lists: ``cross_list`` (people with
-    rows in several lists). ``rows=1`` adds every row's truth.
+    rows in several lists) and ``review_cases`` (``case_id``, ``kind``, ``same_person``
+    -- true, false or null when the rows cannot tell --, ``contacts`` as [list_id,
+    contact_id]: rows in different lists that a matcher links but should flag for review,
+    see ``seed_contacts.REVIEW_KINDS``). ``rows=1`` adds every row's truth.
     """
     store = store_of(request)
     st = mc.state(store)
@@ -365,9 +368,11 @@ async def truth(request: Request) -> Response:
         for pid, rows in sorted(by_person.items())
         if len({lid for lid, _ in rows}) > 1
     ]
+    review = store.get_meta("contacts_seed", {}).get("review_cases", [])
     if want is not None:
         cross = [c for c in cross if any(lid == want for lid, _ in c["contacts"])]
-    body = {"lists": out_lists, "cross_list": cross}
+        review = [c for c in review if any(lid == want for lid, _ in c["contacts"])]
+    body = {"lists": out_lists, "cross_list": cross, "review_cases": review}
     return Response(orjson.dumps(body), media_type="application/json")
 
 

@@ -52,6 +52,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from csframe.sandbox import delivery, lifecycle
 from csframe.sandbox import models_messages as mm
 from csframe.sandbox import seed_messages as sm
 from csframe.sandbox.encoding import sms_parts
@@ -184,7 +185,16 @@ class _Credit:
 
 def _commit(store: Store, who: Principal, rows: list[dict[str, Any]], credit: _Credit) -> None:
     st = mm.state(store)
-    mm.insert_rows(store, st.rows, rows, {who.user_id: credit.spent} if credit.spent else None)
+    ids = mm.insert_rows(
+        store, st.rows, rows, {who.user_id: credit.spent} if credit.spent else None
+    )
+    # MMS, voice and fax move on like SMS (lifecycle, delivery.py); email and post do not.
+    # One request sends one channel; sent()/scheduled() pick the rows of their status.
+    channel = rows[0]["channel"] if rows else None
+    if channel in delivery.CHANNELS:
+        lc = lifecycle.of(store)
+        lc.sent(ids, channel)
+        lc.scheduled(ids, channel)
 
 
 def _row(
