@@ -146,6 +146,34 @@ def test_receipts_are_fetched_newest_first_and_stop_at_the_oldest_open_month(syn
     assert a.requests >= a.rows // 100
 
 
+def test_receipts_sync_is_whole_when_the_api_ignores_order_by(tmp_path, caplog):
+    # The incremental receipts sync asks for newest first and stops early. An API that
+    # checks order_by but does not apply it answers oldest first: stopping there would
+    # keep only the oldest page of the open months.
+    with running(scale="tiny", seed=33, faults={"ignore_order_by": True}) as sb:
+        cs = make_client(sb)
+        cs.sync("sms_receipts", tmp_path / "r")
+        sb.set_faults(ignore_order_by=False)
+        sent = cs.session.post(  # new receipts in the open month
+            "/sms/send", {"messages": [{"to": "+61411111111", "body": "x", "source": "t"}]}
+        )
+        assert sent["messages"][0]["status"] == "SUCCESS"
+        sb.set_faults(ignore_order_by=True)
+        with caplog.at_level("WARNING", logger="csframe"):
+            second = cs.sync("sms_receipts", tmp_path / "r")
+        expected = cs.receipts("sms")
+    assert second.months_fetched, "the open month is fetched again"
+    got = store.read(tmp_path / "r")
+    assert len(got) == len(expected) > 0
+    key = ["message_id", "timestamp"]  # the store keeps time order, the API its own
+    pd.testing.assert_frame_equal(
+        got.sort_values(key, ignore_index=True),
+        expected.sort_values(key, ignore_index=True),
+        check_like=True,
+    )
+    assert "order_by=timestamp:desc not applied" in caplog.text
+
+
 def test_snapshots_are_read_as_of_a_date(tmp_path, clock):
     with running(scale="tiny", seed=32) as sb:
         cs = make_client(sb)

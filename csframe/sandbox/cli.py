@@ -64,6 +64,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--search-match", choices=["exact", "substring", "unsupported"], default="exact"
     )
+    serve.add_argument(
+        "--ignore-order-by", action="store_true", help="check order_by= but answer unsorted"
+    )
     serve.add_argument("--fault-seed", type=int, default=0)
     serve.add_argument(
         "--delivery-delay-s",
@@ -118,6 +121,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "slow_commit_s": args.slow_commit_s,
         "write_paths": args.write_paths,
         "search_match": args.search_match,
+        "ignore_order_by": args.ignore_order_by,
         "seed": args.fault_seed,
     }
     try:

@@ -29,6 +29,9 @@ Settings (all default off):
   for ``run1.1`` also finds ``run1.10``) -- the API's reference promises a
   case-insensitive search but not an exact one, so clients must verify what they get --
   or ``"unsupported"`` (every ``q=`` is refused with 400, as on an endpoint without search);
+- ``ignore_order_by``: ``order_by=`` is checked (a bad field is still a 400) but not applied:
+  every collection answers in its default order, as an API may where sorting is not
+  implemented -- clients that rely on the order (newest first, to stop early) must notice;
 - ``write_paths``: a regular expression; when set, the write faults (``lost_answer_rate``,
   ``slow_commit_s``) apply only to writes whose path matches it (``"/import$"``);
 - ``seed``: seeds the generator.
@@ -70,6 +73,7 @@ FAULT_KEYS = (
     "lost_answer_rate",
     "slow_commit_s",
     "search_match",
+    "ignore_order_by",
     "write_paths",
     "seed",
 )
@@ -93,6 +97,7 @@ class FaultSettings:
     lost_answer_rate: float = 0.0
     slow_commit_s: float = 0.0
     search_match: str = "exact"
+    ignore_order_by: bool = False
     write_paths: str | None = None
     seed: int = 0
 
@@ -127,6 +132,11 @@ class FaultSettings:
                 if v not in SEARCH_MATCHES:
                     raise ValueError(f"search_match must be one of {list(SEARCH_MATCHES)}")
                 out.search_match = v
+                continue
+            if f.name == "ignore_order_by":
+                if not isinstance(v, bool):
+                    raise ValueError("ignore_order_by must be True or False")
+                out.ignore_order_by = v
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"{f.name} must be a number")
@@ -194,7 +204,8 @@ class FaultInjector:
         on_configure: Callable[[FaultSettings], None] | None = None,
     ) -> None:
         self._lock = threading.Lock()
-        # told of every new configuration (the store applies ``search_match``)
+        # told of every new configuration (the store applies ``search_match`` and
+        # ``ignore_order_by``)
         self.on_configure = on_configure
         self.configure(settings)
 

@@ -302,6 +302,7 @@ class Store:
         self._lock = threading.RLock()
         # how q= compares text: "exact" or "substring" (a fault setting; see faults.py)
         self.search_match = "exact"
+        self.ignore_order_by = False  # a fault (faults.py): order_by checked, not applied
         self.keyset = Keyset()  # totals and page cursors of searched/sorted lists
         # isolation_level=None: explicit BEGIN/COMMIT, no implicit transactions.
         self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)

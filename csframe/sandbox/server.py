@@ -47,7 +47,7 @@ from starlette.responses import Response
 
 from csframe.sandbox import lifecycle, models_messages
 from csframe.sandbox.cut import CutBodies, CutPlan
-from csframe.sandbox.faults import FaultInjector, FaultMiddleware
+from csframe.sandbox.faults import FaultInjector, FaultMiddleware, FaultSettings
 from csframe.sandbox.models import Store
 from csframe.sandbox.responses.common import ApiError, error_response
 from csframe.sandbox.seed import parse_now, scale_rows, seed
@@ -154,9 +154,12 @@ def create_app(
     )
     app.state.store = store
     app.state.stats = Stats()
-    app.state.faults = FaultInjector(
-        settings, on_configure=lambda s: setattr(store, "search_match", s.search_match)
-    )
+
+    def configure_store(s: FaultSettings) -> None:
+        store.search_match = s.search_match
+        store.ignore_order_by = s.ignore_order_by
+
+    app.state.faults = FaultInjector(settings, on_configure=configure_store)
     # a token new for every app, so a client's cache can tell two sandboxes on the same
     # port apart (GET /_sandbox/instance)
     app.state.instance = secrets.token_hex(16)

@@ -246,6 +246,8 @@ def ordering(
             "BAD_REQUEST",
             f"Invalid order_by: {raw!r} (use field:asc or field:desc). Sortable fields: {known}.",
         )
+    if getattr(request.app.state.store, "ignore_order_by", False):
+        return default, "asc"  # the fault: checked, then not applied
     return name, direction
 
 
