@@ -48,7 +48,12 @@ PHONE_TYPES = tuple(eng.TYPE_NAMES.values())
 PHONE_REGIONS = tuple(sorted(SUPPORTED | {eng.NON_GEO}))
 
 _EXT = r"(?i)\s*[,;]?\s*(?:ext\.?|extn\.?|extension|x|#)\s*(?P<ext>\d{1,7})\s*$"
-PROCESS_ROWS = 200_000  # rows before the whole pipeline is split over processes
+# Rows before the whole pipeline is split over processes: from PROCESS_ROWS when the pool
+# is running, from COLD_PROCESS_ROWS when it must start first. Starting it (fresh
+# interpreters importing pandas, pyarrow and phonenumbers) costs ~0.8 s, which two workers
+# win back only from ~500,000 rows; below that one process is faster.
+PROCESS_ROWS = 200_000
+COLD_PROCESS_ROWS = 600_000
 POOL_THRESHOLD = 20_000  # unique slow-path values before a process pool pays for itself
 
 
@@ -77,8 +82,9 @@ def phones(
     prefix : str
         Output column prefix (``"phone"`` → ``phone_e164``, ...).
     workers : int, optional
-        Processes to use (default: all cores). From 200,000 rows the work is split over a
-        session-wide process pool (forkserver); the phonenumbers fallback path uses
+        Processes to use (default: all cores). From 600,000 rows (200,000 once it is
+        running) the work is split over a session-wide process pool (forkserver); the
+        phonenumbers fallback path uses
         processes from 20,000 unique fallback values. ``workers=1`` keeps everything in
         this process. As with any multiprocessing, a script must guard its entry point
         with ``if __name__ == "__main__":`` (notebooks need nothing).
@@ -118,7 +124,8 @@ def phones(
     else:
         region = np.full(len(text), default, dtype=object)
     n = workers or os.cpu_count() or 1
-    if n > 1 and len(text) >= PROCESS_ROWS and multiprocessing.parent_process() is None:
+    split_rows = PROCESS_ROWS if n in _POOL else COLD_PROCESS_ROWS
+    if n > 1 and len(text) >= split_rows and multiprocessing.parent_process() is None:
         out = _phones_parallel(text, region, n)
     else:
         out = _phones(text, region, workers)
@@ -126,9 +133,18 @@ def phones(
     return out
 
 
-def _clean_unique(raw: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
-    """Clean unique raw strings → (candidate '+digits'/'digits' or NA, extension, pre-reason)."""
-    s = pa.array(ascii_fold(raw).to_numpy(dtype=object), type=pa.string())
+def _arrow_str(s: pd.Series) -> pa.Array:
+    """A ``str`` Series as an Arrow string array (its own buffers, not Python strings)."""
+    arr = pa.array(s.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
+
+
+def _clean_unique(raw: pd.Series) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """Clean unique raw strings → (candidate '+digits'/'digits' or null, extension or null,
+    pre-reason), Arrow arrays for the first two."""
+    s = _arrow_str(ascii_fold(raw))
     s = pc.utf8_trim_whitespace(s)
     ext = pc.struct_field(pc.extract_regex(s, _EXT), [0])
     s = pc.replace_substring_regex(s, _EXT, "")
@@ -146,9 +162,9 @@ def _clean_unique(raw: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
     reason[ndig < 3] = "too_short"
     reason[(ndig == 0) | junk] = "not_a_number"
     reason[empty] = "empty"
-    cand = _np(pc.if_else(pa.array(plus), pc.binary_join_element_wise("+", digits, ""), digits))
-    cand[~np.equal(reason, None)] = None
-    return pd.Series(cand, dtype="str"), pd.Series(_np(ext), dtype="str"), reason
+    cand = pc.if_else(pa.array(plus), pc.binary_join_element_wise("+", digits, ""), digits)
+    cand = pc.if_else(pa.array(np.equal(reason, None)), cand, pa.scalar(None, pa.string()))
+    return cand, ext, reason
 
 
 _POOL: dict[int, ProcessPoolExecutor] = {}
@@ -254,8 +270,9 @@ def _resolve(c: np.ndarray, regs: np.ndarray, workers) -> dict:
         )
     )
     res = _attempt(digits, plus | dz, regs, workers)
-    # '00…' read as international failed: try it as a national number
-    retry = np.flatnonzero(dz & ~res["valid"])
+    # '00…' as phonenumbers reads it (the region's own IDD, such as TW's 002, or a national
+    # number) wins when valid; '00' as '+' stays only where that reading is invalid
+    retry = np.flatnonzero(dz)
     if len(retry):
         _merge(res, _attempt(c[retry], np.zeros(len(retry), bool), regs[retry], workers), retry)
     # long national numbers that are valid with a '+' in front (the '+' was lost)
@@ -274,7 +291,9 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     raw_codes, raw_uniques = pd.factorize(text, use_na_sentinel=True)
     cand, ext, pre_reason = _clean_unique(pd.Series(raw_uniques, dtype="str"))
     # unique (candidate, region) pairs
-    cand_codes_u, cand_uniques = pd.factorize(cand, use_na_sentinel=True)
+    encoded = pc.dictionary_encode(cand)
+    cand_codes_u = _np(pc.fill_null(encoded.indices, -1)).astype(np.int64)
+    cand_uniques = _np(encoded.dictionary)
     # pick(): an all-empty column has no unique values to index
     cand_codes = pick(cand_codes_u, raw_codes, -1)
     reg_codes, reg_uniques = pd.factorize(pd.Series(region, dtype=object), use_na_sentinel=True)
@@ -326,7 +345,7 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
     pre = _cat_codes(pre_reason, PHONE_REASONS)
     pre_row = np.where(raw_codes >= 0, pre[np.maximum(raw_codes, 0)] if len(pre) else -1, 0)
     reason_row = np.where(pre_row >= 0, pre_row, _cat_codes(reason, PHONE_REASONS)[take])
-    ext_values = ext.to_numpy(dtype=object, na_value=None)
+    ext_values = _np(ext)
     index = text.index
     return pd.DataFrame(
         {
@@ -347,12 +366,13 @@ def _phones(text: pd.Series, region: np.ndarray, workers: int | None) -> pd.Data
 
 
 def _cat_codes(values: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
-    """Category codes of an object array (None → -1)."""
-    out = np.full(len(values), -1, dtype=np.int16)
-    present = ~np.equal(values, None)
-    if present.any():
-        out[present] = pd.Index(categories).get_indexer(values[present])
-    return out
+    """Category codes of an object array (None → -1).
+
+    Factorized first: looking a few distinct values up is ~10× cheaper than
+    ``get_indexer`` on every element."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    lookup = np.append(pd.Index(categories).get_indexer(uniques), -1).astype(np.int16)
+    return lookup[codes]  # code -1 picks the trailing -1
 
 
 def _empty(index: pd.Index) -> pd.DataFrame:
