@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import tempfile
 import time
@@ -47,6 +48,7 @@ import csframe  # noqa: E402
 from csframe.reports import ReportMeta, TableSpec, usage_cost  # noqa: E402
 from csframe.reports.base import AccountInfo, Report  # noqa: E402
 from csframe.reports.delivery import FAILED_COLUMNS  # noqa: E402
+from csframe.reports.history import HISTORY_SOURCES  # noqa: E402
 from csframe.reports.periods import period  # noqa: E402
 from csframe.sandbox import running  # noqa: E402
 
@@ -149,6 +151,113 @@ def _workbook_child(job: str, detail: pd.DataFrame, path: str) -> dict:
     return vars(run)
 
 
+def _ratio_child(
+    job: str,
+    name: str,
+    side: str,
+    cache: bool,
+    base_url: str,
+    creds: dict,
+    cache_dir: str,
+    workers: int,
+    channels: tuple[str, ...] = (),
+) -> dict:
+    """One side of a report-over-its-load race, in a fresh process: ``side="report"`` runs
+    the ``name`` report (``usage_cost`` or ``delivery``, defaults: the last 12 complete
+    months); ``side="load"`` loads what that report needs and nothing else: the account,
+    ``Client.history`` of the same channels over the same instants (``channels``: history
+    channels) and, for usage-cost, ``Client.usage`` of the same months."""
+    import matplotlib.figure  # noqa: F401  -- imports before the clock
+
+    from csframe.reports import delivery
+    from csframe.reports.history import window
+    from csframe.reports.model import account_info
+    from csframe.reports.periods import resolve_period
+    from csframe.reports.usage_cost import BILLING_TZ
+
+    runs: list[Run] = []
+    with csframe.Client(
+        **creds,
+        base_url=base_url,
+        cache=cache,
+        cache_dir=cache_dir,
+        max_workers=workers,
+        progress=False,
+    ) as cs:
+        with measure(job, runs) as run:
+            if side == "report":
+                rep = usage_cost(cs) if name == "usage_cost" else delivery(cs)
+                if name == "usage_cost":
+                    rec = rep.tables["reconciliation"]
+                    run.rows = int(rec["messages"].sum())
+                    run.extra["channels"] = tuple(
+                        HISTORY_SOURCES[c].channel for c in rep.summary["reconciled_channels"]
+                    )
+                else:
+                    run.rows = int(rep.summary["messages"])
+                    run.extra["channels"] = ("sms",)
+            else:
+                account = account_info(cs)
+                tz = BILLING_TZ if name == "usage_cost" else account.timezone or "UTC"
+                per = resolve_period(tz=tz)
+                if name == "usage_cost":
+                    baseline = per.first - pd.offsets.MonthBegin(1)
+                    cs.usage(start=f"{baseline:%Y-%m}", end=f"{per.last:%Y-%m}")
+                t0, t1 = window(per.first, per.last)
+                run.rows = sum(len(cs.history(ch, t0, t1)) for ch in channels)
+                run.extra["channels"] = channels
+        run.extra["requests"] = cs.requests_sent
+    return vars(run)
+
+
+def report_ratios(base_url: str, creds: dict, cache_dir: str, workers: int) -> str:
+    """Usage-cost and delivery reports against the loads they need, with the HTTP cache off
+    and warm: wall time, peak RSS and report/load (target: <= 1.2x)."""
+    lines = [
+        "reports on top of their load (each run a fresh process; load = account + "
+        "Client.history of the report's channels and window [+ Client.usage])",
+        f"{'run':<44}{'wall s':>9}{'rows':>11}{'peak MB':>10}{'requests':>10}{'report/load':>13}",
+    ]
+    worst = 0.0
+    for name in ("usage_cost", "delivery"):
+        # fills the HTTP cache (and warms the sandbox's SQLite pages) for the runs below
+        fill = run_isolated(
+            _ratio_child, f"{name} (fills cache)", name, "report", True, base_url, creds,
+            cache_dir, workers,
+        )  # fmt: skip
+        channels = tuple(fill.extra["channels"])
+        for cache, regime in ((False, "no cache"), (True, "warm cache")):
+            pair = []
+            for side in ("load", "report"):
+                pair.append(
+                    run_isolated(
+                        _ratio_child,
+                        f"{name} {side}, {regime}",
+                        name,
+                        side,
+                        cache,
+                        base_url,
+                        creds,
+                        cache_dir,
+                        workers,
+                        channels,
+                    )  # fmt: skip
+                )
+            load, rep = pair
+            ratio = rep.seconds / load.seconds
+            worst = max(worst, ratio)
+            for r, shown in ((load, ""), (rep, f"{ratio:.2f}x")):
+                lines.append(
+                    f"{r.name:<44}{r.seconds:>9.2f}{r.rows:>11,}{r.peak_rss_mb:>10.1f}"
+                    f"{r.extra['requests']:>10,}{shown:>13}"
+                )
+    lines.append(
+        f"  target: each report <= 1.2x its load -> worst {worst:.2f}x "
+        f"({'met' if worst <= 1.2 else 'MISSED'}); load average {os.getloadavg()[0]:.2f}"
+    )
+    return "\n".join(lines)
+
+
 def run_isolated(fn, job: str, *args) -> Run:
     """``fn(job, *args)`` in a fresh (spawned) process; its result as a :class:`Run`."""
     import multiprocessing as mp
@@ -165,6 +274,11 @@ def main(argv=None) -> int:
     ap.add_argument("--detail-rows", type=int, default=100_000)
     ap.add_argument("--latency-ms", type=float, default=0)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument(
+        "--ratios-only",
+        action="store_true",
+        help="only the reports-over-their-load table (skips the naive race and the workbook)",
+    )
     args = ap.parse_args(argv)
 
     try:
@@ -181,6 +295,11 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     with running(scale=args.rows, seed=42, latency_ms=args.latency_ms, process=True) as sb:
         print(f"sandbox: {args.rows:,} SMS seeded in {time.perf_counter() - t0:.1f}s (subprocess)")
+        ratio_cache = str(tmp / "ratio-cache")
+        print(report_ratios(sb.base_url, sb.credentials, ratio_cache, args.workers))
+        if args.ratios_only:
+            return 0
+        print()
 
         # 1. the report (each run in its own process) -----------------------------------
         cache_dir = str(tmp / "cache")

@@ -141,7 +141,8 @@ def delivery(
 
     def failed_rows(chunk: pd.DataFrame) -> pd.DataFrame:
         keep = np.asarray(hist.outcomes(chunk) == "failed")
-        return chunk.loc[keep, [c for c in FAILED_COLUMNS if c in chunk]]
+        # columns first: a boolean .loc over every column of the chunk costs ~5x more
+        return chunk[[c for c in FAILED_COLUMNS if c in chunk]].loc[keep]
 
     try:
         lean, failed = hist.load(client, channel, first, last, columns=_LEAN, detail=failed_rows)
