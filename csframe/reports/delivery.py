@@ -316,12 +316,6 @@ def measures(frame: pd.DataFrame, keys: list[str], grid=None, tz: str = UTC) -> 
 
         measures(lean, ["country"])
     """
-    counts = (
-        frame.groupby([*keys, "outcome"], observed=True, dropna=False)
-        .size()
-        .unstack("outcome", fill_value=0)
-        .reindex(columns=list(hist.OUTCOMES), fill_value=0)
-    )
     price = (
         frame["message_price"] if "message_price" in frame else pd.Series(0.0, index=frame.index)
     )
@@ -331,10 +325,15 @@ def measures(frame: pd.DataFrame, keys: list[str], grid=None, tz: str = UTC) -> 
             "failed_spend": price.where(frame["outcome"] == "failed", 0.0).astype("float64"),
         }
     )
+    # Outcome counts as sums of 0/1 columns: one groupby over the keys does counts and
+    # money (a groupby on keys + outcome and an unstack would factorize the keys again).
+    codes = pd.Categorical(frame["outcome"], dtype=hist.OUTCOME_DTYPE).codes
+    for i, o in enumerate(hist.OUTCOMES):
+        money[o] = (codes == i).astype(np.int64)
     for k in keys:
         money[k] = frame[k]
-    sums = money.groupby(keys, observed=True, dropna=False)[["spend", "failed_spend"]].sum()
-    out = counts.join(sums, how="outer")
+    columns = [*hist.OUTCOMES, "spend", "failed_spend"]
+    out = money.groupby(keys, observed=True, dropna=False)[columns].sum()
     if grid is not None:
         out = out.reindex(pd.Index(grid, name=keys[0]), fill_value=0)
     out = out.fillna(0)
@@ -389,7 +388,8 @@ def errors(frame: pd.DataFrame) -> pd.DataFrame:
         if "error_code" in f
         else pd.Series("", index=f.index)
     )
-    work = pd.DataFrame({"error_code": code.to_numpy(), "date": f["date"].to_numpy()})
+    # .array: .to_numpy() of tz-aware datetimes is an object array of Timestamps
+    work = pd.DataFrame({"error_code": code.to_numpy(), "date": f["date"].array})
     work["price"] = f["message_price"].to_numpy(dtype="float64") if "message_price" in f else 0.0
     for c in ("error_text", "country", "carrier"):
         if c in f:
