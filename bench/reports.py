@@ -1,9 +1,23 @@
-"""Benchmark: the usage-cost report over 12 months and 1,000,000 messages, and the workbook
+"""Benchmark: the usage-cost and delivery reports over 12 months and 1,000,000 messages
+against the loads they need, the usage-cost report against a naive one, and the workbook
 writer on a 100,000-row detail sheet.
 
 The sandbox runs in a subprocess (``running(scale=..., process=True)``: it does not share
 this process's GIL or memory), seeded with 1,000,000 SMS over 13 months plus the other
-channels. Two races, each against a baseline in the same run:
+channels. First, the reports on top of their load (target: a report takes <= 1.2x the
+load it needs):
+
+0. For usage-cost and for delivery (default period: the last 12 complete months), each in a
+   fresh process, with the HTTP cache off and then warm (filled by a first report run):
+   - load: the account, ``Client.history`` of the report's channels over the same instants
+     (usage-cost: every billed channel with a history, UTC months; delivery: SMS, months in
+     the account's time zone) and, for usage-cost, ``Client.usage`` of the same months;
+   - report: ``usage_cost(cs)`` / ``delivery(cs)`` -- the same loads plus every table, the
+     figures and the summary.
+   Printed: wall time, rows, peak RSS, HTTP requests and report / load.
+   ``--ratios-only`` stops after this table.
+
+Then two races, each against a baseline in the same run:
 
 1. The report (12 months, usage + the history of every billed channel, reconciliation,
    cost per delivered):
@@ -27,6 +41,7 @@ Prints wall time, rows/s, peak RSS (of the run's own process, above its RSS afte
 and speed-ups against the baseline.
 
 Run:  .venv/bin/python bench/reports.py [--rows 1000000] [--detail-rows 100000] [--latency-ms 0]
+      .venv/bin/python bench/reports.py --rows 100000 --ratios-only   # quick
 """
 
 from __future__ import annotations

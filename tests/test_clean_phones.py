@@ -203,18 +203,21 @@ def test_parallel_rows_give_same_answers(monkeypatch, pool_cleanup):
     regions = pd.Series(["AU", "GB", None, "AU", "US"] * 40)
     serial = clean.phones(raw, default_region="AU", region_column=regions, workers=1)
     monkeypatch.setattr(P, "PROCESS_ROWS", 10)
-    monkeypatch.setattr(P, "COLD_PROCESS_ROWS", 10)
+    monkeypatch.setattr(P, "POOL_START_SECONDS", 0.0)
     parallel = clean.phones(raw, default_region="AU", region_column=regions, workers=2)
     pd.testing.assert_frame_equal(parallel, serial)
 
 
 def test_no_pool_started_for_rows_it_cannot_win_back(monkeypatch, pool_cleanup):
-    # starting worker processes costs more than splitting a mid-sized input saves: below
-    # COLD_PROCESS_ROWS no pool starts; one already running is used from PROCESS_ROWS
+    # starting worker processes costs more than splitting a mid-sized input saves: no
+    # pool starts for 120 rows when the start-up takes 120 rows' worth of the saving;
+    # one already running is used from PROCESS_ROWS
     P.shutdown_pool()
     raw = pd.Series(["0412 345 678", "+44 7400 123456", "650 253 0000"] * 40)
     monkeypatch.setattr(P, "PROCESS_ROWS", 10)
-    monkeypatch.setattr(P, "COLD_PROCESS_ROWS", 1000)
+    saving = P.ROW_SECONDS / 2 - P.SHIP_SECONDS
+    monkeypatch.setattr(P, "POOL_START_SECONDS", saving * (len(raw) + 1))
+    assert P._split_rows(2) > len(raw)
     serial = clean.phones(raw, default_region="AU", workers=1)
     out = clean.phones(raw, default_region="AU", workers=2)
     assert not P._POOL

@@ -48,12 +48,15 @@ PHONE_TYPES = tuple(eng.TYPE_NAMES.values())
 PHONE_REGIONS = tuple(sorted(SUPPORTED | {eng.NON_GEO}))
 
 _EXT = r"(?i)\s*[,;]?\s*(?:ext\.?|extn\.?|extension|x|#)\s*(?P<ext>\d{1,7})\s*$"
-# Rows before the whole pipeline is split over processes: from PROCESS_ROWS when the pool
-# is running, from COLD_PROCESS_ROWS when it must start first. Starting it (fresh
-# interpreters importing pandas, pyarrow and phonenumbers) costs ~0.8 s, which two workers
-# win back only from ~500,000 rows; below that one process is faster.
+# When the whole pipeline is split over processes: from PROCESS_ROWS rows when the pool is
+# running; when it must start first, only where the workers win its start back. Measured
+# here: ~3.2 µs of work a row in one process, ~1.1 µs a row to ship rows out and results
+# back, ~0.8 s to start the pool (fresh interpreters importing pandas, pyarrow and
+# phonenumbers). That is from ~1.6 million rows on two workers, ~600,000 on four.
 PROCESS_ROWS = 200_000
-COLD_PROCESS_ROWS = 600_000
+ROW_SECONDS = 3.2e-6
+SHIP_SECONDS = 1.1e-6
+POOL_START_SECONDS = 0.8
 POOL_THRESHOLD = 20_000  # unique slow-path values before a process pool pays for itself
 
 
@@ -82,11 +85,12 @@ def phones(
     prefix : str
         Output column prefix (``"phone"`` → ``phone_e164``, ...).
     workers : int, optional
-        Processes to use (default: all cores). From 600,000 rows (200,000 once it is
-        running) the work is split over a session-wide process pool (forkserver); the
-        phonenumbers fallback path uses
-        processes from 20,000 unique fallback values. ``workers=1`` keeps everything in
-        this process. As with any multiprocessing, a script must guard its entry point
+        Processes to use (default: all cores). From 200,000 rows once it runs, and when
+        it must start first from where the workers win its start-up back (~1.6 million
+        rows on two cores, ~600,000 on four), the work is split over a session-wide
+        process pool (forkserver); the
+        phonenumbers fallback path uses processes from 20,000 unique fallback values.
+        ``workers=1`` keeps everything in this process. As with any multiprocessing, a script must guard its entry point
         with ``if __name__ == "__main__":`` (notebooks need nothing).
 
     Returns
@@ -124,13 +128,20 @@ def phones(
     else:
         region = np.full(len(text), default, dtype=object)
     n = workers or os.cpu_count() or 1
-    split_rows = PROCESS_ROWS if n in _POOL else COLD_PROCESS_ROWS
-    if n > 1 and len(text) >= split_rows and multiprocessing.parent_process() is None:
+    if n > 1 and len(text) >= _split_rows(n) and multiprocessing.parent_process() is None:
         out = _phones_parallel(text, region, n)
     else:
         out = _phones(text, region, workers)
     out.columns = [c.replace("phone", prefix, 1) for c in out.columns]
     return out
+
+
+def _split_rows(n: int) -> int | float:
+    """Rows from which ``n`` worker processes beat one (see ROW_SECONDS)."""
+    if n in _POOL:
+        return PROCESS_ROWS
+    saving = ROW_SECONDS * (1 - 1 / n) - SHIP_SECONDS  # per row
+    return max(PROCESS_ROWS, POOL_START_SECONDS / saving) if saving > 0 else float("inf")
 
 
 def _arrow_str(s: pd.Series) -> pa.Array:
