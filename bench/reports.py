@@ -12,9 +12,12 @@ load it needs):
    - load: the account, ``Client.history`` of the report's channels over the same instants
      (usage-cost: every billed channel with a history, UTC months; delivery: SMS, months in
      the account's time zone) and, for usage-cost, ``Client.usage`` of the same months;
+   - stream: the same pages read as ``Client.iter_history`` chunks that are dropped (what
+     the report reads before it computes anything; report / stream is its own cost);
    - report: ``usage_cost(cs)`` / ``delivery(cs)`` -- the same loads plus every table, the
      figures and the summary.
-   Printed: wall time, rows, peak RSS, HTTP requests and report / load.
+   Printed: wall time, rows, peak RSS, HTTP requests, report / load (the target) and
+   report / stream.
    ``--ratios-only`` stops after this table.
 
 Then two races, each against a baseline in the same run:
@@ -181,7 +184,9 @@ def _ratio_child(
     the ``name`` report (``usage_cost`` or ``delivery``, defaults: the last 12 complete
     months); ``side="load"`` loads what that report needs and nothing else: the account,
     ``Client.history`` of the same channels over the same instants (``channels``: history
-    channels) and, for usage-cost, ``Client.usage`` of the same months."""
+    channels) and, for usage-cost, ``Client.usage`` of the same months; ``side="stream"``
+    the same with ``Client.iter_history`` chunks dropped as they come (what the report
+    itself reads, before it computes anything)."""
     import matplotlib.figure  # noqa: F401  -- imports before the clock
 
     from csframe.reports import delivery
@@ -219,7 +224,14 @@ def _ratio_child(
                     baseline = per.first - pd.offsets.MonthBegin(1)
                     cs.usage(start=f"{baseline:%Y-%m}", end=f"{per.last:%Y-%m}")
                 t0, t1 = window(per.first, per.last)
-                run.rows = sum(len(cs.history(ch, t0, t1)) for ch in channels)
+                if side == "load":
+                    run.rows = sum(len(cs.history(ch, t0, t1)) for ch in channels)
+                else:  # "stream": the same pages as frames of 200 pages, each dropped
+                    run.rows = sum(
+                        len(chunk)
+                        for ch in channels
+                        for chunk in cs.iter_history(ch, start=t0, end=t1, chunk_pages=200)
+                    )
                 run.extra["channels"] = channels
         run.extra["requests"] = cs.requests_sent
     return vars(run)
@@ -230,8 +242,10 @@ def report_ratios(base_url: str, creds: dict, cache_dir: str, workers: int) -> s
     and warm: wall time, peak RSS and report/load (target: <= 1.2x)."""
     lines = [
         "reports on top of their load (each run a fresh process; load = account + "
-        "Client.history of the report's channels and window [+ Client.usage])",
-        f"{'run':<44}{'wall s':>9}{'rows':>11}{'peak MB':>10}{'requests':>10}{'report/load':>13}",
+        "Client.history of the report's channels and window [+ Client.usage]; stream = the "
+        "same pages as iter_history chunks, dropped)",
+        f"{'run':<44}{'wall s':>9}{'rows':>11}{'peak MB':>10}{'requests':>10}"
+        f"{'report/load':>13}{'report/stream':>15}",
     ]
     worst = 0.0
     for name in ("usage_cost", "delivery"):
@@ -242,29 +256,28 @@ def report_ratios(base_url: str, creds: dict, cache_dir: str, workers: int) -> s
         )  # fmt: skip
         channels = tuple(fill.extra["channels"])
         for cache, regime in ((False, "no cache"), (True, "warm cache")):
-            pair = []
-            for side in ("load", "report"):
-                pair.append(
-                    run_isolated(
-                        _ratio_child,
-                        f"{name} {side}, {regime}",
-                        name,
-                        side,
-                        cache,
-                        base_url,
-                        creds,
-                        cache_dir,
-                        workers,
-                        channels,
-                    )  # fmt: skip
-                )
-            load, rep = pair
+            load, stream, rep = (
+                run_isolated(
+                    _ratio_child,
+                    f"{name} {side}, {regime}",
+                    name,
+                    side,
+                    cache,
+                    base_url,
+                    creds,
+                    cache_dir,
+                    workers,
+                    channels,
+                )  # fmt: skip
+                for side in ("load", "stream", "report")
+            )
             ratio = rep.seconds / load.seconds
             worst = max(worst, ratio)
-            for r, shown in ((load, ""), (rep, f"{ratio:.2f}x")):
+            shown = f"{ratio:.2f}x", f"{rep.seconds / stream.seconds:.2f}x"
+            for r, (vs_load, vs_stream) in ((load, ("", "")), (stream, ("", "")), (rep, shown)):
                 lines.append(
                     f"{r.name:<44}{r.seconds:>9.2f}{r.rows:>11,}{r.peak_rss_mb:>10.1f}"
-                    f"{r.extra['requests']:>10,}{shown:>13}"
+                    f"{r.extra['requests']:>10,}{vs_load:>13}{vs_stream:>15}"
                 )
     lines.append(
         f"  target: each report <= 1.2x its load -> worst {worst:.2f}x "
