@@ -16,6 +16,7 @@ load it needs):
      the report reads before it computes anything; report / stream is its own cost);
    - report: ``usage_cost(cs)`` / ``delivery(cs)`` -- the same loads plus every table, the
      figures and the summary.
+   Each is run ``--repeat`` times (default 2), interleaved, and the fastest run counts.
    Printed: wall time, rows, peak RSS, HTTP requests, report / load (the target) and
    report / stream.
    ``--ratios-only`` stops after this table.
@@ -52,6 +53,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -237,11 +239,12 @@ def _ratio_child(
     return vars(run)
 
 
-def report_ratios(base_url: str, creds: dict, cache_dir: str, workers: int) -> str:
+def report_ratios(base_url: str, creds: dict, cache_dir: str, workers: int, repeat: int) -> str:
     """Usage-cost and delivery reports against the loads they need, with the HTTP cache off
-    and warm: wall time, peak RSS and report/load (target: <= 1.2x)."""
+    and warm: wall time, peak RSS and report/load (target: <= 1.2x), best of ``repeat``."""
     lines = [
-        "reports on top of their load (each run a fresh process; load = account + "
+        f"reports on top of their load (each run a fresh process, best of {repeat}; "
+        "load = account + "
         "Client.history of the report's channels and window [+ Client.usage]; stream = the "
         "same pages as iter_history chunks, dropped)",
         f"{'run':<44}{'wall s':>9}{'rows':>11}{'peak MB':>10}{'requests':>10}"
@@ -256,21 +259,18 @@ def report_ratios(base_url: str, creds: dict, cache_dir: str, workers: int) -> s
         )  # fmt: skip
         channels = tuple(fill.extra["channels"])
         for cache, regime in ((False, "no cache"), (True, "warm cache")):
-            load, stream, rep = (
-                run_isolated(
-                    _ratio_child,
-                    f"{name} {side}, {regime}",
-                    name,
-                    side,
-                    cache,
-                    base_url,
-                    creds,
-                    cache_dir,
-                    workers,
-                    channels,
-                )  # fmt: skip
-                for side in ("load", "stream", "report")
-            )
+            # each side `repeat` times, interleaved; the fastest run of each counts (the
+            # machine's other load only ever adds time)
+            best: dict[str, Run] = {}
+            for _ in range(repeat):
+                for side in ("load", "stream", "report"):
+                    r = run_isolated(
+                        _ratio_child, f"{name} {side}, {regime}", name, side, cache, base_url,
+                        creds, cache_dir, workers, channels,
+                    )  # fmt: skip
+                    if side not in best or r.seconds < best[side].seconds:
+                        best[side] = r
+            load, stream, rep = best["load"], best["stream"], best["report"]
             ratio = rep.seconds / load.seconds
             worst = max(worst, ratio)
             shown = f"{ratio:.2f}x", f"{rep.seconds / stream.seconds:.2f}x"
@@ -303,6 +303,9 @@ def main(argv=None) -> int:
     ap.add_argument("--latency-ms", type=float, default=0)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument(
+        "--repeat", type=int, default=2, help="runs of each side of a report/load race (best)"
+    )
+    ap.add_argument(
         "--ratios-only",
         action="store_true",
         help="only the reports-over-their-load table (skips the naive race and the workbook)",
@@ -324,7 +327,8 @@ def main(argv=None) -> int:
     with running(scale=args.rows, seed=42, latency_ms=args.latency_ms, process=True) as sb:
         print(f"sandbox: {args.rows:,} SMS seeded in {time.perf_counter() - t0:.1f}s (subprocess)")
         ratio_cache = str(tmp / "ratio-cache")
-        print(report_ratios(sb.base_url, sb.credentials, ratio_cache, args.workers))
+        print(report_ratios(sb.base_url, sb.credentials, ratio_cache, args.workers, args.repeat))
+        shutil.rmtree(ratio_cache, ignore_errors=True)  # ~1 GB at 1,000,000 messages
         if args.ratios_only:
             return 0
         print()
