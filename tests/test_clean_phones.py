@@ -203,5 +203,114 @@ def test_parallel_rows_give_same_answers(monkeypatch, pool_cleanup):
     regions = pd.Series(["AU", "GB", None, "AU", "US"] * 40)
     serial = clean.phones(raw, default_region="AU", region_column=regions, workers=1)
     monkeypatch.setattr(P, "PROCESS_ROWS", 10)
+    monkeypatch.setattr(P, "POOL_START_SECONDS", 0.0)
     parallel = clean.phones(raw, default_region="AU", region_column=regions, workers=2)
     pd.testing.assert_frame_equal(parallel, serial)
+
+
+def test_no_pool_started_for_rows_it_cannot_win_back(monkeypatch, pool_cleanup):
+    # starting worker processes costs more than splitting a mid-sized input saves: no
+    # pool starts for 120 rows when the start-up takes 120 rows' worth of the saving;
+    # one already running is used from PROCESS_ROWS
+    P.shutdown_pool()
+    raw = pd.Series(["0412 345 678", "+44 7400 123456", "650 253 0000"] * 40)
+    monkeypatch.setattr(P, "PROCESS_ROWS", 10)
+    saving = P.ROW_SECONDS / 2 - P.SHIP_SECONDS
+    monkeypatch.setattr(P, "POOL_START_SECONDS", saving * (len(raw) + 1))
+    assert P._split_rows(2) > len(raw)
+    serial = clean.phones(raw, default_region="AU", workers=1)
+    out = clean.phones(raw, default_region="AU", workers=2)
+    assert not P._POOL
+    pd.testing.assert_frame_equal(out, serial)
+    pool = P._pool(2)
+    calls = []
+    real_map = pool.map
+    monkeypatch.setattr(pool, "map", lambda *a, **k: calls.append(1) or real_map(*a, **k))
+    out = clean.phones(raw, default_region="AU", workers=2)
+    assert calls, "a running pool is used from PROCESS_ROWS"
+    pd.testing.assert_frame_equal(out, serial)
+
+
+def _raw_samples(seed: int = 1) -> list[tuple[str, str | None]]:
+    """(raw text, region) as people write numbers: every region's example numbers in the
+    formats phonenumbers prints and in spreadsheet forms (dots, no '+', '00', brackets,
+    extensions, labels), mutated ones and junk, with the right, a wrong or no region."""
+    rng = random.Random(seed)
+    regions = sorted(pn.SUPPORTED_REGIONS)
+    out: list[tuple[str, str | None]] = []
+    for region in regions:
+        for t in (T.MOBILE, T.FIXED_LINE, T.TOLL_FREE):
+            ex = pn.example_number_for_type(region, t)
+            if ex is None:
+                continue
+            nat = pn.format_number(ex, F.NATIONAL)
+            intl = pn.format_number(ex, F.INTERNATIONAL)
+            e164 = pn.format_number(ex, F.E164)
+            digits = "".join(c for c in nat if c.isdigit())
+            forms = [
+                nat,
+                intl,
+                e164,
+                pn.format_number(ex, F.RFC3966),
+                e164[1:],  # the '+' lost
+                "00" + e164[1:],
+                intl.replace(" ", "."),
+                f"({digits[:3]}) {digits[3:6]}-{digits[6:]}",
+                f"{nat} ext. {rng.randrange(1, 999)}",
+                f"Tel: {nat}",  # (a trailing "(home)" phonenumbers reads as keypad digits)
+                digits[:-1],
+                digits + str(rng.randrange(10)),
+            ]
+            for raw in forms:
+                other = rng.choice(regions)
+                out.append((raw, rng.choice([region, region, other, None])))
+    junk = ["", "  ", "n/a", "call me", "12", "1" * 25, "+", "+999 1234 5678", "0", "++61"]
+    out += [(j, rng.choice(["AU", "US", None])) for j in junk]
+    rng.shuffle(out)
+    return out
+
+
+def _per_row(raw: str, region: str | None):
+    """What phonenumbers says, one row at a time: (E.164, type name, region) when valid."""
+    try:
+        num = pn.parse(raw, region)
+    except pn.NumberParseException:
+        return None
+    if not pn.is_valid_number(num):
+        return None
+    return (
+        pn.format_number(num, F.E164),
+        eng.TYPE_NAMES[pn.number_type(num)],
+        pn.region_code_for_number(num),
+    )
+
+
+def test_phones_agree_with_phonenumbers_per_row():
+    # the whole vectorised path (clean-up, unique pairs, engine, second readings, per-row
+    # assembly) against phonenumbers row by row on varied input
+    samples = _raw_samples()
+    assert len(samples) > 5000
+    raw = pd.Series([s[0] for s in samples], dtype="str")
+    regions = pd.Series([s[1] for s in samples], dtype="str")
+    out = clean.phones(raw, region_column=regions, workers=1)
+    e164 = out["phone_e164"].astype(object).where(out["phone_e164"].notna(), None).tolist()
+    ntype = out["phone_type"].astype(object).tolist()
+    reg = out["phone_region"].astype(object).tolist()
+    valid = out["phone_valid"].tolist()
+    lost, differ, unconfirmed = [], [], []
+    for i, (text, region) in enumerate(samples):
+        ref = _per_row(text, region)
+        mine = (e164[i], ntype[i], reg[i]) if valid[i] else None
+        if ref is not None and mine is None:
+            lost.append((text, region, ref))
+        elif ref is not None and mine != ref:
+            differ.append((text, region, ref, mine))
+        elif mine is not None and ref is None and _per_row(mine[0], None) != mine:
+            # a second reading ('00' as '+', a lost '+'): the number itself must be valid
+            # per phonenumbers, with the same type and region
+            unconfirmed.append((text, region, mine))
+    assert not lost, lost[:10]
+    assert not differ, differ[:10]
+    assert not unconfirmed, unconfirmed[:10]
+    # the sample exercises all three outcomes
+    assert 0.3 < np.mean(valid) < 0.95

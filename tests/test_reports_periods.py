@@ -147,6 +147,29 @@ def test_months_and_days_follow_the_time_zone():
     assert f"{floor_local(s, 'M', 'UTC')[0]:%Y-%m}" == "2026-03"
 
 
+@pytest.mark.parametrize("tz", [MELBOURNE, "America/New_York", "Australia/Lord_Howe", "UTC"])
+def test_floor_local_matches_each_timestamp_floored_on_its_own(tz):
+    # floor_local localises each distinct day once; every row must still get the start of
+    # its own local day and month, across DST changes (Lord Howe shifts by 30 minutes)
+    hours = pd.date_range("2025-09-25", "2026-04-10", freq="37min", tz="UTC").as_unit("s")
+    s = pd.Series(hours).sample(frac=1, random_state=3)
+    s.iloc[::50] = pd.NaT
+    for unit, floor in (
+        ("D", lambda t: t.floor("D")),
+        ("M", lambda t: t.replace(day=1).floor("D")),
+    ):
+        want = [
+            pd.NaT
+            if pd.isna(t)
+            else floor(t.tz_convert(tz).tz_localize(None)).tz_localize(tz, ambiguous=False)
+            for t in s
+        ]
+        got = floor_local(s, unit, tz)
+        assert list(got.index) == list(s.index)
+        assert str(got.dtype) == f"datetime64[s, {tz}]"
+        assert got.tolist() == want
+
+
 def test_workbook_times_are_in_the_report_time_zone(tmp_path):
     h = _history(["2026-03-31T23:30:00Z"])
     h.loc[0, "status"] = "Failed"

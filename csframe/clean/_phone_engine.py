@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import phonenumbers
@@ -127,11 +128,13 @@ class Meta:
     leading_digits: str | None
 
 
-def _desc(d) -> Desc | None:
-    if d is None:
-        return None
+def _desc(d: Any) -> Desc:
     pat = d.national_number_pattern
     return Desc(frozenset(d.possible_length or ()), f"^(?:{_decapture(pat)})$" if pat else None)
+
+
+def _maybe_desc(d: Any) -> Desc | None:
+    return None if d is None else _desc(d)
 
 
 def _length_table(general) -> np.ndarray:
@@ -158,10 +161,12 @@ def _length_table(general) -> np.ndarray:
 def meta(region: str, cc: int | None = None) -> Meta | None:
     """Replayable metadata of a region (or of a non-geographic code when region is '001')."""
     if region == NON_GEO:
+        if cc is None:
+            raise ValueError("meta(): a non-geographic region needs its country code")
         m = PhoneMetadata.metadata_for_nongeo_region(cc, None)
     else:
         m = PhoneMetadata.metadata_for_region(region, None)
-    if m is None:
+    if m is None or m.country_code is None or m.general_desc is None:
         return None
     npfp = m.national_prefix_for_parsing or None
     simple = region != NON_GEO and not m.national_prefix_transform_rule
@@ -180,8 +185,8 @@ def meta(region: str, cc: int | None = None) -> Meta | None:
             for attr, code in _SPECIAL_TYPES
             if getattr(m, attr) is not None
         ),
-        fixed=_desc(m.fixed_line),
-        mobile=_desc(m.mobile),
+        fixed=_maybe_desc(m.fixed_line),
+        mobile=_maybe_desc(m.mobile),
         same_mobile_fixed=bool(m.same_mobile_and_fixed_line_pattern),
         leading_digits=f"^(?:{_decapture(m.leading_digits)})" if m.leading_digits else None,
     )
@@ -452,6 +457,8 @@ def classify(e164: np.ndarray) -> Classified:
         arr = rest.take(pa.array(pos))
         lengths = _lengths(arr)
         m0 = meta(regions[0], int(c))
+        if m0 is None:  # no metadata for the code: its numbers stay invalid
+            continue
         length[pos] = _length_test(lengths, m0)
         if len(regions) == 1:
             region[pos] = regions[0]

@@ -186,7 +186,8 @@ def delivery(
 
 def _failed_rows(chunk: pd.DataFrame) -> pd.DataFrame:
     keep = np.asarray(hist.outcomes(chunk) == "failed")
-    return chunk.loc[keep, [c for c in FAILED_COLUMNS if c in chunk]]
+    # columns first: a boolean .loc over every column of the chunk costs ~5x more
+    return chunk[[c for c in FAILED_COLUMNS if c in chunk]].loc[keep]
 
 
 def _cube(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -374,11 +375,6 @@ def measures(frame: pd.DataFrame, keys: list[str], grid=None, tz: str = UTC) -> 
 
         measures(lean, ["country"])
     """
-    counts = (
-        count(frame, [*keys, "outcome"])
-        .unstack("outcome", fill_value=0)
-        .reindex(columns=list(hist.OUTCOMES), fill_value=0)
-    )
     price = (
         frame["message_price"] if "message_price" in frame else pd.Series(0.0, index=frame.index)
     )
@@ -388,10 +384,17 @@ def measures(frame: pd.DataFrame, keys: list[str], grid=None, tz: str = UTC) -> 
             "failed_spend": price.where(frame["outcome"] == "failed", 0.0).astype("float64"),
         }
     )
+    # Outcome counts as sums of weighted 0/1 columns (a cube row counts as its n messages):
+    # one groupby over the keys does counts and money (a groupby on keys + outcome and an
+    # unstack would factorize the keys again).
+    codes = pd.Categorical(frame["outcome"], dtype=hist.OUTCOME_DTYPE).codes
+    n_rows = weights(frame).to_numpy()
+    for i, o in enumerate(hist.OUTCOMES):
+        money[o] = np.where(codes == i, n_rows, 0)
     for k in keys:
         money[k] = frame[k]
-    sums = money.groupby(keys, observed=True, dropna=False)[["spend", "failed_spend"]].sum()
-    out = counts.join(sums, how="outer")
+    columns = [*hist.OUTCOMES, "spend", "failed_spend"]
+    out = money.groupby(keys, observed=True, dropna=False)[columns].sum()
     if grid is not None:
         out = out.reindex(pd.Index(grid, name=keys[0]), fill_value=0)
     out = out.fillna(0)
@@ -451,7 +454,8 @@ def errors(frame: pd.DataFrame) -> pd.DataFrame:
         if "error_code" in f
         else pd.Series("", index=f.index)
     )
-    work = pd.DataFrame({"error_code": code.to_numpy(), "date": f["date"].to_numpy()})
+    # .array: .to_numpy() of tz-aware datetimes is an object array of Timestamps
+    work = pd.DataFrame({"error_code": code.to_numpy(), "date": f["date"].array})
     work[WEIGHT] = weights(f).to_numpy()
     work["price"] = f["message_price"].to_numpy(dtype="float64") if "message_price" in f else 0.0
     for c in ("error_text", "country", "carrier"):

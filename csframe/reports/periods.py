@@ -249,8 +249,12 @@ def floor_local(dates: pd.Series, unit: str, tz: str = UTC) -> pd.Series:
     else:
         local = pd.to_datetime(dates, utc=True).dt.tz_convert(tz).dt.tz_localize(None)
     floored = local.to_numpy(dtype="datetime64[s]").astype(f"datetime64[{unit}]")
-    index = pd.DatetimeIndex(floored.astype("datetime64[s]"))
-    out = index.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").as_unit("s")
+    # A year of messages has a few hundred distinct days: localise each one once, not
+    # every row (tz_localize resolves DST per value).
+    codes, uniques = pd.factorize(floored, use_na_sentinel=True)
+    index = pd.DatetimeIndex(uniques.astype("datetime64[s]"))
+    starts = index.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").as_unit("s")
+    out = starts.take(codes, allow_fill=True, fill_value=pd.NaT)
     return pd.Series(out, index=dates.index)
 
 
