@@ -256,8 +256,8 @@ def distributed_wait(collection) -> None:
 def bench_accounts(n: int, latency_ms: float, out: Path, threads: int) -> None:
     import distributed
 
+    from csframe.accounts import Account
     from csframe.sandbox import running
-    from csframe.scale.accounts import Account
 
     per_sandbox = ("main", "marketing", "support", "alerts", "nocredit")
     sandboxes = (n + len(per_sandbox) - 1) // len(per_sandbox)

@@ -31,8 +31,8 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from csframe import clean, errors, reports, sandbox, schema, store, widgets, writers
+    from csframe.accounts import sync_accounts
     from csframe.client import Client
-    from csframe.scale.accounts import sync_accounts
 
 
 def __getattr__(name: str) -> Any:
@@ -43,7 +43,7 @@ def __getattr__(name: str) -> Any:
 
         return Client
     if name == "sync_accounts":  # many accounts, optionally on a Dask cluster (csframe.scale)
-        from csframe.scale.accounts import sync_accounts
+        from csframe.accounts import sync_accounts
 
         return sync_accounts
     if name in {"clean", "errors", "reports", "sandbox", "schema", "store", "widgets", "writers"}:

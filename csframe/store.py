@@ -44,12 +44,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from csframe import schema
+from csframe.store_files import STATE_FILE, MonthFile, check_columns, month_files, open_state
 from csframe.timeutil import parse_instant
 
 if TYPE_CHECKING:  # for annotations only
     from csframe.timeutil import Instant
 
-STATE_FILE = "_csframe_sync.json"
 STATE_VERSION = 1
 
 
@@ -236,60 +236,6 @@ def read(
     if snapshot is not None:
         df.attrs["snapshot"] = snapshot
     return df
-
-
-@dataclass(frozen=True)
-class MonthFile:
-    """One partition file and the bounds that cut through it (``None``: not cut)."""
-
-    path: str
-    month: str  # the partition key: 'YYYY-MM' (or a snapshot's 'YYYY-MM-DD')
-    t0: pd.Timestamp | None = None
-    t1: pd.Timestamp | None = None
-
-
-def open_state(root: Path) -> dict:
-    """The store's state (``_csframe_sync.json``); FileNotFoundError when ``root`` is none."""
-    state_path = root / STATE_FILE
-    if not state_path.exists():
-        raise FileNotFoundError(f"{root} is not a csframe store (no {STATE_FILE}); run sync first")
-    return json.loads(state_path.read_text())
-
-
-def check_columns(res: schema.Resource, columns: list[str] | None) -> None:
-    """A ValueError naming the columns ``res`` does not have."""
-    unknown = [c for c in columns or () if c not in res.column_names]
-    if unknown:
-        raise ValueError(
-            f"unknown column(s) {unknown} for {res.name}; known: {', '.join(res.column_names)}"
-        )
-
-
-def month_files(
-    root: Path, state: dict, t0: pd.Timestamp | None = None, t1: pd.Timestamp | None = None
-) -> list[MonthFile]:
-    """The recorded month files that overlap ``[t0, t1)``, oldest first, each with the
-    bounds that cut through it. Months wholly outside are never opened (partition pruning);
-    a month file the state does not record (a sync killed before recording it) is skipped.
-
-    Example::
-
-        [f.month for f in month_files(root, open_state(root), pd.Timestamp("2026-03-15", tz="UTC"))]
-    """
-    recorded = set(state.get("months") or {})
-    out = []
-    for f in sorted(root.glob("month=*/part.parquet")):
-        key = f.parent.name.split("=", 1)[1]
-        if key not in recorded:
-            continue
-        month = pd.Timestamp(key + "-01", tz="UTC")
-        next_month = month + pd.DateOffset(months=1)
-        if (t1 is not None and month >= t1) or (t0 is not None and next_month <= t0):
-            continue
-        cut0 = t0 if t0 is not None and t0 > month else None
-        cut1 = t1 if t1 is not None and t1 < next_month else None
-        out.append(MonthFile(str(f), key, cut0, cut1))
-    return out
 
 
 def recorded_files(root: Path) -> list[Path]:

@@ -24,17 +24,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from csframe import store, timeutil
 from csframe.errors import AccountError, NotFound
-from csframe.sync_targets import TARGETS, Target, target
+from csframe.sync_targets import TARGETS, Source, Target, target
 from csframe.timeutil import month_range, parse_month
-
-if TYPE_CHECKING:
-    from csframe.client import Client
 
 
 @dataclass
@@ -63,7 +59,7 @@ class SyncResult:
 
 
 def sync(
-    client: Client, resource: str, path: str | os.PathLike, start: object = None
+    client: Source, resource: str, path: str | os.PathLike, start: object = None
 ) -> SyncResult:
     """Bring the store at ``path`` up to date with ``resource``: a store name of
     :data:`csframe.sync_targets.TARGETS` (``"sms_receipts"``, ``"contacts"``, ``"usage"``...)
@@ -129,12 +125,12 @@ def _open_months(
     return out
 
 
-def _closed(client: Client, month: pd.Timestamp, now: pd.Timestamp) -> bool:
+def _closed(client: Source, month: pd.Timestamp, now: pd.Timestamp) -> bool:
     return month + pd.DateOffset(months=1) < now - client.settle
 
 
 def _by_month(
-    client: Client,
+    client: Source,
     tgt: Target,
     root: Path,
     state: store.StoreState,
@@ -157,7 +153,7 @@ def _by_month(
 
 
 def _split_by_month(
-    client: Client,
+    client: Source,
     tgt: Target,
     root: Path,
     state: store.StoreState,
@@ -196,7 +192,7 @@ def _split_by_month(
 
 
 def _snapshot(
-    client: Client, tgt: Target, root: Path, state: store.StoreState, result: SyncResult
+    client: Source, tgt: Target, root: Path, state: store.StoreState, result: SyncResult
 ) -> None:
     """The whole resource as the snapshot of today (UTC); a second sync the same day
     replaces it."""
@@ -230,7 +226,7 @@ class SyncAllResult:
         return "\n".join(lines)
 
 
-def sync_all(client: Client, path: str | os.PathLike, start: object = None) -> SyncAllResult:
+def sync_all(client: Source, path: str | os.PathLike, start: object = None) -> SyncAllResult:
     """Sync every resource the account has into ``path/<store name>`` (``start`` goes to
     the month stores). A resource the API refuses (403: not enabled for the account,
     404: not available) is skipped and listed; any other error stops the sync.
@@ -291,7 +287,7 @@ def _run(args: argparse.Namespace) -> int:
     # "auto": bars on a terminal only, never into a pipe or cron's mail.
     progress = False if args.quiet else "auto"
 
-    def run(cs: Client) -> SyncResult | SyncAllResult:
+    def run(cs: Source) -> SyncResult | SyncAllResult:
         if args.resource == "all":
             return sync_all(cs, args.path, start=args.start)
         return sync(cs, args.resource, args.path, start=args.start)

@@ -28,21 +28,63 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from csframe import loaders, schema, timeutil
 from csframe.loaders import paged
 
-if TYPE_CHECKING:
-    from csframe.client import Client
+if TYPE_CHECKING:  # for annotations only
+    from csframe.session import ApiSession
+    from csframe.timeutil import Instant
+
+
+class Source(Protocol):
+    """What a sync uses of a :class:`csframe.Client`.
+
+    Syncs are typed against this, not against ``Client``: the client's ``cs.sync(...)``
+    calls into this layer, so it imports nothing back up.
+    """
+
+    @property
+    def session(self) -> ApiSession: ...
+    @property
+    def max_workers(self) -> int: ...
+    @property
+    def progress(self) -> bool | str: ...
+    @property
+    def settle(self) -> timedelta: ...
+    @property
+    def requests_sent(self) -> int: ...
+    def currency(self) -> str | None: ...
+    def get(self, path: str, **params: Any) -> Any: ...
+    def history(
+        self,
+        channel: str = ...,
+        start: Instant | None = ...,
+        end: Instant | None = ...,
+        **kw: Any,
+    ) -> pd.DataFrame: ...
+    def usage(
+        self, start: Instant | None = ..., end: Instant | None = ..., **filters: Any
+    ) -> pd.DataFrame: ...
+    def statistics(self, channel: str = ..., **filters: Any) -> pd.DataFrame: ...
+    def campaigns(self, kind: str = ..., **filters: Any) -> pd.DataFrame: ...
+    def campaign_history(self, email_campaign_id: int, **filters: Any) -> pd.DataFrame: ...
+    def lists(self, **filters: Any) -> pd.DataFrame: ...
+    def contacts(
+        self, list_id: int | None = ..., updated_after: Instant | None = ..., **filters: Any
+    ) -> pd.DataFrame: ...
+    def subaccounts(self, **filters: Any) -> pd.DataFrame: ...
+
 
 #: A month target's loader: ``load(client, since, until)`` -> rows with a time at or after
 #: ``since`` (every row when None) up to ``until``.
-MonthLoad = Callable[["Client", "pd.Timestamp | None", "pd.Timestamp | None"], pd.DataFrame]
+MonthLoad = Callable[[Source, "pd.Timestamp | None", "pd.Timestamp | None"], pd.DataFrame]
 #: A snapshot target's loader: ``load(client)`` -> the whole resource now.
-SnapshotLoad = Callable[["Client"], pd.DataFrame]
+SnapshotLoad = Callable[[Source], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -62,7 +104,7 @@ class Target:
     layout: str
     load: Any  # MonthLoad or SnapshotLoad, per layout
     per_month: bool = False
-    first_month: Callable[[Client], pd.Timestamp | None] | None = None
+    first_month: Callable[[Source], pd.Timestamp | None] | None = None
     merge_key: str | None = None
 
     @property
@@ -70,7 +112,7 @@ class Target:
         return self.resource.time_field
 
 
-def oldest_month(client: Client, resource: schema.Resource) -> pd.Timestamp:
+def oldest_month(client: Source, resource: schema.Resource) -> pd.Timestamp:
     """The month of the oldest row of a history resource (one small request)."""
     field = resource.time_field
     block = client.get(resource.path, page=1, limit=15, order_by=f"{field}:asc")
@@ -84,7 +126,7 @@ def oldest_month(client: Client, resource: schema.Resource) -> pd.Timestamp:
 def _history(channel: str) -> Target:
     resource = loaders.HISTORY[channel]
 
-    def load(client: Client, since: pd.Timestamp | None, until: pd.Timestamp | None):
+    def load(client: Source, since: pd.Timestamp | None, until: pd.Timestamp | None):
         return client.history(channel, start=since, end=until)
 
     return Target(
@@ -98,7 +140,7 @@ def _history(channel: str) -> Target:
 
 
 def _since(resource: schema.Resource) -> Target:
-    def load(client: Client, since: pd.Timestamp | None, until: pd.Timestamp | None):
+    def load(client: Source, since: pd.Timestamp | None, until: pd.Timestamp | None):
         df = paged.load_since(
             client.session,
             resource,
@@ -113,10 +155,10 @@ def _since(resource: schema.Resource) -> Target:
 
 
 def _usage() -> Target:
-    def load(client: Client, since: pd.Timestamp | None, until: pd.Timestamp | None):
+    def load(client: Source, since: pd.Timestamp | None, until: pd.Timestamp | None):
         return client.usage(since, until)
 
-    def first(client: Client) -> pd.Timestamp:
+    def first(client: Source) -> pd.Timestamp:
         # usage has no "oldest" query: a new store starts with the loader's default year
         return timeutil.month_range(None, None)[0]
 
@@ -124,7 +166,7 @@ def _usage() -> Target:
 
 
 def _statistics(channel: str) -> Target:
-    def load(client: Client, since: pd.Timestamp | None, until: pd.Timestamp | None):
+    def load(client: Source, since: pd.Timestamp | None, until: pd.Timestamp | None):
         return client.statistics(channel)
 
     return Target(f"{channel}_statistics", schema.STATISTICS, "month", load, merge_key="date")
@@ -135,13 +177,13 @@ def _snapshot(resource: schema.Resource, load: SnapshotLoad) -> Target:
 
 
 def _campaigns(kind: str) -> Target:
-    def load(client: Client) -> pd.DataFrame:
+    def load(client: Source) -> pd.DataFrame:
         return client.campaigns(kind)
 
     return _snapshot(paged.CAMPAIGNS[kind], load)
 
 
-def email_campaign_history(client: Client) -> pd.DataFrame:
+def email_campaign_history(client: Source) -> pd.DataFrame:
     """The per-recipient history of every email campaign, one frame."""
     ids = client.campaigns("email", columns=["email_campaign_id"])["email_campaign_id"]
     parts = []

@@ -260,7 +260,7 @@ def slow_sb():
 
 
 def _accounts(sb) -> list:
-    from csframe.scale.accounts import Account
+    from csframe.accounts import Account
 
     return [Account(**sb.accounts[name], base_url=sb.base_url) for name in ACCOUNTS]
 
@@ -283,7 +283,7 @@ def _separate_syncs(sb, root) -> dict:
 def test_sync_accounts_on_the_cluster_equals_separate_syncs(
     slow_sb, dask_client, separate, tmp_path
 ):
-    from csframe.scale import accounts
+    from csframe import accounts
 
     keys = {slow_sb.accounts[n]["api_key"] for n in ACCOUNTS}
     with distributed.get_task_stream(dask_client) as stream:
@@ -311,7 +311,7 @@ def test_sync_accounts_on_the_cluster_equals_separate_syncs(
 
 
 def test_a_failing_account_is_reported_without_its_key(slow_sb, dask_client, tmp_path):
-    from csframe.scale.accounts import Account
+    from csframe.accounts import Account
 
     good = Account(**slow_sb.accounts["alerts"], base_url=slow_sb.base_url)
     bad = Account("alerts2", "WRONG-SECRET-KEY-123", slow_sb.base_url)
@@ -366,7 +366,7 @@ def test_a_worker_killed_mid_sync_leaves_the_store_readable_and_a_rerun_complete
 
 
 def test_a_reseller_login_brings_its_client_accounts(slow_sb, tmp_path):
-    from csframe.scale.accounts import Account, reseller_clients
+    from csframe.accounts import Account, reseller_clients
 
     reseller = Account(**slow_sb.credentials, base_url=slow_sb.base_url, reseller=True)
     clients = reseller_clients(reseller)

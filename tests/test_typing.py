@@ -46,7 +46,8 @@ def _functions(obj, where: str):
                 member = member.__func__
             elif isinstance(member, property):
                 member = member.fget
-            if inspect.isfunction(member):
+            # (a Protocol's generated __init__ belongs to typing, not to csframe)
+            if inspect.isfunction(member) and member.__module__.startswith("csframe"):
                 yield f"{where}.{name}", member
 
 

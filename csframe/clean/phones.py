@@ -117,7 +117,9 @@ def phones(
     if is_dask(values):  # partition by partition on the cluster (csframe.scale.clean)
         from csframe.scale import clean as on_dask
 
-        return on_dask.phones(values, default_region, region_column, prefix=prefix, workers=workers)
+        return on_dask.phones(
+            phones, values, default_region, region_column, prefix=prefix, workers=workers
+        )
     text = as_text(values, func="phones", name="values")
     default = check_region(default_region)
     if region_column is not None:

@@ -2,9 +2,10 @@
 
 The store reads as a ``dask.dataframe`` (:func:`csframe.store.read` with
 ``engine="dask"``, one partition per month file), store-backed reports aggregate it on
-the cluster, cleanup runs partition-wise, and :func:`csframe.sync_accounts` syncs many
-accounts as cluster tasks. Dask (``dask[dataframe]`` and ``distributed``) is the ``dask``
-extra; without it, asking for ``engine="dask"`` is a one-line error naming the extra.
+the cluster, and cleanup runs partition-wise. (:func:`csframe.sync_accounts`, which syncs
+many accounts as cluster tasks, lives above the client, in :mod:`csframe.accounts`.)
+Dask (``dask[dataframe]`` and ``distributed``) is the ``dask`` extra; without it, asking
+for ``engine="dask"`` is a one-line error naming the extra.
 
 Example::
 

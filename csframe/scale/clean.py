@@ -49,25 +49,33 @@ def partitionwise(func: Callable[..., pd.DataFrame], obj: Any, *args: Any, **kwa
         return obj.map_partitions(func, *args, meta=meta, **kwargs)
 
 
-def phones(values: Any, default_region: str | None, region_column: Any, **kwargs: Any) -> Any:
-    """:func:`csframe.clean.phones` of a dask Series (``region_column``: a dask Series
-    partitioned like it, or None).
+def phones(
+    func: Callable[..., pd.DataFrame],
+    values: Any,
+    default_region: str | None,
+    region_column: Any,
+    **kwargs: Any,
+) -> Any:
+    """``func`` (:func:`csframe.clean.phones`, which passes itself: this layer imports no
+    cleanup) on a dask Series; ``region_column``: a dask Series partitioned like it, or None.
 
     Example::
 
-        phones(ddf["phone_number"], "AU", None)
+        phones(clean.phones, ddf["phone_number"], "AU", None)
     """
-    from csframe.clean.phones import phones as phones_pd
-
     if region_column is None:
-        return partitionwise(phones_pd, values, default_region, **kwargs)
+        return partitionwise(func, values, default_region, **kwargs)
     if not hasattr(region_column, "map_partitions"):
         raise TypeError("phones(): with dask values, region_column must be a dask Series too")
     both = values.to_frame("__value").assign(__region=region_column)
-    return partitionwise(_phones_pair, both, default_region, **kwargs)
+    return partitionwise(_phones_pair, both, default_region, phones=func, **kwargs)
 
 
-def _phones_pair(frame: pd.DataFrame, default_region: str | None, **kwargs: Any) -> pd.DataFrame:
-    from csframe.clean.phones import phones as phones_pd
-
-    return phones_pd(frame["__value"], default_region, frame["__region"], **kwargs)
+def _phones_pair(
+    frame: pd.DataFrame,
+    default_region: str | None,
+    *,
+    phones: Callable[..., pd.DataFrame],
+    **kwargs: Any,
+) -> pd.DataFrame:
+    return phones(frame["__value"], default_region, frame["__region"], **kwargs)

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from csframe import schema
 from csframe.scale import dask_dataframe
-from csframe.store import MonthFile, check_columns, month_files, open_state
+from csframe.store_files import MonthFile, check_columns, month_files, open_state
 from csframe.timeutil import parse_instant
 
 

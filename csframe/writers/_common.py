@@ -4,15 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from csframe.errors import CsframeError
 
+if TYPE_CHECKING:  # for annotations only
+    from csframe.session import ApiSession
+
 MAX_PER_REQUEST = 1000  # /sms/send, /sms/price, /mms/send: at most 1000 messages per call
 SHOW_ROWS = 10  # how many row labels an error message lists before "... and N more"
+
+
+class ClientLike(Protocol):
+    """What the writers use of a :class:`csframe.Client`.
+
+    The writers are typed against this, not against ``Client``: the client calls the
+    writers (``cs.send(...)``), so they stay below it and import nothing back up.
+    """
+
+    @property
+    def session(self) -> ApiSession: ...
+
+    @property
+    def max_workers(self) -> int: ...
+
+    @property
+    def progress(self) -> bool | str: ...
+
+    def account(self) -> dict: ...
 
 
 class PlanError(CsframeError, ValueError):

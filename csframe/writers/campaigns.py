@@ -44,12 +44,11 @@ from csframe.errors import (
     RateLimited,
     ValidationError,
 )
-from csframe.writers._common import OptOutWarning, PlanError, unix_time
+from csframe.writers._common import ClientLike, OptOutWarning, PlanError, unix_time
 from csframe.writers.plan import OPT_OUT, SENDER_ALPHA, SENDER_NUMBER
 from csframe.writers.send import new_run_id
 
 if TYPE_CHECKING:  # for annotations only
-    from csframe.client import Client
     from csframe.writers.journal import Journal
 
 KINDS = ("sms", "mms", "email")
@@ -176,7 +175,7 @@ def campaign_payload(
     return payload
 
 
-def price_campaign(client: Client, kind: str = "sms", **payload: Any) -> dict[str, Any]:
+def price_campaign(client: ClientLike, kind: str = "sms", **payload: Any) -> dict[str, Any]:
     """``POST /{kind}-campaigns/price``: ``{"total_price", "total_count", "currency",
     "body"}`` for a campaign payload (from :func:`campaign_payload`)."""
     data = client.session.post(f"/{kind}-campaigns/price", payload, idempotent=True) or {}
@@ -189,7 +188,7 @@ def price_campaign(client: Client, kind: str = "sms", **payload: Any) -> dict[st
     }
 
 
-def _find(client: Client, kind: str, q: str) -> list[dict[str, Any]]:
+def _find(client: ClientLike, kind: str, q: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     page = 1
     while True:
@@ -210,7 +209,7 @@ def _signature(payload: dict[str, Any]) -> str:
 
 
 def send_campaign(
-    client: Client,
+    client: ClientLike,
     list_id: int,
     body: str,
     name: str,
@@ -288,7 +287,7 @@ def send_campaign(
 
 
 def _send_campaign(
-    client: Client,
+    client: ClientLike,
     kind: str,
     payload: dict[str, Any],
     max_price: float | None,
@@ -381,7 +380,7 @@ def _send_campaign(
         return _done(j, kind, data or {}, price, "response")
 
 
-def _find_email(client: Client, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def _find_email(client: ClientLike, payload: dict[str, Any]) -> list[dict[str, Any]]:
     name = str(payload["name"])
     if "," in name:  # the API's search separator: read them all
         records = _find(client, "email", "")
@@ -397,7 +396,7 @@ def _find_email(client: Client, payload: dict[str, Any]) -> list[dict[str, Any]]
 
 
 def _resolve(
-    client: Client,
+    client: ClientLike,
     kind: str,
     payload: dict[str, Any],
     token: str,
@@ -449,7 +448,7 @@ def _done(
     return result
 
 
-def _balance(client: Client) -> float | None:
+def _balance(client: ClientLike) -> float | None:
     try:
         data = client.session.get("/account", expire_after=DO_NOT_CACHE)
         return float(data.get("balance"))
@@ -457,7 +456,7 @@ def _balance(client: Client) -> float | None:
         return None
 
 
-def cancel_campaign(client: Client, campaign_id: int, kind: str = "sms") -> dict[str, Any]:
+def cancel_campaign(client: ClientLike, campaign_id: int, kind: str = "sms") -> dict[str, Any]:
     """Cancel a scheduled campaign (``PUT /{kind}-campaigns/{id}/cancel``); its record.
 
     An unanswered cancel is checked by reading the campaign back (cancelling twice is an

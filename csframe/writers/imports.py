@@ -61,7 +61,7 @@ from csframe.errors import (
     RateLimited,
     ValidationError,
 )
-from csframe.writers._common import PlanError, PlanWarning
+from csframe.writers._common import ClientLike, PlanError, PlanWarning
 from csframe.writers.contacts import (
     CHANNELS,
     CONTACT_FIELDS,
@@ -76,7 +76,6 @@ from csframe.writers.contacts import (
 from csframe.writers.uploads import upload_bytes
 
 if TYPE_CHECKING:  # for annotations only
-    from csframe.client import Client
     from csframe.session import ApiSession
 
 # The import's field_order names, per contact field (the reference's example file uses
@@ -200,7 +199,7 @@ def _contacts_frame(session: ApiSession, list_id: int, workers: int) -> pd.DataF
 
 
 def import_contacts(
-    client: Client,
+    client: ClientLike,
     df: pd.DataFrame,
     list_id: int | None = None,
     list_name: str | None = None,
@@ -477,7 +476,7 @@ def csv_bytes(fields: pd.DataFrame, order: list[str]) -> bytes:
 
 
 def _upload_and_import(
-    client: Client,
+    client: ClientLike,
     list_id: int,
     prepared: Prepared,
     todo: np.ndarray,
@@ -585,7 +584,7 @@ SYNC_ACTIONS = ("add", "update", "unchanged", "remove", "rejected", "skipped_dup
 
 
 def sync_list(
-    client: Client,
+    client: ClientLike,
     df: pd.DataFrame,
     list_id: int,
     mode: str = "upsert",
@@ -707,7 +706,7 @@ def sync_list(
     return out
 
 
-def _default_region(client: Client) -> str | None:
+def _default_region(client: ClientLike) -> str | None:
     try:
         return str(client.account().get("default_country_sms") or "") or None
     except (ApiError, AttributeError):
@@ -715,7 +714,7 @@ def _default_region(client: Client) -> str | None:
 
 
 def _apply(
-    client: Client,
+    client: ClientLike,
     list_id: int,
     plan: pd.DataFrame,
     src: pd.DataFrame,

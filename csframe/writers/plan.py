@@ -36,7 +36,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from csframe.writers import render as tpl
 from csframe.writers._common import (
+    ClientLike,
     OptOutWarning,
     PlanError,
     PlanWarning,
@@ -54,9 +55,6 @@ from csframe.writers._common import (
     unix_time,
 )
 from csframe.writers.segments import segments
-
-if TYPE_CHECKING:  # for annotations only
-    from csframe.client import Client
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
 EMAIL = r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$"
@@ -273,7 +271,7 @@ def _unit_prices(
 
 
 def account_prices(
-    client: Client, numbers: pd.Series, countries: pd.Series, media_file: str | None = None
+    client: ClientLike, numbers: pd.Series, countries: pd.Series, media_file: str | None = None
 ) -> dict[str, float]:
     """The account's price per SMS part (per MMS with ``media_file``, a URL) for each
     country in ``countries``, asked of the API in one ``/sms/price`` (``/mms/price``)

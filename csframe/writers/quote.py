@@ -23,22 +23,18 @@ from __future__ import annotations
 
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from csframe.writers._common import PlanWarning, check_chunk_size, chunks, show_rows
+from csframe.writers._common import ClientLike, PlanWarning, check_chunk_size, chunks, show_rows
 from csframe.writers.channels import channel_of
-
-if TYPE_CHECKING:  # for annotations only
-    from csframe.client import Client
 
 QUOTE_COLUMNS = ("quote_status", "quote_parts", "quote_price", "quote_country")
 
 
 def quote(
-    client: Client, plan: pd.DataFrame, *, chunk_size: int = 1000, workers: int | None = None
+    client: ClientLike, plan: pd.DataFrame, *, chunk_size: int = 1000, workers: int | None = None
 ) -> pd.DataFrame:
     """The plan with the API's per-message price; see the module docstring.
 

@@ -51,7 +51,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,13 +65,10 @@ from csframe.errors import (
     RateLimited,
     ValidationError,
 )
-from csframe.writers._common import JournalMismatch, check_chunk_size, show_rows
+from csframe.writers._common import ClientLike, JournalMismatch, check_chunk_size, show_rows
 from csframe.writers.channels import Channel, channel_of, fingerprint, row_hashes
 from csframe.writers.journal import STATES, Journal, RowOutcome
 from csframe.writers.lookup import LookupFailed, find_sent
-
-if TYPE_CHECKING:  # for annotations only
-    from csframe.client import Client
 
 log = logging.getLogger("csframe.writers")
 
@@ -108,7 +105,7 @@ def new_run_id() -> str:
     return "csf" + secrets.token_hex(4)
 
 
-def default_journal_dir(client: Client | None = None) -> Path:
+def default_journal_dir(client: ClientLike | None = None) -> Path:
     """``runs/`` under the client's cache directory (``cache_dir=``, else
     ``CSFRAME_CACHE_DIR``, else the user cache folder), created 0700."""
     from csframe.config import cache_dir
@@ -120,7 +117,7 @@ def default_journal_dir(client: Client | None = None) -> Path:
 
 
 def send(
-    client: Client,
+    client: ClientLike,
     plan: pd.DataFrame,
     journal: str | os.PathLike | None = None,
     *,
@@ -271,7 +268,7 @@ def _when(t: float) -> str:
 class _Run:
     def __init__(
         self,
-        client: Client,
+        client: ClientLike,
         plan: pd.DataFrame,
         journal: Journal,
         channel: Channel,
