@@ -30,9 +30,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from csframe import schema
+from csframe import partfile, schema
 from csframe.timeutil import parse_instant
 
 STATE_FILE = "_csframe_sync.json"
@@ -74,18 +73,9 @@ def month_key(month: pd.Timestamp) -> str:
 
 
 def write_month(root: Path, month: pd.Timestamp, frame: pd.DataFrame) -> Path:
-    """Replace one month's file atomically with ``frame``."""
+    """Replace one month's file atomically with ``frame`` (see :mod:`csframe.partfile`)."""
     target = root / f"month={month_key(month)}" / "part.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    tmp = target.with_name(f".part.parquet.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+    return partfile.write_table(target, pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def read(
@@ -239,9 +229,4 @@ def _alive(pid: int) -> bool:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    partfile.atomic_write_bytes(path, data)
