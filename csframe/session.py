@@ -58,6 +58,7 @@ from csframe.errors import (
     TruncatedResponse,
     error_for,
 )
+from csframe.framecache import FrameCache, directory_for
 from csframe.httpcache import (
     LOCK_WAIT,
     CacheClosed,
@@ -73,6 +74,9 @@ log = logging.getLogger("csframe")
 
 # Expiry used when a caller gives none: short, because most data can still change.
 DEFAULT_EXPIRE = timedelta(minutes=5)
+# Expiry that keeps a response out of the HTTP cache, neither read nor stored (pages of
+# closed history windows: their table goes to the frame cache instead).
+NO_CACHE: Any = object()
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _SUCCESS_CODES = frozenset({"SUCCESS", "CREATED", "NO_CONTENT"})
 # Cached pages of one listing count as one snapshot when they were all stored within this
@@ -318,6 +322,7 @@ class ApiSession:
         self.bucket = TokenBucket(rate_limit)
         self.cache_path: Path | None = None
         self.instance: str | None = None
+        self.frames: FrameCache | None = None
         self._closed = threading.Event()
         self._idle = threading.Condition()
         self._busy = 0
@@ -331,6 +336,7 @@ class ApiSession:
             backend = open_cache(
                 self.cache_path, root=root, instance=self.instance, username=credentials.username
             )
+            self.frames = _frame_cache(self.cache_path, f"{root}#{self.instance or ''}")
             if backend is None:  # unusable even after healing: this client runs uncached
                 self.cache_path = None
         self.cache: ConcurrentSQLiteCache | None = backend
@@ -387,6 +393,8 @@ class ApiSession:
         with self._idle:
             self._idle.wait_for(lambda: self._busy == 0, self.timeout + LOCK_WAIT)
         self.http.close()  # a CachedSession closes its backend too
+        if self.frames is not None:
+            self.frames.close()
 
     def _enter(self, method: str, path: str) -> None:
         with self._idle:
@@ -416,9 +424,12 @@ class ApiSession:
             self.cache.invalidate([base + "/" + p.strip("/") for p in paths])
 
     def clear_cache(self) -> None:
-        """Delete every cached response of this client's cache file."""
+        """Delete every cached response of this client's cache file, and every window of
+        its frame cache."""
         if self.cache is not None:
             self.cache.clear()
+        if self.frames is not None:
+            self.frames.clear()
 
     def cached_only(self) -> CacheOnlySession:
         """This session answered from stored entries only (fresh or expired); see
@@ -475,7 +486,11 @@ class ApiSession:
             kwargs["data"] = orjson.dumps(json)
             kwargs["headers"] = {"Content-Type": "application/json"}
         cached = method == "GET" and isinstance(self.http, requests_cache.CachedSession)
-        if cached:
+        if cached and expire_after is NO_CACHE:
+            # requests-cache's own "do not cache" expiry skips the read but still stores;
+            # the standard request directive skips both
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Cache-Control": "no-store"}
+        elif cached:
             kwargs["expire_after"] = DEFAULT_EXPIRE if expire_after is None else expire_after
         attempts = self.retry.max_attempts if retryable else 1
         last: Exception | None = None
@@ -557,6 +572,20 @@ class ApiSession:
         return envelope.get("data")
 
 
+def _frame_cache(cache_path: Path, namespace: str) -> FrameCache | None:
+    """The frame cache next to the HTTP cache file, or None (with a warning) when its
+    folder cannot be made."""
+    try:
+        return FrameCache(directory_for(cache_path), namespace)
+    except OSError as exc:
+        warnings.warn(
+            f"frame cache {directory_for(cache_path)} cannot be used ({exc}); "
+            "closed history windows go through the HTTP cache",
+            stacklevel=4,
+        )
+        return None
+
+
 _SUCCESS_PREFIX = b'{"http_code":200,"response_code":"SUCCESS"'
 
 
@@ -580,6 +609,7 @@ class CacheOnlySession:
         self.session = session
         self.timeout = session.timeout
         self.retry = session.retry
+        self.frames = session.frames.read_only() if session.frames is not None else None
         self._stored: dict[tuple, list[float]] = {}
         self._lock = threading.Lock()
 

@@ -1,8 +1,10 @@
 """Message history of every channel: windows, concurrent pages, columnar frames.
 
 The cache policy follows the data: a window that closed more than ``settle`` ago
-(delivery receipts keep changing statuses for days) is cached for a long time; open
-windows expire in minutes.
+(delivery receipts keep changing statuses for days) no longer changes, so its parsed
+table is kept in the frame cache (:mod:`csframe.framecache`) and read from there by later
+loads; its pages skip the HTTP cache. Open windows, and windows closed more recently,
+go through the HTTP cache and expire in minutes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from csframe.loaders.filters import (
     filter_params,
     parse_order_by,
 )
-from csframe.paging import check_limit, iter_raw_pages
+from csframe.paging import check_limit, iter_raw_pages, page_block
+from csframe.session import NO_CACHE
 from csframe.timeutil import parse_instant
 
 LONG_EXPIRE = timedelta(days=30)
@@ -257,22 +260,86 @@ def _iter_tables(
         params.get("date_from"), params["date_to"], first, total=total, limit=limit
     )
 
+    def closed(window: dict) -> bool:
+        return pd.Timestamp(window["date_to"] + 1, unit="s", tz="UTC") < now - settle
+
+    # Closed windows come from the frame cache when it has them; the others are fetched,
+    # and those that are closed are written to it (their pages skip the HTTP cache).
+    frames = getattr(session, "frames", None)
+    cached: dict[int, pa.Table] = {}
+    if frames is not None:
+        for i, window in enumerate(windows):
+            if closed(window):
+                table = frames.get(resource.name, window, search)
+                if table is not None:
+                    cached[i] = table
+    fetch = [w for i, w in enumerate(windows) if i not in cached]
+
     def expire(window: dict):
+        if frames is not None and closed(window):
+            return NO_CACHE
         return expire_for(pd.Timestamp(window["date_to"] + 1, unit="s", tz="UTC"), settle, now)
 
     pages = iter_raw_pages(
         session,
         resource.path,
         params=search,
-        windows=windows,
+        windows=fetch,
         limit=limit,
         max_workers=max_workers,
         expire_after=expire,
         progress=progress,
         desc=f"{channel} history",
-        first_body=probe if len(windows) == 1 else None,
+        first_body=probe if len(windows) == 1 and not cached else None,
     )
-    yield from chunked_tables(pages, resource, chunk_pages)
+    fetched = window_tables(pages, resource, chunk_pages)
+    current = next(fetched, None) if fetch else None
+    position = 0  # index in ``fetch`` of the window being fetched
+    for i, window in enumerate(windows):
+        if i in cached:
+            yield cached[i]
+            continue
+        keep = frames is not None and closed(window)
+        parts = []
+        while current is not None and current[0] == position:
+            yield current[1]
+            if keep:
+                parts.append(current[1])
+            current = next(fetched, None)
+        if keep:  # the whole window went by: cache it (not when the caller stopped early)
+            frames.put(resource.name, window, search, parts)
+        position += 1
+
+
+def window_tables(
+    pages: Iterator[bytes], resource: schema.Resource, chunk_pages: int
+) -> Iterator[tuple[int, pa.Table]]:
+    """``(window index, table)`` for the pages of consecutive windows (as
+    :func:`~csframe.paging.iter_raw_pages` yields them: each window's page 1 says how many
+    pages it has), ``chunk_pages`` pages per table at most, no table spanning two windows,
+    repeated primary keys dropped (see :class:`_Deduper`)."""
+    dedupe = _Deduper(resource.primary_key)
+    bodies: list[bytes] = []
+    window, left = -1, 0
+    for body in pages:
+        if left == 0:  # page 1 of the next window
+            if bodies:
+                yield window, dedupe(pages_table(bodies, resource))
+                bodies = []
+            window, left = window + 1, _page_count(body)
+        bodies.append(body)
+        left -= 1
+        if len(bodies) >= chunk_pages:
+            yield window, dedupe(pages_table(bodies, resource))
+            bodies = []
+    if bodies:
+        yield window, dedupe(pages_table(bodies, resource))
+
+
+def _page_count(first_page: bytes) -> int:
+    # as iter_raw_pages counts them: at least page 1, even for an empty window
+    block = page_block(orjson.loads(first_page)) or {}
+    return max(1, int(block.get("last_page") or 1))
 
 
 def chunked_tables(
