@@ -183,6 +183,8 @@ class FrameCache:
                         table = self._pending.get(path)  # None: cleared meanwhile
                     if table is not None:
                         partfile.write_table(path, table, metadata=self._expect(), private=True)
+                        # this thread's heap holds the encoder's buffers: give them back
+                        pa.default_memory_pool().release_unused()
             except Exception:  # a cache is best-effort: the data was already returned
                 log.warning("frame cache: could not write %s", path, exc_info=True)
             finally:

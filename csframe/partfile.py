@@ -23,7 +23,6 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -65,8 +64,10 @@ def write_table(
     for key, value in (metadata or {}).items():
         meta[key.encode()] = value.encode()
     table = table.replace_schema_metadata(meta)
-    with _replacing(path, private) as f:
-        pq.write_table(table, f, compression=compression, write_page_checksum=True)
+    # written by Arrow's own file (a Python file object would pass every page through
+    # Python bytes objects, on the writer thread)
+    with _replacing(path, private) as tmp:
+        pq.write_table(table, str(tmp), compression=compression, write_page_checksum=True)
     return path
 
 
@@ -121,24 +122,28 @@ def atomic_write_bytes(path: Path, data: bytes, *, private: bool = False) -> Non
 
         atomic_write_bytes(Path("data/sms/_csframe_sync.json"), b"{}")
     """
-    with _replacing(Path(path), private) as f:
-        f.write(data)
+    with _replacing(Path(path), private) as tmp:
+        tmp.write_bytes(data)
 
 
 @contextmanager
-def _replacing(path: Path, private: bool) -> Iterator[BinaryIO]:
-    """A file object whose content replaces ``path`` when the block ends without error."""
+def _replacing(path: Path, private: bool) -> Iterator[Path]:
+    """A temporary file next to ``path`` (made 0600) that replaces it, once flushed to
+    disk, when the block ends without error."""
     # ".<name>.<random>.<pid>.tmp": a dot file, unique per writer, whose pid lets
     # store.remove_stale_temp_files tell a dead writer's leftovers from a live one's.
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp", dir=path.parent
     )
+    os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if not private:
             os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)

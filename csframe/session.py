@@ -2,7 +2,9 @@
 
 :class:`ApiSession` wraps a ``requests_cache.CachedSession`` (SQLite, WAL, one file per
 username and API root, mode 0600; see :mod:`csframe.httpcache`). Only GET is cached; the
-Authorization header is neither stored nor part of the cache key. The client-side rate
+Authorization header is neither stored nor part of the cache key. Next to the file, the
+session's :class:`~csframe.framecache.FrameCache` (same namespace) holds closed history
+windows as tables; their pages are fetched with :data:`NO_CACHE`. The client-side rate
 limit is applied in the transport adapter, so cache hits never spend a token.
 
 Every body that comes off the network passes one place, the transport adapter, before
