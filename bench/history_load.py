@@ -313,8 +313,6 @@ def main(argv=None) -> int:
             cs.sync("sms", Path(tmp) / "store")  # closed months come from the warm cache
             if cs.session.frames is not None:
                 cs.session.frames.flush()  # the new process reads what this one wrote
-            if cs.session.cache is not None:
-                cs.session.cache.flush()
             child = {
                 "credentials": sb.credentials,
                 "base_url": sb.base_url,

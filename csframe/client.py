@@ -150,8 +150,8 @@ class Client:
     def close(self) -> None:
         """Close the HTTP session and the cache database. Safe from another thread during a
         load: in-flight requests finish, later ones raise
-        :class:`~csframe.errors.ClientClosed`, queued cache writes (responses and
-        frame-cache windows) are stored once, and no thread is left behind."""
+        :class:`~csframe.errors.ClientClosed`, queued frame-cache windows are written
+        once, and no thread is left behind."""
         self.session.close()
 
     def clear_cache(self) -> None:

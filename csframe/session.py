@@ -63,8 +63,8 @@ from csframe.errors import (
 from csframe.framecache import FrameCache, directory_for
 from csframe.httpcache import (
     LOCK_WAIT,
+    BoundedSQLiteCache,
     CacheClosed,
-    ConcurrentSQLiteCache,
     _ts,
     cached_session,
     make_key_fn,
@@ -341,7 +341,7 @@ class ApiSession:
             self.frames = _frame_cache(self.cache_path, f"{root}#{self.instance or ''}")
             if backend is None:  # unusable even after healing: this client runs uncached
                 self.cache_path = None
-        self.cache: ConcurrentSQLiteCache | None = backend
+        self.cache: BoundedSQLiteCache | None = backend
         if backend is not None:
             self._key = make_key_fn(f"{api_root(base_url)}#{self.instance or ''}")
             self.http: requests.Session = cached_session(
@@ -389,8 +389,9 @@ class ApiSession:
 
     def close(self) -> None:
         """Refuse new requests (:class:`~csframe.errors.ClientClosed`), let in-flight ones
-        finish (at most ``timeout`` seconds), store queued cache writes once, and stop the
-        cache's writer thread. Safe to call from another thread during a load, and twice."""
+        finish (at most ``timeout`` seconds), close the HTTP cache, write the frame cache's
+        queued windows once and stop its writer thread. Safe to call from another thread
+        during a load, and twice."""
         self._closed.set()
         with self._idle:
             self._idle.wait_for(lambda: self._busy == 0, self.timeout + LOCK_WAIT)

@@ -153,7 +153,6 @@ def test_closed_months_come_from_cache_and_only_the_open_window_is_refetched(tmp
         # Where each window's data was kept, on this day: a window that closed more than
         # settle_days (7) ago as a table in the frame cache (its pages skip the HTTP
         # cache); one that may still change as pages with the short expiry.
-        cs.session.cache.flush()  # drains the write-behind queue (a closed cache stays closed)
         cs.session.frames.flush()
         stored = {}
         for response in cs.session.http.cache.responses.values():
