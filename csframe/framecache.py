@@ -8,8 +8,8 @@ file instead of asking the API for its pages. The key is a digest of the server 
 resource, the window's bounds and the filter parameters (``q``/``operator``/``order_by``).
 
 Writes leave the fetch path: :meth:`FrameCache.put` hands the window's tables to one
-writer thread, which writes each file once (atomically, 0600, folders 0700; see
-:mod:`csframe.partfile`). Until it is written, the window is served from memory. A file
+writer thread, which writes each file once (atomically, 0600, folders 0700, LZ4: cheaper
+than the store's zstd to write and to read; see :mod:`csframe.partfile`). Until it is written, the window is served from memory. A file
 that cannot be read back whole (truncated, corrupted, another namespace's) is deleted,
 logged, and counted as a miss, so the window is fetched again: it is never returned.
 ``close()`` (and interpreter exit) writes what is queued.
@@ -182,7 +182,9 @@ class FrameCache:
                     with self._lock:
                         table = self._pending.get(path)  # None: cleared meanwhile
                     if table is not None:
-                        partfile.write_table(path, table, metadata=self._expect(), private=True)
+                        partfile.write_table(
+                            path, table, metadata=self._expect(), private=True, compression="lz4"
+                        )
                         # this thread's heap holds the encoder's buffers: give them back
                         pa.default_memory_pool().release_unused()
             except Exception:  # a cache is best-effort: the data was already returned

@@ -27,7 +27,7 @@ from csframe.loaders.filters import (
     filter_params,
     parse_order_by,
 )
-from csframe.paging import check_limit, iter_raw_pages, page_block
+from csframe.paging import _last_page, check_limit, iter_raw_pages
 from csframe.session import NO_CACHE
 from csframe.timeutil import parse_instant
 
@@ -337,7 +337,7 @@ def window_tables(
             if bodies:
                 yield window, parse(bodies)
                 bodies = []
-            window, left = window + 1, _page_count(body)
+            window, left = window + 1, _last_page(body, resource.path)  # as paging counts
         bodies.append(body)
         left -= 1
         if len(bodies) >= chunk_pages:
@@ -345,12 +345,6 @@ def window_tables(
             bodies = []
     if bodies:
         yield window, parse(bodies)
-
-
-def _page_count(first_page: bytes) -> int:
-    # as iter_raw_pages counts them: at least page 1, even for an empty window
-    block = page_block(orjson.loads(first_page)) or {}
-    return max(1, int(block.get("last_page") or 1))
 
 
 def chunked_tables(
