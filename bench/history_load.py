@@ -225,7 +225,7 @@ def main(argv=None) -> int:
     ap.add_argument("--full-baselines", action="store_true")
     ap.add_argument("--frame-pages", type=int, default=2000, help="pages for the parse-only race")
     ap.add_argument("--settle-days", type=float, default=7)
-    ap.add_argument("--repeats", type=int, default=3, help="fresh processes per warm measure")
+    ap.add_argument("--repeats", type=int, default=5, help="fresh processes per warm measure")
     ap.add_argument(
         "--stock-http-cache",
         action="store_true",

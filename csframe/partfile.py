@@ -87,21 +87,21 @@ def read_table(
         read_table(path, expect={"csframe.namespace": "http://127.0.0.1:8765/v3#3f9c"})
     """
     try:
-        meta = pq.read_metadata(path)
-        kv = meta.metadata or {}
-        rows = int(kv[ROWS_KEY])
-        schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(kv[SCHEMA_KEY])))
-        for key, value in (expect or {}).items():
-            if kv.get(key.encode()) != value.encode():
-                raise DamagedFile(f"{path}: {key} is {kv.get(key.encode())!r}, not {value!r}")
-        if meta.num_rows != rows:
-            raise DamagedFile(f"{path}: {meta.num_rows} rows where {rows} were written")
-        if columns is not None:
-            columns = [c for c in columns if c in schema.names]
-            schema = pa.schema([schema.field(c) for c in columns])
-        table = pq.read_table(
-            path, columns=columns, page_checksum_verification=True, memory_map=True
-        )
+        # one open for metadata and data (pq.read_table would go through the dataset layer)
+        with pq.ParquetFile(path, memory_map=True, page_checksum_verification=True) as pf:
+            kv = pf.metadata.metadata or {}
+            rows = int(kv[ROWS_KEY])
+            schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(kv[SCHEMA_KEY])))
+            for key, value in (expect or {}).items():
+                if kv.get(key.encode()) != value.encode():
+                    found = kv.get(key.encode())
+                    raise DamagedFile(f"{path}: {key} is {found!r}, not {value!r}")
+            if pf.metadata.num_rows != rows:
+                raise DamagedFile(f"{path}: {pf.metadata.num_rows} rows where {rows} were written")
+            if columns is not None:
+                columns = [c for c in columns if c in schema.names]
+                schema = pa.schema([schema.field(c) for c in columns])
+            table = pf.read(columns=columns)
         if table.num_rows != rows:
             raise DamagedFile(f"{path}: {table.num_rows} rows read where {rows} were written")
         # Parquet has no seconds unit (timestamps come back in ms): the types as written
