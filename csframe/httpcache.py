@@ -2,11 +2,14 @@
 backend (WAL), namespaced by server, with bounded lock waits, and self-healing.
 
 History pages of closed windows no longer pass through here (they go to the frame cache,
-:mod:`csframe.framecache`), and with them went the reason for a faster backend:
-``bench/history_load.py --rows 100000 --settle-days 400`` (every page through this cache)
-measured requests-cache's own backend within 5% of the former one (per-thread read
-connections, a write-behind thread) on the cold load and faster on the warm one. What is
-left are guarantees its public options cannot give:
+:mod:`csframe.framecache`), and the write-behind thread that used to store pages went with
+them: with one month of thirteen through this cache (``bench/history_load.py --rows 100000
+--settle-days 40``) cold loads took the same time with and without it. What is left:
+
+- **Reads through a connection per thread.** requests-cache's ``SQLiteDict`` shares one
+  connection between threads and pastes each key into the SQL text; here each thread reads
+  on its own connection with a bound parameter (WAL: a reader never waits for a writer).
+  Warm reads of cached pages on 8 threads took half the time.
 
 - **Lock waits are bounded.** requests-cache waits for SQLite's write lock forever (on
   every save, and on every open, where it creates its table); here a write gives up after
@@ -24,8 +27,8 @@ left are guarantees its public options cannot give:
 - **Closing.** After ``close()`` the cache refuses reads (:class:`CacheClosed`) and drops
   saves, rather than reopening the file.
 
-These override two non-public methods of requests-cache's ``SQLiteDict`` (its lock loop
-and table creation), hence the ``requests-cache<2`` pin.
+These override non-public parts of requests-cache's ``SQLiteDict`` (its lock loop, table
+creation and reads), hence the ``requests-cache<2`` pin.
 
 Example::
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -108,7 +112,45 @@ cache_key = make_key_fn()  # the key without a namespace (tests, ad hoc sessions
 
 
 class _BoundedDict(SQLiteDict):
-    """``SQLiteDict`` whose write-lock waits are bounded (see the module doc)."""
+    """``SQLiteDict`` whose write-lock waits are bounded and whose reads use a connection
+    per thread (see the module doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # not the write lock: readers never wait on it
+        super().__init__(*args, **kwargs)
+
+    def _reader(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(
+                self.db_path, isolation_level=None, check_same_thread=False, timeout=LOCK_WAIT
+            )
+            self._local.con = con
+            with self._readers_lock:
+                self._readers.append(con)
+        return con
+
+    def __getitem__(self, key: Any) -> Any:
+        if self._active_transaction:  # inside a write: that transaction's own view
+            return super().__getitem__(key)
+        # A bound parameter on this thread's own connection: SQLite reuses the compiled
+        # statement (requests-cache pastes the key into the SQL text of a connection all
+        # threads share, and so compiles every lookup anew).
+        sql = f"SELECT value FROM {self.table_name} WHERE key=?"
+        row = self._reader().execute(sql, (key,)).fetchone()
+        if not row:
+            raise KeyError(key)
+        return self.deserialize(key, row[0])
+
+    def close(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for con in readers:
+            con.close()
+        self._local = threading.local()
+        super().close()
 
     def init_db(self) -> None:
         # requests-cache creates its table with a write transaction on every open; when the
@@ -152,9 +194,8 @@ class _BoundedDict(SQLiteDict):
 
     def contains(self, key: str) -> bool:
         """Whether ``key`` is stored (a read: no write lock)."""
-        with self.connection() as con:
-            sql = f"SELECT 1 FROM {self.table_name} WHERE key=?"
-            return con.execute(sql, (key,)).fetchone() is not None
+        sql = f"SELECT 1 FROM {self.table_name} WHERE key=?"
+        return self._reader().execute(sql, (key,)).fetchone() is not None
 
 
 class BoundedSQLiteCache(SQLiteCache):
