@@ -213,10 +213,16 @@ def table_to_frame(
         df = empty_frame(resource)
     if columns is not None:
         df = df.reindex(columns=columns)
-    # Arrow may hand back float64 for an all-null int column, or object for all-null text.
+    # Arrow may hand back float64 for an all-null int column, or object for all-null text,
+    # and an all-null category column with object categories (chunks of one load must
+    # share the categories' dtype, or they do not concatenate as categoricals).
     for name, dtype in resource.dtypes().items():
-        if name in df.columns and str(df[name].dtype) != dtype:
+        if name not in df.columns:
+            continue
+        if str(df[name].dtype) != dtype:
             df[name] = df[name].astype(dtype)
+        elif dtype == "category" and not len(df[name].cat.categories):
+            df[name] = df[name].cat.set_categories(pd.Index([], dtype="str"))
     if currency:
         df.attrs["currency"] = currency
     return df

@@ -299,20 +299,33 @@ def _iter_tables(
     fetched = window_tables(pages, resource, chunk_pages)
     current = next(fetched, None) if fetch else None
     position = 0  # index in ``fetch`` of the window being fetched
+    empty: pa.Table | None = None  # tables without rows (empty windows) are not yielded...
+    yielded = False
     for i, window in enumerate(windows):
         if i in cached:
-            yield cached[i]
+            if cached[i].num_rows:
+                yielded = True
+                yield cached[i]
+            else:
+                empty = cached[i]
             continue
         keep = frames is not None and closed(window)
         parts = []
         while current is not None and current[0] == position:
-            yield current[1]
+            table = current[1]
+            if table.num_rows:
+                yielded = True
+                yield table
+            else:
+                empty = table
             if keep:
-                parts.append(current[1])
+                parts.append(table)
             current = next(fetched, None)
         if keep:  # the whole window went by: cache it (not when the caller stopped early)
             frames.put(resource.name, window, search, parts)
         position += 1
+    if not yielded and empty is not None:
+        yield empty  # ...unless there is nothing else: an empty load has one empty table
 
 
 def window_tables(
