@@ -58,8 +58,9 @@ class Client:
     cache:
         ``True`` (default): SQLite HTTP cache in ``cache_dir``, one file per username and
         API root (a sandbox's entries are also keyed by its instance), owner-only
-        permissions; ``False``: no cache; a path: use that directory. See the README's
-        configuration section for healing, clearing and read-your-writes.
+        permissions, and next to it the frame cache of closed history windows
+        (:mod:`csframe.framecache`); ``False``: no cache; a path: use that directory. See
+        the README's configuration section for healing, clearing and read-your-writes.
     cache_dir:
         Cache directory; default ``CSFRAME_CACHE_DIR`` or the user cache directory.
     max_workers:
@@ -72,7 +73,7 @@ class Client:
         ``"auto"`` (bars in notebooks and terminals, none under CI), ``True`` or ``False``.
     settle_days:
         How long after a window closes its data may still change (receipts); older
-        windows are cached for a long time. A number of days, 0 or more.
+        windows go to the frame cache for good. A number of days, 0 or more.
     max_attempts:
         Tries per read request (1 = no retry) before a transient failure is raised.
 
@@ -161,12 +162,13 @@ class Client:
     def close(self) -> None:
         """Close the HTTP session and the cache database. Safe from another thread during a
         load: in-flight requests finish, later ones raise
-        :class:`~csframe.errors.ClientClosed`, queued cache writes are stored once, and no
-        thread is left behind."""
+        :class:`~csframe.errors.ClientClosed`, queued frame-cache windows are written
+        once, and no thread is left behind."""
         self.session.close()
 
     def clear_cache(self) -> None:
-        """Delete every cached response of this client (its cache file stays, empty).
+        """Delete every cached response of this client (its cache file stays, empty) and
+        every window of its frame cache.
 
         Example::
 

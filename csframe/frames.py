@@ -213,10 +213,16 @@ def table_to_frame(
         df = empty_frame(resource)
     if columns is not None:
         df = df.reindex(columns=columns)
-    # Arrow may hand back float64 for an all-null int column, or object for all-null text.
+    # Arrow may hand back float64 for an all-null int column, or object for all-null text,
+    # and an all-null category column with object categories (chunks of one load must
+    # share the categories' dtype, or they do not concatenate as categoricals).
     for name, dtype in resource.dtypes().items():
-        if name in df.columns and str(df[name].dtype) != dtype:
+        if name not in df.columns:
+            continue
+        if str(df[name].dtype) != dtype:
             df[name] = df[name].astype(dtype)
+        elif dtype == "category" and not len(df[name].cat.categories):
+            df[name] = df[name].cat.set_categories(pd.Index([], dtype="str"))
     if currency:
         df.attrs["currency"] = currency
     return df
@@ -227,9 +233,14 @@ def _records_table(bodies: Sequence[bytes]) -> pa.Table:
     # into spaces turns N bodies into N lines of newline-delimited JSON without changing them.
     lines = [b.replace(b"\n", b" ").replace(b"\r", b" ") for b in bodies]
     biggest = max(len(line) for line in lines)
+    # One thread: loaders parse a chunk at a time while their workers fetch the next pages,
+    # so the reader's own threads gained little, and each kept a heap of its own (peak RSS
+    # at 100,000 rows: about 1.4x the frame more; bench/history_load.py).
     parsed = pa_json.read_json(
         io.BytesIO(b"\n".join(lines)),
-        read_options=pa_json.ReadOptions(block_size=max(1 << 20, 2 * biggest + 16)),
+        read_options=pa_json.ReadOptions(
+            block_size=max(1 << 20, 2 * biggest + 16), use_threads=False
+        ),
     )
     data = parsed.column("data")
     if pa.types.is_list(data.type) and "last_page" in parsed.column_names:

@@ -1,23 +1,21 @@
-"""The HTTP cache behind :class:`csframe.session.ApiSession`: requests-cache, tuned for
-many concurrent page reads, namespaced by server, and self-healing.
+"""The HTTP cache behind :class:`csframe.session.ApiSession`: requests-cache's SQLite
+backend (WAL), namespaced by server, with bounded lock waits, and self-healing.
 
-Changes to requests-cache's SQLite backend, all through its extension points (a custom
-backend and ``key_fn``), measured in ``bench/history_load.py``:
+History pages of closed windows no longer pass through here (they go to the frame cache,
+:mod:`csframe.framecache`), and the write-behind thread that used to store pages went with
+them: with one month of thirteen through this cache (``bench/history_load.py --rows 100000
+--settle-days 40``) cold loads took the same time with and without it. What is left:
 
-- **Reads do not queue behind writes.** requests-cache's ``SQLiteDict`` shares one
-  connection, and one lock, between all threads, and holds that lock for a whole write
-  transaction; eight workers saving pages made every lookup wait for the last save. Here
-  each thread reads through a connection of its own. In WAL mode a reader never waits for
-  the writer and sees only committed rows; writes stay serialised on the shared connection.
-  The redirects table, which stays empty, is not queried at all while it is.
-- **Writes leave the request path.** A saved response is queued and one writer thread
-  stores the queue many responses per transaction. Workers go back to the network at once.
-  A lookup of a key still in the queue waits (at most ``FLUSH_WAIT``) for the writer, so a
-  read sees the writes made before it; ``close()`` (and interpreter exit) drains the queue.
-- **Lock waits are bounded.** requests-cache waits for SQLite's write lock forever; here a
-  write gives up after ``LOCK_WAIT`` seconds (another process holding the lock costs a
-  response its cache entry, never a load its time) and says so at DEBUG. A response that is
-  not cached, and was not, takes no write lock at all.
+- **Reads through a connection per thread.** requests-cache's ``SQLiteDict`` shares one
+  connection between threads and pastes each key into the SQL text; here each thread reads
+  on its own connection with a bound parameter (WAL: a reader never waits for a writer).
+  Warm reads of cached pages on 8 threads took half the time.
+
+- **Lock waits are bounded.** requests-cache waits for SQLite's write lock forever (on
+  every save, and on every open, where it creates its table); here a write gives up after
+  ``LOCK_WAIT`` seconds (another process holding the lock costs a response its cache
+  entry, never a load its time), later saves skip for ``LOCK_WAIT`` seconds, and it says
+  so at DEBUG. A response that is not cached, and was not, takes no write lock at all.
 - **A cheap, namespaced cache key.** Method plus URL with its query sorted, prefixed by the
   namespace (the API root and, for a sandbox, its instance token): two servers never share
   an entry. Headers are never part of it: Authorization is neither stored nor matched.
@@ -26,9 +24,11 @@ backend and ``key_fn``), measured in ``bench/history_load.py``:
   both paths, and a new one is created. Errors reading an entry count as a miss.
 - **Invalidation.** ``invalidate(prefixes)`` forgets the short-lived entries under some URL
   paths (read-your-writes, see :meth:`csframe.session.ApiSession.invalidate`).
+- **Closing.** After ``close()`` the cache refuses reads (:class:`CacheClosed`) and drops
+  saves, rather than reopening the file.
 
-Not fork-safe: a child process inherits the queue but not the writer thread (nor usable
-SQLite connections, as with stock requests-cache); create the Client after forking.
+These override non-public parts of requests-cache's ``SQLiteDict`` (its lock loop, table
+creation and reads), hence the ``requests-cache<2`` pin.
 
 Example::
 
@@ -38,20 +38,18 @@ Example::
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import queue
 import sqlite3
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from hashlib import blake2b
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests_cache
@@ -60,16 +58,10 @@ from requests_cache.backends.sqlite import SQLiteCache, SQLiteDict
 
 log = logging.getLogger("csframe")
 
-# Responses waiting for the writer (bounded: a slow disk slows the workers, not memory),
-# and how many it stores per transaction.
-WRITE_QUEUE = 64
-WRITE_BATCH = 32
 # Seconds a write waits for SQLite's write lock (held by another process, say) before the
-# response goes uncached; and seconds a read waits for a queued write of its own key.
+# response goes uncached (and saves skip for as long).
 LOCK_WAIT = 2.0
-FLUSH_WAIT = 2.0
-# Entries cached for longer than this (settled history windows, closed months) are kept by
-# invalidate(): a write cannot change them.
+# Entries cached for longer than this are kept by invalidate(): a write cannot change them.
 SHORT_LIVED = 24 * 3600.0
 
 _INDEX = "csframe_index"  # key -> URL path and time to live, for invalidate()
@@ -119,16 +111,46 @@ def make_key_fn(namespace: str = ""):
 cache_key = make_key_fn()  # the key without a namespace (tests, ad hoc sessions)
 
 
-class _ThreadReadDict(SQLiteDict):
-    """``SQLiteDict`` whose reads use one connection per thread and whose write-lock waits
-    are bounded (see the module doc)."""
+class _BoundedDict(SQLiteDict):
+    """``SQLiteDict`` whose write-lock waits are bounded and whose reads use a connection
+    per thread (see the module doc)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()  # not the write lock: readers never wait on it
-        self.closed = False
         super().__init__(*args, **kwargs)
+
+    def _reader(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(
+                self.db_path, isolation_level=None, check_same_thread=False, timeout=LOCK_WAIT
+            )
+            self._local.con = con
+            with self._readers_lock:
+                self._readers.append(con)
+        return con
+
+    def __getitem__(self, key: Any) -> Any:
+        if self._active_transaction:  # inside a write: that transaction's own view
+            return super().__getitem__(key)
+        # A bound parameter on this thread's own connection: SQLite reuses the compiled
+        # statement (requests-cache pastes the key into the SQL text of a connection all
+        # threads share, and so compiles every lookup anew).
+        sql = f"SELECT value FROM {self.table_name} WHERE key=?"
+        row = self._reader().execute(sql, (key,)).fetchone()
+        if not row:
+            raise KeyError(key)
+        return self.deserialize(key, row[0])
+
+    def close(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for con in readers:
+            con.close()
+        self._local = threading.local()
+        super().close()
 
     def init_db(self) -> None:
         # requests-cache creates its table with a write transaction on every open; when the
@@ -137,22 +159,16 @@ class _ThreadReadDict(SQLiteDict):
             found = con.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (self.table_name,)
             ).fetchone()
-        if not found:  # requests-cache's schema (its init_db would first close us)
-            with self.connection(commit=True) as con:
-                con.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self.table_name} "
-                    "(key TEXT PRIMARY KEY, value BLOB, expires INTEGER)"
-                )
-                con.execute(f"CREATE INDEX IF NOT EXISTS expires_idx ON {self.table_name}(expires)")
+        if not found:
+            super().init_db()
 
     @contextmanager
-    def _acquire_sqlite_lock(self):
+    def _acquire_sqlite_lock(self) -> Iterator[None]:
         with self._lock:
-            if self.closed:
-                raise CacheClosed("the HTTP cache is closed")
             if self._connection is None:
-                with super().connection():
+                with self.connection():
                     pass  # opens the shared connection
+            assert self._connection is not None
             deadline = time.monotonic() + LOCK_WAIT
             while True:
                 try:
@@ -167,7 +183,6 @@ class _ThreadReadDict(SQLiteDict):
                         ) from None
                     time.sleep(0.005)
             self._active_transaction = True
-            self._local.writing = True
             try:
                 yield
                 self._connection.commit()
@@ -176,94 +191,29 @@ class _ThreadReadDict(SQLiteDict):
                 raise
             finally:
                 self._active_transaction = False
-                self._local.writing = False
-
-    @contextmanager
-    def connection(self, commit: bool = False) -> Iterator[sqlite3.Connection]:
-        if self.closed:
-            raise CacheClosed("the HTTP cache is closed")
-        if commit or getattr(self._local, "writing", False):
-            # writes, and reads inside this thread's own write transaction, keep
-            # requests-cache's shared connection
-            with super().connection(commit=commit) as shared:
-                yield shared
-            return
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(
-                self.db_path, isolation_level=None, check_same_thread=False, timeout=LOCK_WAIT
-            )
-            self._local.con = con
-            with self._readers_lock:
-                self._readers.append(con)
-        yield con
-
-    def __getitem__(self, key):
-        if getattr(self._local, "writing", False):
-            return super().__getitem__(key)
-        with self.connection() as con:
-            # A bound parameter on this thread's own connection: SQLite reuses the compiled
-            # statement (requests-cache pastes the key into the SQL text, for its shared
-            # connection's sake, and so compiles every lookup anew).
-            row = con.execute(f"SELECT value FROM {self.table_name} WHERE key=?", (key,)).fetchone()
-        if not row:
-            raise KeyError(key)
-        return self.deserialize(key, row[0])
 
     def contains(self, key: str) -> bool:
         """Whether ``key`` is stored (a read: no write lock)."""
-        with self.connection() as con:
-            sql = f"SELECT 1 FROM {self.table_name} WHERE key=?"
-            return con.execute(sql, (key,)).fetchone() is not None
-
-    def close(self) -> None:
-        with self._lock:
-            self.closed = True
-            with self._readers_lock:
-                readers, self._readers = self._readers, []
-            for con in readers:
-                con.close()
-            self._local = threading.local()
-            super().close()
+        sql = f"SELECT 1 FROM {self.table_name} WHERE key=?"
+        return self._reader().execute(sql, (key,)).fetchone() is not None
 
 
-class _RedirectsDict(_ThreadReadDict):
-    """The redirects table. API traffic never fills it, so while it is empty a lookup
-    answers "not there" without a query: one SELECT less on every cache miss."""
+class BoundedSQLiteCache(SQLiteCache):
+    """requests-cache's SQLite backend with bounded lock waits, invalidation, a record of
+    whose file it is, and reads refused after ``close()`` (see the module doc)."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._empty = not self.count()
+    responses: _BoundedDict
+    redirects: _BoundedDict
 
-    def __setitem__(self, key, value) -> None:
-        self._empty = False
-        super().__setitem__(key, value)
-
-    def __getitem__(self, key):
-        if self._empty:
-            raise KeyError(key)
-        return super().__getitem__(key)
-
-
-class ConcurrentSQLiteCache(SQLiteCache):
-    """requests-cache's SQLite backend with per-thread read connections, a write-behind
-    thread, bounded lock waits and invalidation (see the module doc)."""
-
-    def __init__(self, db_path: str, serializer=None, **kwargs) -> None:
-        # BaseCache's constructor, not SQLiteCache's: that one would open requests-cache's
-        # own storage (and create the tables) only for it to be replaced here.
-        BaseCache.__init__(self, cache_name=str(db_path), **kwargs)
+    def __init__(self, db_path: str, **kwargs: Any) -> None:
+        # BaseCache's constructor, not SQLiteCache's: that one would open its tables on
+        # requests-cache's own storage (waiting for the write lock without end)
+        BaseCache.__init__(self, cache_name=str(db_path))
         kwargs.setdefault("timeout", 0.05)  # SQLite's own busy wait; ours is LOCK_WAIT
-        skwargs = {"serializer": serializer, **kwargs} if serializer else kwargs
-        self.responses = _ThreadReadDict(db_path, table_name="responses", **skwargs)
-        self.redirects = _RedirectsDict(
+        self.responses = _BoundedDict(db_path, table_name="responses", **kwargs)
+        self.redirects = _BoundedDict(
             db_path, table_name="redirects", lock=self.responses._lock, serializer=None, **kwargs
         )
-        self._queue: queue.Queue = queue.Queue(maxsize=WRITE_QUEUE)
-        self._unsaved: dict[str, int] = {}  # key -> saves queued for it
-        self._unsaved_cond = threading.Condition()
-        self._writer: threading.Thread | None = None
-        self._writer_lock = threading.Lock()
         self._closed = False
         # While another process holds the write lock, saves are dropped at once (until this
         # monotonic time) instead of each waiting LOCK_WAIT: one probe per LOCK_WAIT.
@@ -283,105 +233,44 @@ class ConcurrentSQLiteCache(SQLiteCache):
                 con.execute(
                     f"CREATE TABLE IF NOT EXISTS {_META} (key TEXT PRIMARY KEY, value TEXT)"
                 )
-        _OPEN.add(self)
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    # -- writes: queued, then stored by one thread, many per transaction -----------------------
-    def save_response(self, response, cache_key=None, expires=None) -> None:
+    def save_response(
+        self, response: Any, cache_key: str | None = None, expires: Any = None
+    ) -> None:
         if self._closed:
             return
         if time.monotonic() < self._busy_until:
             log.debug("HTTP cache busy: %s not stored", response.url)
             return
         key = cache_key or self.create_key(response.request)
-        with self._unsaved_cond:
-            self._unsaved[key] = self._unsaved.get(key, 0) + 1
-        self._start_writer()
-        try:  # blocks when the writer is far behind, but not for ever
-            self._queue.put((response, key, expires), timeout=LOCK_WAIT)
-        except queue.Full:
-            log.debug("HTTP cache busy: %s not stored", response.url)
-            self._saved([key])
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every queued response is stored (or ``timeout`` seconds); whether it was."""
-        with self._unsaved_cond:
-            return self._unsaved_cond.wait_for(lambda: not self._unsaved, timeout)
-
-    def _saved(self, keys: Iterable[str]) -> None:
-        with self._unsaved_cond:
-            for key in keys:
-                left = self._unsaved.pop(key) - 1
-                if left:
-                    self._unsaved[key] = left
-            self._unsaved_cond.notify_all()
-
-    def _start_writer(self) -> None:
-        if self._writer is None:
-            with self._writer_lock:
-                if self._writer is None and not self._closed:
-                    self._writer = threading.Thread(
-                        target=self._write_loop, name="csframe-cache-writer", daemon=True
+        ttl = None if expires is None else _ts(expires) - time.time()
+        try:
+            with self.responses.bulk_commit():  # the entry and its index row together
+                super().save_response(response, key, expires)
+                with self.responses.connection() as con:
+                    con.execute(
+                        f"INSERT OR REPLACE INTO {_INDEX} (key, path, ttl) VALUES (?, ?, ?)",
+                        (key, urlsplit(response.url).path, ttl),
                     )
-                    self._writer.start()
-
-    def _write_loop(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < WRITE_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(item is None for item in batch)
-            items = [item for item in batch if item is not None]
-            try:
-                if items and time.monotonic() < self._busy_until:
-                    log.debug("HTTP cache busy: %d responses not stored", len(items))
-                elif items:
-                    self._store(items)
-            except CacheBusy:
-                self._busy_until = time.monotonic() + LOCK_WAIT
-                log.debug("HTTP cache busy: %d responses not stored", len(items))
-            except Exception:  # a cache is best-effort: the data was already returned
+        except CacheBusy:
+            self._busy_until = time.monotonic() + LOCK_WAIT
+            log.debug("HTTP cache busy: %s not stored", response.url)
+        except sqlite3.Error:  # a cache is best-effort: the data is returned all the same
+            if not self._closed:
                 log.warning(
-                    "could not store %d responses in the HTTP cache %s",
-                    len(items),
+                    "could not store %s in the HTTP cache %s",
+                    response.url,
                     self.responses.db_path,
                     exc_info=True,
                 )
-            finally:
-                self._saved(key for _, key, _ in items)
-                for _ in batch:
-                    self._queue.task_done()
-            if stop:
-                return
 
-    def _store(self, items: list) -> None:
-        now = time.time()
-        with self.responses.bulk_commit():
-            con = self.responses._connection
-            assert con is not None  # bulk_commit() opened it
-            for response, key, expires in items:
-                super().save_response(response, key, expires)
-                ttl = None if expires is None else _ts(expires) - now
-                con.execute(
-                    f"INSERT OR REPLACE INTO {_INDEX} (key, path, ttl) VALUES (?, ?, ?)",
-                    (key, urlsplit(response.url).path, ttl),
-                )
-
-    # -- reads see every write made before them ------------------------------------------
-    def get_response(self, key: str, default=None):
+    def get_response(self, key: str, default: Any = None) -> Any:
         if self._closed:
             raise CacheClosed("the HTTP cache is closed")
-        if key in self._unsaved:
-            with self._unsaved_cond:
-                if not self._unsaved_cond.wait_for(lambda: key not in self._unsaved, FLUSH_WAIT):
-                    log.debug("HTTP cache busy: a queued entry is not read back; going to the API")
-                    return default
         try:
             response = super().get_response(key, default)
         except sqlite3.Error:
@@ -404,7 +293,7 @@ class ConcurrentSQLiteCache(SQLiteCache):
             return default
         return response
 
-    def _is_forgotten(self, response) -> bool:
+    def _is_forgotten(self, response: Any) -> bool:
         path = urlsplit(response.url).path
         created = _ts(response.created_at)
         ttl = None if response.expires is None else _ts(response.expires) - created
@@ -412,14 +301,11 @@ class ConcurrentSQLiteCache(SQLiteCache):
             return False
         return any(_under(path, prefix) and created < at for prefix, at in self._forgotten.items())
 
-    def delete(self, *keys, **kwargs):
-        if len(keys) == 1 and not kwargs:
+    def delete(self, *keys: str, **kwargs: Any) -> Any:
+        if len(keys) == 1 and not kwargs and not self.responses.contains(keys[0]):
             # requests-cache deletes the key of every response it does not store: no write
             # lock for one that was never there
-            key = keys[0]
-            if key not in self._unsaved and not self.responses.contains(key):
-                return None
-        self.flush(FLUSH_WAIT)  # a queued save must not bring back what is deleted
+            return None
         try:
             return super().delete(*keys, **kwargs)
         except CacheBusy:
@@ -437,7 +323,6 @@ class ConcurrentSQLiteCache(SQLiteCache):
         prefixes = list(prefixes)
         now = time.time()
         self._forgotten = {**self._forgotten, **dict.fromkeys(prefixes, now)}
-        self.flush(FLUSH_WAIT)
         try:
             with self.responses.connection(commit=True) as con:
                 for prefix in prefixes:
@@ -450,7 +335,6 @@ class ConcurrentSQLiteCache(SQLiteCache):
             log.debug("HTTP cache: entries under %s not deleted from the file: %s", prefixes, exc)
 
     def clear(self) -> None:
-        self.flush(FLUSH_WAIT)
         with self.responses.connection(commit=True) as con:
             con.execute("DELETE FROM responses")
             con.execute("DELETE FROM redirects")
@@ -458,16 +342,10 @@ class ConcurrentSQLiteCache(SQLiteCache):
         self._forgotten = {}
 
     def close(self) -> None:
-        """Store what is queued (once), stop the writer, close every connection."""
-        with self._writer_lock:
-            if self._closed:
-                return
+        """Close the file; later reads raise :class:`CacheClosed`, later saves are dropped."""
+        with self.responses._lock:
             self._closed = True
-            writer, self._writer = self._writer, None
-        if writer is not None:
-            self._queue.put(None)
-            writer.join()
-        super().close()
+            super().close()
 
     # -- whose file this is ---------------------------------------------------------------
     def claim(self, root: str, instance: str | None, username: str) -> None:
@@ -498,19 +376,8 @@ def _tables(con: sqlite3.Connection) -> set[str]:
     return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
-# Every open cache, so that interpreter exit can drain their queues (one hook, not one
-# registration per cache: a notebook may create many clients).
-_OPEN: weakref.WeakSet[ConcurrentSQLiteCache] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_all() -> None:
-    for cache in list(_OPEN):
-        cache.close()
-
-
 def cached_session(
-    path: Path | ConcurrentSQLiteCache, namespace: str = "", **settings
+    path: Path | BoundedSQLiteCache, namespace: str = "", **settings: Any
 ) -> requests_cache.CachedSession:
     """A ``CachedSession`` on the SQLite file ``path`` (WAL mode) or an open backend, with
     csframe's backend and key. ``settings`` are requests-cache session settings.
@@ -519,18 +386,18 @@ def cached_session(
 
         http = cached_session(Path("/tmp/c.sqlite"), expire_after=300)
     """
-    backend = path if isinstance(path, ConcurrentSQLiteCache) else _backend(path)
+    backend = path if isinstance(path, BoundedSQLiteCache) else _backend(path)
     return requests_cache.CachedSession(backend=backend, key_fn=make_key_fn(namespace), **settings)
 
 
-def _backend(path) -> ConcurrentSQLiteCache:
-    return ConcurrentSQLiteCache(str(path), wal=True)
+def _backend(path: Path) -> BoundedSQLiteCache:
+    return BoundedSQLiteCache(str(path), wal=True)
 
 
 # -- opening, healing, inspecting ---------------------------------------------------------
 def open_cache(
     path: Path, *, root: str, instance: str | None = None, username: str = ""
-) -> ConcurrentSQLiteCache | None:
+) -> BoundedSQLiteCache | None:
     """The cache file ``path`` for API root ``root``, checked first: a corrupted file, or
     one written for another root, is moved aside (``<name>.corrupt-<time>``) with a
     :class:`CacheRepairedWarning` naming it. Returns None (no cache for this client, with a

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from csframe import schema
+from csframe import partfile, schema
 from csframe.store_files import STATE_FILE, MonthFile, check_columns, month_files, open_state
 from csframe.timeutil import parse_instant
 
@@ -111,32 +111,16 @@ def month_key(month: pd.Timestamp) -> str:
 
 
 def write_month(root: Path, month: pd.Timestamp, frame: pd.DataFrame) -> Path:
-    """Replace one month's file atomically with ``frame``."""
+    """Replace one month's file atomically with ``frame`` (see :mod:`csframe.partfile`)."""
     target = root / f"month={month_key(month)}" / "part.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    tmp = target.with_name(f".part.parquet.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+    return partfile.write_table(target, pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def write_snapshot(root: Path, day: str, frame: pd.DataFrame) -> Path:
-    """Replace the snapshot of ``day`` ('YYYY-MM-DD') atomically with ``frame``."""
+    """Replace the snapshot of ``day`` ('YYYY-MM-DD') atomically with ``frame`` (see
+    :mod:`csframe.partfile`)."""
     target = root / f"snapshot={day}" / "part.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".part.parquet.{os.getpid()}.tmp")
-    try:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp, compression="zstd")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+    return partfile.write_table(target, pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def snapshot_for(state: dict, as_of: object = None) -> str | None:
@@ -341,9 +325,4 @@ def _alive(pid: int) -> bool:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    partfile.atomic_write_bytes(path, data)

@@ -126,7 +126,7 @@ def test_concurrent_loads_from_threads_share_one_client(client):
 def test_closed_months_come_from_cache_and_only_the_open_window_is_refetched(tmp_path, clock, now):
     from csframe import timeutil
     from csframe.loaders import plan_windows
-    from csframe.loaders.message_history import LONG_EXPIRE, SHORT_EXPIRE
+    from csframe.loaders.message_history import SHORT_EXPIRE
 
     clock(now)
     with running(scale="small", seed=9, now=now) as sb:
@@ -150,9 +150,10 @@ def test_closed_months_come_from_cache_and_only_the_open_window_is_refetched(tmp
         assert refetched == max(1, -(-rows // 100))
         assert len(second) == len(first) + len(new_ids)
         assert second["message_id"].tolist()[-30:] == new_ids
-        # The expiry each window's pages were stored with, on this day: long once the
-        # window closed more than settle_days (7) ago, short while it may still change.
-        cs.session.cache.flush()  # drains the write-behind queue (a closed cache stays closed)
+        # Where each window's data was kept, on this day: a window that closed more than
+        # settle_days (7) ago as a table in the frame cache (its pages skip the HTTP
+        # cache); one that may still change as pages with the short expiry.
+        cs.session.frames.flush()
         stored = {}
         for response in cs.session.http.cache.responses.values():
             query = dict(parse_qsl(urlsplit(response.url).query))
@@ -160,10 +161,15 @@ def test_closed_months_come_from_cache_and_only_the_open_window_is_refetched(tmp
                 lifetime = response.expires - response.created_at
                 stored[int(query["date_to"])] = lifetime
         now_ts = timeutil.now_utc()
+        search: dict = {}
         for w in windows[:-1]:
             end = pd.Timestamp(w["date_to"] + 1, unit="s", tz="UTC")
-            expected = LONG_EXPIRE if end < now_ts - cs.settle else SHORT_EXPIRE
-            assert abs(stored[w["date_to"]] - expected) < pd.Timedelta(minutes=1), w
+            framed = cs.session.frames.path("sms_history", w, search).is_file()
+            if end < now_ts - cs.settle:
+                assert framed and w["date_to"] not in stored, w
+            else:
+                assert not framed, w
+                assert abs(stored[w["date_to"]] - SHORT_EXPIRE) < pd.Timedelta(minutes=1), w
         open_pages = [v for k, v in stored.items() if k > windows[-2]["date_to"]]
         assert open_pages and all(
             abs(v - SHORT_EXPIRE) < pd.Timedelta(minutes=1) for v in open_pages

@@ -1,13 +1,15 @@
-"""The HTTP cache backend: key, per-thread reads, write-behind (real sandbox, real SQLite)."""
+"""The HTTP cache backend: key, bounded lock waits, close (real sandbox, real SQLite)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-from contextlib import contextmanager
+import time
 
+import pytest
 import requests
 
-from csframe.httpcache import cache_key, cached_session
+from csframe.httpcache import LOCK_WAIT, CacheClosed, cache_key, cached_session
 
 
 def _session(sandbox, path):
@@ -29,85 +31,68 @@ def test_cache_key_ignores_parameter_order_and_headers():
     assert a != _key(url.replace("sms", "mms"), {"page": 2, "limit": 100})
 
 
-@contextmanager
-def _writes_blocked(backend):
-    """Another thread holds the write lock (an open write transaction, the writer kept
-    out) until the block ends, or until the ``release_after(seconds)`` it yields fires."""
-    release, held = threading.Event(), threading.Event()
+def _hold_write_lock(path, held, release):
+    """What another process writing the same file looks like: its write lock, held."""
+    con = sqlite3.connect(path, timeout=5, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    held.set()
+    release.wait(20)
+    con.execute("ROLLBACK")
+    con.close()
 
-    def hold():
-        with backend.responses.bulk_commit():
-            held.set()
-            release.wait(10)
 
-    holder = threading.Thread(target=hold)
+def test_a_save_waits_for_another_writer_a_bounded_time_then_skips(sandbox, tmp_path):
+    path = tmp_path / "c.sqlite"
+    http = _session(sandbox, path)
+    http.get(f"{sandbox.base_url}/sms/history", params={"page": 1, "limit": 15})
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, held, release))
     holder.start()
-    assert held.wait(5)
     try:
-        yield lambda seconds: threading.Timer(seconds, release.set).start()
+        assert held.wait(5)
+        t0 = time.monotonic()
+        for page in range(2, 6):  # requests-cache's own backend would wait here for ever
+            r = http.get(f"{sandbox.base_url}/sms/history", params={"page": page, "limit": 15})
+            assert r.status_code == 200 and not r.from_cache
+        took = time.monotonic() - t0
+        assert took < LOCK_WAIT + 1.5, took  # one bounded wait, then saves skip
+        assert not http.cache.responses.contains(cache_key(r.request))
+        # reads go on: the page stored before the lock was taken is still served
+        r = http.get(f"{sandbox.base_url}/sms/history", params={"page": 1, "limit": 15})
+        assert r.from_cache
+    finally:
+        release.set()
+        holder.join()
+    http.close()
+
+
+def test_opening_a_cache_whose_write_lock_is_held_does_not_wait(sandbox, tmp_path):
+    path = tmp_path / "c.sqlite"
+    _session(sandbox, path).close()
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, held, release))
+    holder.start()
+    try:
+        assert held.wait(5)
+        opened: list = []
+        opener = threading.Thread(target=lambda: opened.append(_session(sandbox, path)))
+        opener.start()
+        opener.join(LOCK_WAIT + 3)
+        # requests-cache's own backend creates its table with a write transaction on open
+        assert not opener.is_alive(), "opening waited for another process's write lock"
+        opened[0].close()
     finally:
         release.set()
         holder.join()
 
 
-def test_a_queued_response_is_read_back_before_it_reaches_the_disk(sandbox, tmp_path):
-    http = _session(sandbox, tmp_path / "c.sqlite")
-    backend = http.cache
-    with _writes_blocked(backend) as release_after:
-        r = http.get(f"{sandbox.base_url}/sms/history", params={"page": 1, "limit": 15})
-        key = cache_key(r.request)
-        assert key in backend._unsaved  # queued: the writer cannot store it yet
-        release_after(0.3)
-        cached = backend.get_response(key)  # waits for the writer rather than missing
-        assert cached is not None and cached.content == r.content
-        assert key not in backend._unsaved
-    http.close()
-
-
-def test_reads_do_not_wait_for_a_write_transaction(sandbox, tmp_path):
-    http = _session(sandbox, tmp_path / "c.sqlite")
-    backend = http.cache
-    r = http.get(f"{sandbox.base_url}/sms/history", params={"page": 1, "limit": 15})
-    key = cache_key(r.request)
-    backend.flush()
-    found = []
-    with _writes_blocked(backend):
-        reader = threading.Thread(target=lambda: found.append(backend.get_response(key)))
-        reader.start()
-        reader.join(5)
-        # requests-cache's stock backend would block here until the transaction ends
-        assert not reader.is_alive(), "a read waited for the writer"
-    assert found and found[0].content == r.content
-    http.close()
-
-
-def test_close_stores_every_queued_response(sandbox, tmp_path):
+def test_a_closed_cache_refuses_reads_and_drops_saves(sandbox, tmp_path):
     path = tmp_path / "c.sqlite"
     http = _session(sandbox, path)
-    keys = []
-    with _writes_blocked(http.cache) as release_after:
-        for page in range(1, 6):
-            r = http.get(f"{sandbox.base_url}/sms/history", params={"page": page, "limit": 15})
-            keys.append(cache_key(r.request))
-        assert set(keys) <= set(http.cache._unsaved)  # all five still queued
-        release_after(0.3)
-        http.close()  # waits for the writer to store them
-    again = _session(sandbox, path)
-    try:
-        assert all(again.cache.get_response(k) is not None for k in keys)
-        before = sandbox.stats()["requests"]
-        r = again.get(f"{sandbox.base_url}/sms/history", params={"limit": 15, "page": 3})
-        assert r.from_cache and sandbox.stats()["requests"] == before
-    finally:
-        again.close()
-
-
-def test_delete_is_not_undone_by_a_queued_save(sandbox, tmp_path):
-    http = _session(sandbox, tmp_path / "c.sqlite")
+    r = http.get(f"{sandbox.base_url}/sms/history", params={"page": 1, "limit": 15})
     backend = http.cache
-    for page in range(1, 9):
-        r = http.get(f"{sandbox.base_url}/sms/history", params={"page": page, "limit": 15})
-        backend.delete(cache_key(r.request))  # right behind its save in the queue
-    backend.flush()
-    assert backend.responses.count() == 0
     http.close()
+    with pytest.raises(CacheClosed):
+        backend.get_response(cache_key(r.request))
+    backend.save_response(r, cache_key(r.request))  # no error, and no file reopened
+    assert backend.responses._connection is None
