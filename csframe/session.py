@@ -502,7 +502,16 @@ class ApiSession:
                 self.invalidate(touched(path))
             self._leave()
 
-    def _request(self, method, path, params, json, expire_after, idempotent, raw):
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: dict | None,
+        json: Any,
+        expire_after: ExpirationTime,
+        idempotent: bool | None,
+        raw: bool,
+    ) -> tuple[Any, requests.Response]:
         retryable = method == "GET" if idempotent is None else idempotent
         url = self.base_url + path
         kwargs: dict[str, Any] = {"params": params, "timeout": self.timeout}
