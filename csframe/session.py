@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import orjson
@@ -718,3 +718,19 @@ def snapshot(session: ApiSession, load: Callable[[Any], pd.DataFrame], what: str
             stacklevel=4,  # the caller of the Client method
         )
         return df
+
+
+class SessionOwner(Protocol):
+    """What the layers a :class:`csframe.Client` calls into (writers, syncs) use of it at
+    the least: its session and its defaults for workers and progress bars. They type their
+    ``client`` against protocols built on this, never against ``Client``, so nothing below
+    the client imports it back."""
+
+    @property
+    def session(self) -> ApiSession: ...
+
+    @property
+    def max_workers(self) -> int: ...
+
+    @property
+    def progress(self) -> bool | str: ...

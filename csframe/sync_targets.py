@@ -35,25 +35,16 @@ import pandas as pd
 
 from csframe import loaders, schema, timeutil
 from csframe.loaders import paged
+from csframe.session import SessionOwner
 
 if TYPE_CHECKING:  # for annotations only
-    from csframe.session import ApiSession
     from csframe.timeutil import Instant
 
 
-class Source(Protocol):
-    """What a sync uses of a :class:`csframe.Client`.
+class Source(SessionOwner, Protocol):
+    """What a sync uses of a :class:`csframe.Client` (``cs.sync(...)`` calls into this
+    layer, so it is typed against this, not against ``Client``)."""
 
-    Syncs are typed against this, not against ``Client``: the client's ``cs.sync(...)``
-    calls into this layer, so it imports nothing back up.
-    """
-
-    @property
-    def session(self) -> ApiSession: ...
-    @property
-    def max_workers(self) -> int: ...
-    @property
-    def progress(self) -> bool | str: ...
     @property
     def settle(self) -> timedelta: ...
     @property

@@ -10,29 +10,18 @@ import numpy as np
 import pandas as pd
 
 from csframe.errors import CsframeError
+from csframe.session import SessionOwner
 
 if TYPE_CHECKING:  # for annotations only
-    from csframe.session import ApiSession
+    pass
 
 MAX_PER_REQUEST = 1000  # /sms/send, /sms/price, /mms/send: at most 1000 messages per call
 SHOW_ROWS = 10  # how many row labels an error message lists before "... and N more"
 
 
-class ClientLike(Protocol):
-    """What the writers use of a :class:`csframe.Client`.
-
-    The writers are typed against this, not against ``Client``: the client calls the
-    writers (``cs.send(...)``), so they stay below it and import nothing back up.
-    """
-
-    @property
-    def session(self) -> ApiSession: ...
-
-    @property
-    def max_workers(self) -> int: ...
-
-    @property
-    def progress(self) -> bool | str: ...
+class ClientLike(SessionOwner, Protocol):
+    """What the writers use of a :class:`csframe.Client` (``cs.send(...)`` calls them, so
+    they are typed against this, not against ``Client``)."""
 
     def account(self) -> dict: ...
 
