@@ -155,14 +155,41 @@ def baseline(name, fn, runs, limit_pages):
 
 # Each warm measure runs in a fresh interpreter: nothing in memory, imports done first.
 _CHILD = """
-import json, sys, time
+import json, os, sys, threading, time
 from pathlib import Path
 import csframe
 from csframe import store
 import pandas as pd
 what, args = sys.argv[1], json.loads(sys.argv[2])
 end = pd.Timestamp(args["end"])
-if what == "history":
+peak_mb = None
+if what == "cold":  # a cold load's peak RSS growth, in a process that did nothing else
+    cs = csframe.Client(**args["credentials"], base_url=args["base_url"],
+                        cache_dir=args["cold_cache_dir"], max_workers=args["workers"],
+                        progress=False, settle_days=args["settle_days"])
+    cs.currency()
+    sent = cs.requests_sent
+    # sampled from /proc (ru_maxrss would carry the parent's peak over fork + exec)
+    page = os.sysconf("SC_PAGE_SIZE")
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+    before, peak, done = rss(), [0], threading.Event()
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss())
+            done.wait(0.005)
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    t0 = time.perf_counter()
+    rows = len(cs.history("sms", end=end))
+    seconds = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    peak_mb = (max(peak[0], rss()) - before) / 2**20
+    requests = cs.requests_sent - sent
+    cs.close()
+elif what == "history":
     cs = csframe.Client(**args["credentials"], base_url=args["base_url"],
                         cache_dir=args["cache_dir"], max_workers=args["workers"],
                         progress=False, settle_days=args["settle_days"])
@@ -177,7 +204,7 @@ else:
     rows = len(store.read(args["store"], end=end))
     seconds = time.perf_counter() - t0
     requests = 0
-print(json.dumps({"seconds": seconds, "rows": rows, "requests": requests}))
+print(json.dumps({"seconds": seconds, "rows": rows, "requests": requests, "peak_mb": peak_mb}))
 """
 
 
@@ -336,6 +363,9 @@ def main(argv=None) -> int:
                             run.extra["requests"] = got["requests"]
             runs.extend(r for r in (warm, stored) if r is not None)
             assert stored.rows == len(df), (stored.rows, len(df))
+            # Memory in a process that did nothing else: this one's heap has already grown
+            # through the baselines, which would flatter the cold load's own peak.
+            fresh = in_new_process("cold", **child, cold_cache_dir=str(Path(tmp) / "cold"))
 
             # Frame building alone, on the same page bodies (network excluded).
             from csframe.paging import iter_raw_pages
@@ -398,14 +428,15 @@ def main(argv=None) -> int:
     print()
     print(
         f"memory: frame {frame_mb:.1f} MB vs the same rows as a pyarrow Table {arrow_mb:.1f} MB "
-        f"(ratio {frame_mb / arrow_mb:.2f}); cold-load peak RSS {cold.peak_rss_mb:.1f} MB = "
-        f"{cold.peak_rss_mb / frame_mb:.2f}x the frame"
+        f"(ratio {frame_mb / arrow_mb:.2f}); cold-load peak RSS growth {cold.peak_rss_mb:.1f} MB "
+        f"= {cold.peak_rss_mb / frame_mb:.2f}x the frame in this process, "
+        f"{fresh['peak_mb']:.1f} MB = {fresh['peak_mb'] / frame_mb:.2f}x in a fresh process"
     )
     naive = next(r for r in runs if r.name == NAIVE)
     rss_target = 2.0 if len(df) >= 1_000_000 else 2.5
     checks = [
         ("cold / physical limit", cold.seconds / limit, "<=", 1.15),
-        ("cold peak RSS / frame", cold.peak_rss_mb / frame_mb, "<=", rss_target),
+        ("cold peak RSS / frame, fresh process", fresh["peak_mb"] / frame_mb, "<=", rss_target),
     ]
     if warm is not None:
         checks += [
