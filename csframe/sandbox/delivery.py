@@ -239,25 +239,35 @@ def deliver(
     return receipts
 
 
+# what a released row's status_text says, per channel
+_RELEASED_TEXT = {
+    "sms": "Sent to carrier",
+    "mms": "Sent to carrier",
+    "voice": "Queued for calling",
+    "fax": "Sending",
+}
+
+
 def release(store: Store, channel: str, items: list[tuple[int, str]]) -> list[int]:
-    """Scheduled -> Sent for rows still ``Scheduled`` (a cancelled one stays cancelled);
-    returns the ids released."""
-    text = {"mms": "Sent to carrier", "voice": "Queued for calling", "fax": "Sending"}[channel]
+    """Scheduled -> Sent for rows still ``Scheduled`` (a cancelled one stays cancelled), in
+    ``sms`` for SMS and ``msg_rows`` for the other channels; returns the ids released."""
+    text = _RELEASED_TEXT[channel]
+    table = "sms" if channel == "sms" else "msg_rows"
     out = []
     with store.transaction() as db:
         for row_id, mid in items:
             got = db.execute(
-                "SELECT json, price_micros FROM msg_rows "
+                f"SELECT json, price_micros FROM {table} "
                 "WHERE id=? AND message_id=? AND status='Scheduled'",
                 (row_id, mid),
             ).fetchone()
             if got is None:
                 continue
-            mm.remember_seeded(store, "msg_rows", row_id, "Scheduled", got[1], got[0])
+            mm.remember_seeded(store, table, row_id, "Scheduled", got[1], got[0])
             rec = orjson.loads(got[0])
             rec.update(status="Sent", status_text=text)
             db.execute(
-                "UPDATE msg_rows SET status='Sent', json=? WHERE id=?", (orjson.dumps(rec), row_id)
+                f"UPDATE {table} SET status='Sent', json=? WHERE id=?", (orjson.dumps(rec), row_id)
             )
             out.append(row_id)
     return out

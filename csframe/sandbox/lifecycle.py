@@ -274,27 +274,7 @@ class Lifecycle:
 
     def _release(self, channel: str, items: list[tuple[int, str]]) -> None:
         """Scheduled -> Sent (still Scheduled only: a cancelled one stays cancelled)."""
-        if channel != "sms":
-            self.sent(delivery.release(self.store, channel, items), channel)
-            return
-        sent = []
-        with self.store.transaction() as db:
-            for row_id, mid in items:
-                got = db.execute(
-                    "SELECT json, price_micros FROM sms "
-                    "WHERE id=? AND message_id=? AND status='Scheduled'",
-                    (row_id, mid),
-                ).fetchone()
-                if got is None:
-                    continue
-                mm.remember_seeded(self.store, "sms", row_id, "Scheduled", got[1], got[0])
-                rec = orjson.loads(got[0])
-                rec.update(status="Sent", status_text="Sent to carrier")
-                db.execute(
-                    "UPDATE sms SET status='Sent', json=? WHERE id=?", (orjson.dumps(rec), row_id)
-                )
-                sent.append(row_id)
-        self.sent(sent)
+        self.sent(delivery.release(self.store, channel, items), channel)
 
     def _deliver_other(self, channel: str, items: list[tuple[int, str]]) -> int:
         """MMS, voice and fax (see ``delivery.py``): status, receipt, pushes."""
