@@ -248,11 +248,20 @@ _RELEASED_TEXT = {
 }
 
 
+def table_of(channel: str) -> str:
+    """The table a channel's sent messages live in: ``sms``, or ``msg_rows`` for the rest."""
+    if channel == "sms":
+        return "sms"
+    if channel in CHANNELS:
+        return "msg_rows"
+    raise ValueError(f"no delivery for channel {channel!r}")
+
+
 def release(store: Store, channel: str, items: list[tuple[int, str]]) -> list[int]:
     """Scheduled -> Sent for rows still ``Scheduled`` (a cancelled one stays cancelled), in
     ``sms`` for SMS and ``msg_rows`` for the other channels; returns the ids released."""
     text = _RELEASED_TEXT[channel]
-    table = "sms" if channel == "sms" else "msg_rows"
+    table = table_of(channel)
     out = []
     with store.transaction() as db:
         for row_id, mid in items:

@@ -182,7 +182,7 @@ class Lifecycle:
         ``msg_rows.id``, ``channel`` naming it); a primary-key lookup at any scale."""
         if not row_ids:
             return
-        table = _table_of(channel)
+        table = delivery.table_of(channel)
         with self.store._lock:
             marks = ",".join("?" * len(row_ids))
             rows = self.store.db.execute(
@@ -204,7 +204,7 @@ class Lifecycle:
         and are delivered like any other (unless cancelled first)."""
         if not row_ids:
             return
-        table = _table_of(channel)
+        table = delivery.table_of(channel)
         with self.store._lock:
             marks = ",".join("?" * len(row_ids))
             rows = self.store.db.execute(
@@ -228,7 +228,9 @@ class Lifecycle:
         seeded = mm.state(self.store).snapshot_max
         with self._cond:
             sent_later = sum(
-                1 for _, ch, row_id, _ in self._scheduled if row_id > seeded.get(_table_of(ch), 0)
+                1
+                for _, ch, row_id, _ in self._scheduled
+                if row_id > seeded.get(delivery.table_of(ch), 0)
             )
             return len(self._pending) + sent_later + self._inflight
 
@@ -489,14 +491,6 @@ class Lifecycle:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.webhooks.close()
-
-
-def _table_of(channel: str) -> str:
-    if channel == "sms":
-        return "sms"
-    if channel in delivery.CHANNELS:
-        return "msg_rows"
-    raise ValueError(f"no delivery for channel {channel!r}")
 
 
 def _by_channel(entries: list[tuple[float, str, int, str]]) -> dict[str, list[tuple[int, str]]]:
