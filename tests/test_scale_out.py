@@ -365,20 +365,40 @@ def test_a_worker_killed_mid_sync_leaves_the_store_readable_and_a_rerun_complete
         _same(store.read(root / f"account={username}" / "sms"), frame)
 
 
-def test_a_reseller_login_brings_its_client_accounts(slow_sb, tmp_path):
+def test_a_reseller_login_syncs_every_client_account_on_the_cluster(
+    slow_sb, dask_client, separate, tmp_path
+):
     from csframe.accounts import Account, reseller_clients
 
     reseller = Account(**slow_sb.credentials, base_url=slow_sb.base_url, reseller=True)
     clients = reseller_clients(reseller)
-    assert [a.username for a in clients] == ["acme_retail_nz"]  # the seeded client account
-    assert all(a.api_key and a.api_key not in repr(a) for a in clients)
-    done = csframe.sync_accounts([reseller], tmp_path, start="2026-10")
-    assert set(done) == {"csframe_demo", "acme_retail_nz"}
-    assert done["csframe_demo"].ok
-    # The sandbox lists reseller clients but does not let them log in (yet): each account's
-    # failure is its own, reported without its key.
-    assert "401" in done["acme_retail_nz"].error
-    assert clients[0].api_key not in repr(done)
+    assert [a.username for a in clients] == ["acme_retail_nz", "acme_events_au"]
+    keys = {reseller.api_key} | {a.api_key for a in clients}
+    assert len(keys) == 3 and not [k for k in keys if k in repr(clients)]
+    # What each client account's own sync() gives: sync_accounts must equal it.
+    want = {"csframe_demo": separate["csframe_demo"]}
+    for a in clients:
+        cs = csframe.Client(a.username, a.api_key, a.base_url, cache=False, progress=False)
+        csframe.sync.sync(cs, "sms", tmp_path / "one" / a.username, start="2025-10")
+        want[a.username] = store.read(tmp_path / "one" / a.username)
+        assert len(want[a.username]) > 0  # each client has a history of its own
+    with distributed.get_task_stream(dask_client) as stream:
+        done = csframe.sync_accounts(
+            [reseller], tmp_path / "data", client=dask_client, start="2025-10"
+        )
+    assert all(d.ok for d in done.values()), [d.error for d in done.values()]
+    assert set(done) == set(want)
+    for username, frame in want.items():
+        _same(store.read(tmp_path / "data" / f"account={username}" / "sms"), frame)
+        assert done[username].results["sms"].rows == len(frame)
+    # The clients' messages are theirs only: no message is in two accounts' stores.
+    ids = [set(f["message_id"]) for f in want.values()]
+    assert sum(map(len, ids)) == len(set().union(*ids))
+    # No key in a task key, a scheduler or worker log, or a repr.
+    names = " ".join(str(t.get("key")) for t in stream.data)
+    assert names.count("csframe-sync-account-") >= 3
+    logs = str(dask_client.get_scheduler_logs()) + str(dask_client.get_worker_logs())
+    assert not [k for k in keys if k in names + logs + repr(done) + repr(reseller)]
 
 
 def test_reports_name_a_bad_engine_and_dask_without_a_store(sb, sms_store):

@@ -9,8 +9,10 @@ whole configuration and re-seeds the generator.
 Settings (all default off):
 
 - ``latency_ms`` + uniform ``jitter_ms``: delay before the request is handled;
-- ``rate_limit``: requests per second allowed by a token bucket (burst = one second's
-  worth); beyond it 429 TOO_MANY_REQUESTS with ``Retry-After`` (whole seconds);
+- ``rate_limit``: requests per second allowed per account by a token bucket of its own
+  (burst = one second's worth), as the API limits each account: the account is the one
+  whose login the request's Basic auth names (requests without one share a bucket);
+  beyond it 429 TOO_MANY_REQUESTS with ``Retry-After`` (whole seconds);
 - ``rate_limit_rate``: probability of a spurious 429 (``Retry-After: 1``);
 - ``error_rate``: probability of 500 INTERNAL_SERVER_ERROR or 503 SERVICE_UNAVAILABLE;
 - ``drop_rate``: the connection is closed before the server acts (no HTTP response);
@@ -48,12 +50,14 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import math
 import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -202,11 +206,14 @@ class FaultInjector:
         self,
         settings: dict[str, Any] | None = None,
         on_configure: Callable[[FaultSettings], None] | None = None,
+        account_of: Callable[[str], Hashable] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         # told of every new configuration (the store applies ``search_match`` and
         # ``ignore_order_by``)
         self.on_configure = on_configure
+        # login -> its account, whose rate-limit bucket it spends (default: the login's own)
+        self.account_of = account_of or (lambda username: username)
         self.configure(settings)
 
     def configure(self, settings: dict[str, Any] | None) -> FaultSettings:
@@ -215,16 +222,21 @@ class FaultInjector:
         with self._lock:
             self.settings = parsed
             self.rng = random.Random(parsed.seed)
-            self.bucket = TokenBucket(parsed.rate_limit) if parsed.rate_limit else None
+            self.buckets: dict[Hashable, TokenBucket] = {}  # account -> its rate limit
         if self.on_configure is not None:
             self.on_configure(parsed)
         return parsed
 
     def plan(
-        self, forced: str | None = None, latency_ms: float | None = None, write: bool = False
+        self,
+        forced: str | None = None,
+        latency_ms: float | None = None,
+        write: bool = False,
+        account: Hashable = None,
     ) -> Plan:
         """Draw the fate of the next request (``forced``/``latency_ms`` from test headers;
-        ``write``: a POST/PUT/PATCH/DELETE, which ``lost_answer_rate`` applies to)."""
+        ``write``: a POST/PUT/PATCH/DELETE, which ``lost_answer_rate`` applies to;
+        ``account``: whose ``rate_limit`` bucket it spends)."""
         with self._lock:
             s = self.settings
             u_jitter, u_drop, u_429, u_err, u_kind, u_late = (
@@ -246,8 +258,11 @@ class FaultInjector:
             if u_drop < s.drop_rate:
                 plan.fault = "drop"
                 return plan
-            if self.bucket is not None:
-                wait = self.bucket.take()
+            if s.rate_limit:
+                bucket = self.buckets.get(account)
+                if bucket is None:
+                    bucket = self.buckets[account] = TokenBucket(s.rate_limit)
+                wait = bucket.take()
                 if wait > 0:
                     plan.fault, plan.status, plan.retry_after = (
                         "rate_limit",
@@ -341,6 +356,21 @@ async def _read_then_wait(receive: Any, seconds: float) -> Any:
     return replay
 
 
+def basic_username(scope: dict[str, Any]) -> str | None:
+    """The username of a request's HTTP Basic credentials (unchecked), or None."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            if scheme.lower() != b"basic":
+                return None
+            try:
+                username = base64.b64decode(token.strip(), validate=True).partition(b":")[0]
+                return username.decode("utf-8") or None
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+    return None
+
+
 class FaultMiddleware:
     """Raw ASGI middleware in front of the app: counts /v3 requests and applies faults.
 
@@ -389,7 +419,9 @@ class FaultMiddleware:
         write = scope["method"] in WRITE_METHODS and (
             pattern is None or re.search(pattern, scope["path"]) is not None
         )
-        plan = self.injector.plan(forced, latency_ms, write)
+        login = basic_username(scope)
+        account = None if login is None else self.injector.account_of(login)
+        plan = self.injector.plan(forced, latency_ms, write, account)
         if plan.latency > 0:
             await asyncio.sleep(plan.latency)
         slow = self.injector.settings.slow_commit_s

@@ -70,6 +70,7 @@ def setup(store: Store) -> None:
         store.db.executescript(SCHEMA)
     track_tables(
         store,
+        "users",  # reseller client accounts are accounts (add_client_account)
         "subaccounts",
         "subaccounts_deleted",
         "recharge_transactions",
@@ -202,6 +203,50 @@ def _write(store: Store, subaccount_id: int, info: dict[str, Any]) -> None:
         (info["api_username"], info["api_key"], orjson.dumps(info), subaccount_id),
     )
     store.forget_principals()
+
+
+# ---------------------------------------------------------------------- reseller clients
+
+
+def add_client_account(store: Store, record: dict[str, Any]) -> None:
+    """Make a reseller's client account (a ``/reseller/accounts`` record) a real account:
+    its ``users`` row and its main login (``record["_subaccount"]``), so it logs in with
+    the ``api_username`` and ``api_key`` the reseller endpoints show, sees only its own
+    messages and has its own balance.
+
+    Example::
+
+        add_client_account(store, coll.get_item(store, "reseller_accounts", 48213, 24))
+        store.principal("acme_retail_nz").user_id      # 24
+    """
+    sub = record["_subaccount"]
+    info = {k: v for k, v in record.items() if k != "_subaccount"} | {"balance": None}
+    with store.transaction():
+        store.add_user(
+            record["user_id"],
+            record["username"],
+            active=bool(record["active"]),
+            banned=bool(record["banned"]),
+            balance_micros=round(float(record["balance"]) * 1_000_000),
+            info=info,
+        )
+        store.add_subaccount(
+            sub["subaccount_id"],
+            record["user_id"],
+            sub["api_username"],
+            sub["api_key"],
+            is_main=True,
+            sender="",
+            info=sub,
+        )
+
+
+def update_client_login(store: Store, record: dict[str, Any]) -> None:
+    """After ``PUT /reseller/accounts/{id}``: the login follows the record (a new
+    ``username`` logs in at once, the old one no longer)."""
+    sub = record["_subaccount"]
+    with store._lock:
+        _write(store, sub["subaccount_id"], sub)
 
 
 # ---------------------------------------------------------------------- recharges

@@ -55,6 +55,7 @@ AREA_SEEDERS: tuple[str, ...] = (
     "csframe.sandbox.seed_messages:seed_area",
     "csframe.sandbox.seed_contacts:seed_area",
     "csframe.sandbox.seed_campaigns:seed_area",
+    "csframe.sandbox.seed_resellers:seed_area",
 )
 
 MAIN_USER_ID = 48213

@@ -159,7 +159,13 @@ def create_app(
         store.search_match = s.search_match
         store.ignore_order_by = s.ignore_order_by
 
-    app.state.faults = FaultInjector(settings, on_configure=configure_store)
+    def account_of(username: str) -> object:
+        # The API limits each account: every login of one account spends its bucket
+        # (unknown logins share the bucket of requests without credentials).
+        who = store.principal(username)
+        return None if who is None else who.user_id
+
+    app.state.faults = FaultInjector(settings, on_configure=configure_store, account_of=account_of)
     # a token new for every app, so a client's cache can tell two sandboxes on the same
     # port apart (GET /_sandbox/instance)
     app.state.instance = secrets.token_hex(16)

@@ -48,6 +48,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from csframe.sandbox import models_account as accounts
 from csframe.sandbox import models_collections as coll
 from csframe.sandbox.models import Store, format_uuid
 from csframe.sandbox.pricing import COUNTRIES, CURRENCY, NumberError, fmt_money, normalise_number
@@ -154,7 +155,7 @@ def master_template(i: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-ACCOUNT_EXAMPLE = {
+ACCOUNT_EXAMPLE: dict[str, Any] = {
     "user_id": 24,
     "username": "acme_retail_nz",
     "user_email": "owner@acme-nz.example",
@@ -192,7 +193,7 @@ ACCOUNT_EXAMPLE = {
         "phone_number": "+64211234567",
         "first_name": "Aroha",
         "last_name": "Ngata",
-        "api_key": "5E1D3B0A-7C42-4F7E-9A31-2B8D6C0F4E15",
+        "api_key": "",  # seed_resellers derives it from the seed
         **dict.fromkeys(("access_smpp", "access_reseller", "hide_pricing", "share_campaigns"), 0),
         **dict.fromkeys(
             ("access_users", "access_billing", "access_reporting", "access_contacts", "access_settings",
@@ -201,6 +202,32 @@ ACCOUNT_EXAMPLE = {
         "notes": None,
         "is_main": 1,
         "sign_up_type": None,
+    },
+}  # fmt: skip
+# A second client account, so a reseller sync has several to bring (seed_resellers gives
+# each client its keys and a small history of its own).
+CLIENT_EXAMPLE = ACCOUNT_EXAMPLE | {
+    "user_id": 25,
+    "username": "acme_events_au",
+    "user_email": "events@acme-events.example",
+    "balance": "42.500000",
+    "user_phone": "+61491570156",
+    "user_first_name": "Mia",
+    "user_last_name": "Tran",
+    "account_name": "ACME Events",
+    "account_billing_email": "events@acme-events.example",
+    "account_billing_mobile": "+61491570156",
+    "country": "AU",
+    "default_country_sms": "AU",
+    "timezone": "Australia/Sydney",
+    "_subaccount": ACCOUNT_EXAMPLE["_subaccount"] | {
+        "subaccount_id": 61025,
+        "api_username": "acme_events_au",
+        "email": "events@acme-events.example",
+        "phone_number": "+61491570156",
+        "first_name": "Mia",
+        "last_name": "Tran",
+        "api_key": "",  # seed_resellers derives it from the seed
     },
 }  # fmt: skip
 
@@ -319,7 +346,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection(
         "reseller_accounts", "/reseller/accounts", "user_id", "LGCU",
-        (ACCOUNT_EXAMPLE,),
+        (ACCOUNT_EXAMPLE, CLIENT_EXAMPLE),
         {"L": "Here are you data.", "G": "Here are your data.", "C": "New reseller has been added.", "U": "Reseller account has been updated."},
         id_param="client_user_id",
         required=("username", "password", "user_email", "user_phone", "user_first_name", "user_last_name", "account_name", "country"),
@@ -576,7 +603,9 @@ def _list_handler(spec: Collection) -> Callable[[Request], Any]:
         store = store_of(request)
         if spec.style == "cursor":
             return _cursor_page(spec, request, who.user_id)
-        records = coll.all_items(store, spec.name, spec.owner(who.user_id))
+        records = [
+            _live(store, spec, r) for r in coll.all_items(store, spec.name, spec.owner(who.user_id))
+        ]
         if spec.style == "array":
             return envelope([_view(r, spec.list_fields) for r in records], spec.msgs["L"])
         fields = {k: k for k in spec.examples[0]}
@@ -657,7 +686,7 @@ def _get_handler(spec: Collection) -> Callable[[Request], Any]:
         )
         if rec is None:
             raise _not_found(spec)
-        rec = _view(rec, spec.get_fields)
+        rec = _view(_live(store_of(request), spec, rec), spec.get_fields)
         if spec.style == "cursor":
             return _plain(rec)
         return envelope(rec, spec.msgs["G"])
@@ -710,6 +739,8 @@ def _derive(store: Store, spec: Collection, record: dict[str, Any], user_id: int
         if not (1 <= len(tag) <= 11 and tag.replace(" ", "").isalnum()):
             raise ApiError(400, "BAD_REQUEST", "alpha_tag must be 1-11 letters or digits.")
     if spec.name == "reseller_accounts":
+        if accounts.username_taken(store, record["username"]):
+            raise ApiError(400, "ALREADY_EXISTS", "This username is already taken.")
         sub = dict(ACCOUNT_EXAMPLE["_subaccount"])
         sub.update(
             subaccount_id=61000 + record["user_id"],
@@ -718,12 +749,33 @@ def _derive(store: Store, spec: Collection, record: dict[str, Any], user_id: int
             phone_number=record["user_phone"],
             first_name=record["user_first_name"],
             last_name=record["user_last_name"],
-            api_key=uuid_for("client-key", record["user_id"]).upper(),
+            api_key=accounts.new_api_key(store, record["username"]),
         )
         record["_subaccount"] = sub
         record["account_billing_email"] = record["user_email"]
         record["account_billing_mobile"] = record["user_phone"]
         record["default_country_sms"] = record["country"]
+        # A real account that logs in at once with the key above. (The reference's create
+        # example says active 0; a client its reseller made is taken as activated.)
+        record["active"] = 1
+        accounts.add_client_account(store, record)
+
+
+def _client_changed(store: Store, old: dict[str, Any], record: dict[str, Any]) -> None:
+    """PUT /reseller/accounts/{id}: the client's login follows its record."""
+    sub = record["_subaccount"]
+    if record["username"] != old["username"]:
+        if accounts.username_taken(store, record["username"], except_id=sub["subaccount_id"]):
+            raise ApiError(400, "ALREADY_EXISTS", "This username is already taken.")
+        sub["api_username"] = record["username"]
+    accounts.update_client_login(store, record)
+
+
+def _live(store: Store, spec: Collection, record: dict[str, Any]) -> dict[str, Any]:
+    """A reseller client's balance is its account's (sends and transfers move it)."""
+    if spec.name == "reseller_accounts":
+        return record | {"balance": fmt_money(store.balance(record["user_id"]))}
+    return record
 
 
 def _update_handler(spec: Collection) -> Callable[[Request], Any]:
@@ -738,13 +790,15 @@ def _update_handler(spec: Collection) -> Callable[[Request], Any]:
             rec = coll.get_item(store, spec.name, owner, item_id)
             if rec is None:
                 raise _not_found(spec)
-            rec |= fields
+            old, rec = rec, rec | fields
+            if spec.name == "reseller_accounts":
+                _client_changed(store, old, rec)
             if "updated_timestamp" in rec:
                 rec["updated_timestamp"] = _iso(store.clock.now())
             coll.put_item(store, spec.name, owner, item_id, rec)
         if spec.style == "cursor":
             return _plain(rec)
-        return envelope(_view(rec, spec.get_fields), spec.msgs["U"])
+        return envelope(_view(_live(store, spec, rec), spec.get_fields), spec.msgs["U"])
 
     return handler
 
@@ -964,9 +1018,11 @@ async def reseller_transfer(request: Request) -> Response:
             raise ApiError(400, "BAD_REQUEST", "client_user_id is not one of your client accounts.")
         if store.balance(who.user_id) < amount:
             raise ApiError(400, "INSUFFICIENT_CREDIT", "You have reached the end of your credits.")
-        client["balance"] = fmt_money(round(float(client["balance"]) * 1_000_000) + amount)
+        with store.transaction():  # the client's account is credited what ours is debited
+            store.set_balance(client_id, store.balance(client_id) + amount)
+            store.set_balance(who.user_id, store.balance(who.user_id) - amount)
+        client["balance"] = fmt_money(store.balance(client_id))
         coll.put_item(store, "reseller_accounts", who.user_id, client_id, client)
-        store.set_balance(who.user_id, store.balance(who.user_id) - amount)
     return envelope(client, "Your balance has been successfully transferred.")
 
 
