@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,34 +112,40 @@ def as_accounts(accounts: Iterable[Account | Mapping[str, Any]]) -> list[Account
     return out
 
 
-def reseller_clients(account: Account, *, timeout: float = 30.0) -> list[Account]:
+def reseller_clients(
+    account: Account,
+    *,
+    timeout: float = 30.0,
+    rate_limit: float | None = None,
+    max_attempts: int = 6,
+) -> list[Account]:
     """The client accounts of a reseller login (``GET /reseller/accounts``, every page),
     as accounts on the same API address, each with its own API key.
 
     :class:`csframe.Client` removes secret fields from every response it reads (they must
-    not reach a cache or a frame), so the keys are read here with a plain request, kept
-    in memory only and never cached.
+    not reach a cache or a frame), so the keys are read here with a plain request of its
+    own: never cached (not even under ``requests_cache.install_cache()``), never logged,
+    kept in memory only. It has what a client request has: ``timeout`` per request,
+    ``rate_limit`` requests per second, and up to ``max_attempts`` tries on a dropped
+    connection, a timeout, an unreadable body, 429 (after its ``Retry-After``) or 5xx.
+    Errors are :mod:`csframe.errors` exceptions naming the account, never its key.
 
     Example::
 
-        reseller_clients(Account("agency", key, reseller=True))
+        reseller_clients(Account("agency", key, reseller=True), rate_limit=5)
     """
-    import requests
-
     from csframe.config import resolve_base_url
+    from csframe.ratelimit import TokenBucket
+    from csframe.session import RetryPolicy
 
     base = resolve_base_url(account.base_url).rstrip("/")
+    retry, bucket = RetryPolicy(max_attempts=max_attempts), TokenBucket(rate_limit)
     out = []
     page, last = 1, 1
-    with requests.Session() as http:
+    with _uncached_session() as http:
         http.auth = (account.username, account.api_key)
         while page <= last:
-            r = http.get(f"{base}/reseller/accounts", params={"page": page}, timeout=timeout)
-            if r.status_code != 200:
-                raise PermissionError(
-                    f"{account!r}: GET /reseller/accounts answered HTTP {r.status_code}"
-                )
-            block = (r.json() or {}).get("data") or {}
+            block = _reseller_page(http, f"{base}/reseller/accounts", page, account, timeout, retry, bucket)  # fmt: skip
             last = int(block.get("last_page") or 1)
             for rec in block.get("data") or []:
                 sub = rec.get("_subaccount") or {}
@@ -147,6 +154,73 @@ def reseller_clients(account: Account, *, timeout: float = 30.0) -> list[Account
                     out.append(Account(str(username), str(key), account.base_url))
             page += 1
     return out
+
+
+RESELLER_PAGE_SIZE = 100  # the API's largest page: fewest requests per listing
+
+
+def _uncached_session() -> Any:
+    """A plain requests session, even when ``requests_cache.install_cache()`` has replaced
+    ``requests.Session`` with a caching class (the listing carries API keys)."""
+    try:
+        from requests_cache.session import OriginalSession
+    except ImportError:  # pragma: no cover - requests-cache is a dependency
+        import requests
+
+        return requests.Session()
+    return OriginalSession()
+
+
+def _reseller_page(
+    http: Any, url: str, page: int, account: Account, timeout: float, retry: Any, bucket: Any
+) -> dict[str, Any]:
+    """One page's ``data`` block, retried like a client's GET; errors name the account."""
+    import requests
+
+    from csframe import errors
+
+    where = f"{account!r}: GET /reseller/accounts"
+    last: errors.ApiError | None = None
+    for attempt in range(retry.max_attempts):
+        bucket.acquire()
+        retry_after = None
+        try:
+            r = http.get(url, params={"page": page, "limit": RESELLER_PAGE_SIZE}, timeout=timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            last = errors.ServerError(f"{where} failed: {type(exc).__name__} (no response)")
+        else:
+            retry_after = _seconds(r.headers.get("Retry-After"))
+            try:
+                doc = r.json()
+            except ValueError:  # a cut or non-JSON body: retried like a 5xx
+                doc = None
+            envelope = doc if isinstance(doc, dict) else {}
+            if r.status_code == 200 and isinstance(envelope.get("data"), dict):
+                return envelope["data"]
+            err = errors.error_for(
+                r.status_code,
+                envelope.get("response_code"),
+                envelope.get("response_msg") or r.reason,
+                method="GET",
+                path="/reseller/accounts",
+                retry_after=retry_after,
+            )
+            err.args = (f"{account!r}: {err}",)
+            if r.status_code == 200 or r.status_code in (429, 500, 502, 503, 504):
+                last = err
+            else:
+                raise err  # 401, 403...: asking again will not help
+        if attempt + 1 < retry.max_attempts:
+            time.sleep(retry.delay(attempt, retry_after))
+    assert last is not None
+    raise last
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def sync_accounts(
@@ -178,11 +252,13 @@ def sync_accounts(
             f"channels: a list of {', '.join(sorted(loaders.HISTORY))}; got {channels!r}"
         )
     options = {"cache": False, "progress": False, **dict(client_options or {})}
+    # The listing goes at the pace and with the patience the accounts' clients are given.
+    listing = {k: options[k] for k in ("timeout", "rate_limit", "max_attempts") if k in options}
     todo: list[Account] = []
     for account in as_accounts(accounts):
         todo.append(account)
         if account.reseller:
-            todo.extend(reseller_clients(account))
+            todo.extend(reseller_clients(account, **listing))
     todo = as_accounts(todo)
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
