@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -277,3 +279,40 @@ def test_on_disk_stores_serve_the_same_data_and_leave_no_file(process, tmp_path,
         assert not [p for p in tmp_path.iterdir() if p.name.startswith("csframe-sandbox-")]
     finally:
         tf.tempdir = None
+
+
+def test_cli_serve_closes_its_store_cleanly_on_sigterm(tmp_path):
+    db = tmp_path / "sandbox.sqlite"
+    wal = tmp_path / "sandbox.sqlite-wal"
+    args = ["serve", "--port", "0", "--scale", "tiny", "--seed", "4", "--now", NOW]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "csframe", "sandbox", *args, "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=REPO,
+    )
+    try:
+        lines: list[str] = []
+        while not any("Ctrl-C" in x for x in lines):
+            line = proc.stdout.readline()
+            assert line, "serve ended before it was ready"
+            lines.append(line)
+        url = re.search(r"(http://\S+/v3)", lines[0]).group(1)
+        auth = (lines[1].split(":", 1)[1].strip(), lines[2].split(":", 1)[1].strip())
+        assert requests.get(url + "/account", auth=auth, timeout=10).status_code == 200
+        assert wal.exists()  # the store is open (SQLite in WAL mode)
+        proc.send_signal(signal.SIGTERM)  # as a service manager or `kill` stops it
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    # Was -15: the re-raised SIGTERM killed it before it closed its store.
+    assert proc.returncode == 0, err
+    assert "csframe sandbox: stopped" in out
+    assert not wal.exists()  # closed: the WAL was checkpointed into the file and removed
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert con.execute("SELECT count(*) FROM sms WHERE user_id=48213").fetchone() == (300,)

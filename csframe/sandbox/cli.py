@@ -1,4 +1,4 @@
-"""``csframe sandbox serve``: run a seeded sandbox in the foreground until Ctrl-C.
+"""``csframe sandbox serve``: run a seeded sandbox in the foreground until Ctrl-C or SIGTERM.
 
 Example::
 
@@ -14,7 +14,6 @@ A non-loopback ``--host`` is refused unless ``--allow-remote`` is given (then wi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from typing import Any
@@ -171,10 +170,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"  admin token:   {app.admin_token}  (send it as X-Sandbox-Admin-Token)")
         print("  Ctrl-C to stop", flush=True)
 
-    # uvicorn shuts down gracefully, then re-raises the SIGINT it captured; Ctrl-C is
-    # the normal way to stop this command, so it is a clean exit.
-    with contextlib.suppress(KeyboardInterrupt):
+    # Ctrl-C and SIGTERM (a service manager, `kill`) are the normal ways to stop this
+    # command: serve() returns after either, and the store is closed cleanly.
+    try:
         serve(app, sock, ready)
-    close_store(store)  # also removes a large store's temporary file
+    finally:
+        close_store(store)  # checkpoints an on-disk store; removes a temporary one
     print("csframe sandbox: stopped", flush=True)
     return 0

@@ -288,9 +288,35 @@ def close_store(store: Store) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+class _Stopped(Exception):
+    """Raised by the signal handler :func:`serve` installs: a stop was asked for."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def serve(app: Any, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
-    """Serve ``app`` on ``sock`` in this thread until SIGINT/SIGTERM (the CLI and child use this)."""
-    _Server(_config(app), on_ready).run(sockets=[sock])
+    """Serve ``app`` on ``sock`` in this thread until SIGINT or SIGTERM, then return, so
+    the caller can close its store (the CLI and the child of ``running(process=True)``).
+
+    uvicorn shuts down gracefully on either signal and then raises it again under the
+    handlers it found; with Python's default SIGTERM handler that would kill the process
+    before the store is closed (a WAL file and exports left behind), so both signals end
+    here as a return instead.
+    """
+    server = _Server(_config(app), on_ready)
+    if threading.current_thread() is not threading.main_thread():
+        server.run(sockets=[sock])  # no signals here: whoever started the thread stops it
+        return
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class Credentials(TypedDict):
@@ -775,12 +801,6 @@ def child_main(argv: list[str]) -> int:
         sys.stdin.read()
         os.kill(os.getpid(), signal.SIGTERM)
 
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(0)
-
-    # uvicorn re-raises the SIGTERM it shut down on once it is done; with the default
-    # handler that kills the process before the store is closed (its exports left behind).
-    signal.signal(signal.SIGTERM, stop)
     threading.Thread(target=exit_with_parent, daemon=True).start()
     try:
         serve(app, sock, ready)
