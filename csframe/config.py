@@ -8,8 +8,10 @@ environment variable        meaning
 ``CLICKSEND_USERNAME``      API username
 ``CLICKSEND_API_KEY``       API key (never printed, logged or cached)
 ``CLICKSEND_BASE_URL``      API root, default ``https://rest.clicksend.com/v3``
-``CSFRAME_CACHE_DIR``       HTTP cache directory, default the user cache dir
-                            (``~/.cache/csframe`` on Linux)
+``CSFRAME_CACHE_DIR``       cache directory, default the user cache dir
+                            (``~/.cache/csframe`` on Linux): the HTTP cache
+                            (``*.sqlite``), the frame cache (``*.frames/``) and
+                            the send journals (``runs/``)
 ==========================  ===========================================================
 
 Example::
@@ -89,9 +91,16 @@ def resolve_base_url(base_url: str | None = None) -> str:
 
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The HTTP cache directory (created with mode 0700 on first use).
+    """The cache directory (created with mode 0700 on first use). It holds both caches,
+    the HTTP cache (one ``<user>-<hash>.sqlite`` per username and API root) and the frame
+    cache beside each (``*.frames/``, :mod:`csframe.framecache`), and the send journals
+    (``runs/``).
 
     Raises :class:`ConfigurationError` naming the path when it cannot be a directory.
+
+    Example::
+
+        cache_dir("/tmp/csframe-cache")       # PosixPath('/tmp/csframe-cache'), now 0700
     """
     if explicit is not None:
         if not isinstance(explicit, str | os.PathLike) or not str(explicit):
@@ -107,8 +116,7 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise ConfigurationError(
-            f"cache_dir {str(path)!r} cannot be used as the HTTP cache directory: "
-            f"{exc.strerror or exc}"
+            f"cache_dir {str(path)!r} cannot be used as the cache directory: {exc.strerror or exc}"
         ) from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigurationError(f"cache_dir {str(path)!r} is not writable")
