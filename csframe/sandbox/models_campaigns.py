@@ -72,6 +72,7 @@ MAX_RECIPIENTS = 20_000  # per campaign, as the reference says
 QUEUED_SECONDS = 60  # a campaign reads "Queued" this long after it went, then "Sent"
 # Per recipient of an email campaign: the transactional email price of the messages area.
 EMAIL_PRICE_MICROS = 7_000
+PRIVATE = "__"  # record keys starting with this are the sandbox's own (never shown)
 
 # The placeholders of a campaign body, as in the reference's examples ("(First Name)").
 PLACEHOLDERS = {
@@ -419,3 +420,16 @@ def processed_at(ts: int) -> str:
     import time
 
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def plain_text(html: str) -> str:
+    """The plain-text part of an email campaign's HTML body.
+
+    Example::
+
+        >>> plain_text("<p>Hi <b>there</b></p>")
+        'Hi there'
+    """
+    text = re.sub(r"<(br|/p|/div|/h\d)[^>]*>", "\n", html, flags=re.IGNORECASE)
+    text = re.sub(r"<[^>]+>", "", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

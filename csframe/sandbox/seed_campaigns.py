@@ -19,7 +19,7 @@ from its own random stream, so it never changes anyone else's data.
   the running balance never goes negative and the amounts add up to the spend plus the
   current balance, to the cent.
 - Generic collections: the reference's example records of every collection endpoint,
-  plus deterministic variations (see ``responses/collections.py``).
+  plus deterministic variations (see ``collections_spec.py``).
 """
 
 from __future__ import annotations
@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from csframe.sandbox import models_account, models_campaigns, models_collections
+from csframe.sandbox import collections_spec, models_account, models_campaigns, models_collections
 from csframe.sandbox.models import Store, format_uuid
-from csframe.sandbox.responses import account_extras, collections
 from csframe.sandbox.seed import (
     DAYS,
     DEST_WEIGHTS,
@@ -80,14 +79,18 @@ def seed_area(store: Store, seed_value: int, n_sms: int, now_ts: int, rng: Any) 
     models_collections.setup(store)
     models_account.setup(store)
     models_campaigns.setup(store)
-    account_extras.seed_user_countries(
-        store, MAIN_USER_ID, list(DEST_WEIGHTS), now_ts - 300 * 86400
-    )
-    collections.seed(store, seed_value, now_ts, parts[0])
+    _seed_user_countries(store, MAIN_USER_ID, list(DEST_WEIGHTS), now_ts - 300 * 86400)
+    collections_spec.seed(store, seed_value, now_ts, parts[0])
     seed_sms_campaigns(store, now_ts, parts[1])
     seed_mms_campaigns(store, now_ts, parts[2])
     seed_email_campaigns(store, seed_value, n_sms, now_ts, parts[3])
     seed_recharges(store, now_ts, parts[4], email_campaign_spend(store))
+
+
+def _seed_user_countries(store: Store, user_id: int, codes: list[str], agreed_at: int) -> None:
+    """The countries the account agreed to send to (``GET /user-countries``)."""
+    rows = [{"key": f"{user_id}:{c}", "code": c, "agreed_at": agreed_at} for c in codes]
+    models_collections.add_items(store, "user_countries", user_id, "key", rows)
 
 
 # ---------------------------------------------------------------------- campaigns
@@ -299,8 +302,6 @@ def seed_email_campaigns(
     store: Store, seed_value: int, n_sms: int, now_ts: int, rng: np.random.Generator
 ) -> None:
     """Newsletters with per-recipient outcomes (and one scheduled to go in three days)."""
-    from csframe.sandbox.responses import campaigns as rc
-
     try:
         from csframe.sandbox import models_contacts  # noqa: F401
     except ImportError:  # no contacts area: no lists to send to
@@ -348,8 +349,8 @@ def seed_email_campaigns(
             "date_added": str(added),
             "custom_string": "",
             "body": body,
-            "body_plain_text": rc._plain_text(body),
-            rc.PRIVATE + "charged": charged,
+            "body_plain_text": models_campaigns.plain_text(body),
+            models_campaigns.PRIVATE + "charged": charged,
         }
         campaigns.append(_campaign_row(i, sid, list_id, added, when, when, when, record))
     models_campaigns.add_email_recipients(store, rows_out)
@@ -398,8 +399,8 @@ def _email_rows(
     """``email_campaign_recipients`` rows of a seeded campaign, each recipient with an
     outcome: hard/soft bounce, spam report, unsubscribe, click, open or just delivered.
 
-    The history records are rendered from pre-escaped fragments (byte-identical to
-    ``orjson.dumps`` of ``responses.campaigns.email_history_row``'s record; a test checks)."""
+    The history records are rendered from pre-escaped fragments (byte-identical to the
+    record the campaigns endpoints store for a sent campaign's recipient; a test checks)."""
     n = len(plan)
     if n == 0:
         return []

@@ -465,16 +465,6 @@ async def user_countries(request: Request) -> Response:
     return envelope(data, "Here are your countries selection.")
 
 
-def seed_user_countries(store: Any, user_id: int, codes: list[str], agreed_at: int) -> None:
-    coll.add_items(
-        store,
-        "user_countries",
-        user_id,
-        "key",
-        [{"key": f"{user_id}:{c}", "code": c, "agreed_at": agreed_at} for c in codes],
-    )
-
-
 # ---------------------------------------------------------------------- verification
 
 

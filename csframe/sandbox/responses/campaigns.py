@@ -80,7 +80,7 @@ _ALPHA_SENDER = re.compile(r"^[A-Za-z0-9]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\+?\d{3,16}$")
 _MEDIA = re.compile(r"^https?://\S+\.(jpe?g|png|gif)(\?\S*)?$", re.IGNORECASE)
 ID_FIELD = {"sms": "sms_campaign_id", "mms": "mms_campaign_id", "email": "email_campaign_id"}
-PRIVATE = "__"  # record keys starting with this are the sandbox's own (never shown)
+PRIVATE = mc.PRIVATE  # record keys starting with this are the sandbox's own
 EXPORT_TTL_SECONDS = 600.0
 
 
@@ -712,12 +712,6 @@ def _sender_address(store: Store, user_id: int, address_id: int) -> str:
     return rec["email_address"]
 
 
-def _plain_text(html: str) -> str:
-    text = re.sub(r"<(br|/p|/div|/h\d)[^>]*>", "\n", html, flags=re.IGNORECASE)
-    text = re.sub(r"<[^>]+>", "", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
 def email_plan(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The contacts an email campaign goes to: those with a usable email address."""
     out = []
@@ -807,7 +801,7 @@ def new_email_record(
         "date_added": str(now),
         "custom_string": fields.get("custom_string") or "",
         "body": fields["body"],
-        "body_plain_text": _plain_text(fields["body"]),
+        "body_plain_text": mc.plain_text(fields["body"]),
         PRIVATE + "charged": charged,
     }
 
