@@ -236,8 +236,11 @@ def sync_accounts(
     module docstring); reseller logins bring their client accounts. ``client``: a
     ``distributed.Client`` (each account one task on its cluster), or None to sync one
     account after another here. ``client_options``: passed to each
-    :class:`csframe.Client` (``rate_limit=``, ``cache=``...). An account that fails is
-    reported in its :class:`AccountSync` and does not stop the others.
+    :class:`csframe.Client` (``rate_limit=``, ``cache=``...); its ``timeout``,
+    ``rate_limit`` and ``max_attempts`` also pace a reseller's listing
+    (:func:`reseller_clients`). An account that fails is reported in its
+    :class:`AccountSync` and does not stop the others; a reseller whose clients cannot be
+    listed raises (a :mod:`csframe.errors` exception naming it) before anything is synced.
 
     Example::
 
