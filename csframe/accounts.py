@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -41,6 +42,7 @@ import pandas as pd
 
 from csframe import store
 
+log = logging.getLogger("csframe")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 
 
@@ -152,6 +154,14 @@ def reseller_clients(
                 username, key = sub.get("api_username") or rec.get("username"), sub.get("api_key")
                 if username and key:
                     out.append(Account(str(username), str(key), account.base_url))
+                else:  # e.g. "_subaccount": null, as the reference's update example shows
+                    log.warning(
+                        "%r: client account %s (user_id %s) was listed without an API key; "
+                        "it is not synced",
+                        account,
+                        username,
+                        rec.get("user_id"),
+                    )
             page += 1
     return out
 
