@@ -223,6 +223,22 @@ def test_seeders_import_no_response_module():
             assert not bad, f"{path.name} imports {bad}"
 
 
+def test_every_sandbox_docstring_example_runs():
+    import doctest
+    import importlib
+    import pkgutil
+
+    import csframe.sandbox
+
+    ran = 0
+    for info in pkgutil.walk_packages(csframe.sandbox.__path__, "csframe.sandbox."):
+        mod = importlib.import_module(info.name)
+        result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS, report=False)
+        assert result.failed == 0, f"{info.name}: a docstring example is wrong"
+        ran += result.attempted
+    assert ran > 40
+
+
 def test_admin_accounts_listing():
     with running(scale="tiny") as sb:
         info = requests.get(sb.root_url + "/_sandbox/accounts", headers=sb.admin_headers).json()

@@ -110,7 +110,7 @@ def personalise(body: str, contact: dict[str, Any] | None) -> str:
         >>> personalise("Hi (First Name) (last name)!", {"first_name": "Mia", "contact_id": 7})
         'Hi Mia !'
         >>> personalise("Bye StopMsg.me/xxxxx", {"contact_id": 7})
-        'Bye StopMsg.me/s9mz2'
+        'Bye StopMsg.me/fbpbp'
     """
     contact = contact or {}
     out = _PLACEHOLDER.sub(lambda m: str(contact.get(_BY_LOWER[m.group(0).lower()]) or ""), body)
