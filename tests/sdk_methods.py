@@ -171,6 +171,8 @@ def special(ctx: Ctx, path: str, name: str) -> Any:
     if name == "subaccount_id":
         subs = ctx.get("/subaccounts", limit=100)["data"]
         return next(s["subaccount_id"] for s in subs if s["api_username"] != ctx.auth[0])
+    if name == "client_user_id":  # a reseller client account (the listing calls it user_id)
+        return ctx.get("/reseller/accounts")["data"][0]["user_id"]
     if name == "default_sender_id":
         made = ctx.post(
             "/senders/default-senders",

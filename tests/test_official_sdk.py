@@ -102,8 +102,6 @@ KNOWN_SPEC_BUGS = {
     ("MmsCampaignsApi", "calculate_mms_campaign_price"): "the example's list 12345 is another account's",
     ("OwnNumbersApi", "update_own_number"): "the spec gives PATCH /own-numbers/{id} no security, so the SDK sends no credentials",
     ("ResellerApi", "reseller_transfer_credit"): "the example is a credit-card body, not a transfer",
-    ("ResellerApi", "update_client_account"): "the seeded account has no reseller clients",
-    ("ResellerApi", "view_specific_client_account"): "the seeded account has no reseller clients",
     ("SmsCampaignsApi", "send_sms_campaign"): "the example does not fit the SDK's model (senders[].recipient_country_code null)",
     ("UploadsApi", "upload_a_media_file"): "the reference requires convert; neither the spec nor the SDK can send it",
 }  # fmt: skip
