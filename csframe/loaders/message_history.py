@@ -16,9 +16,10 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from csframe import schema, timeutil
-from csframe.frames import pages_table, table_to_frame
+from csframe.frames import POOL, pages_table, table_to_frame
 from csframe.loaders.filters import (
     check_columns,
     check_max_rows,
@@ -338,12 +339,9 @@ def window_tables(
     pages it has), ``chunk_pages`` pages per table at most, no table spanning two windows,
     repeated primary keys dropped (see :class:`_Deduper`)."""
     dedupe = _Deduper(resource.primary_key)
-    pool = pa.default_memory_pool()
 
     def parse(bodies: list[bytes]) -> pa.Table:
-        table = dedupe(pages_table(bodies, resource))
-        pool.release_unused()  # the parse's transient buffers, back to the system
-        return table
+        return dedupe(pages_table(bodies, resource))
 
     bodies: list[bytes] = []
     window, left = -1, 0
@@ -397,4 +395,4 @@ class _Deduper:
         hashes = pd.util.hash_array(ids.astype(object), categorize=False)
         dup = pd.Series(hashes).duplicated().to_numpy() | np.isin(hashes, self.previous)
         self.previous = hashes
-        return table.filter(pa.array(~dup)) if dup.any() else table
+        return pc.filter(table, pa.array(~dup), memory_pool=POOL) if dup.any() else table
