@@ -11,7 +11,10 @@ latency per request, like a distant API. In one run:
   cache) and the Parquet store (``cs.sync`` then ``csframe.store.read``) of the same rows
 - frame building alone (network excluded): ``json.loads`` + ``pd.DataFrame`` + the same
   dtype conversions, vs csframe's columnar parse of the same page bodies
-- memory: the frame vs the same rows as a pyarrow Table, and peak RSS of the cold load
+- memory: the frame vs the same rows as a pyarrow Table, and peak RSS of the cold load,
+  also in a fresh process (sampled from /proc from just before ``history()`` until the
+  frame cache has written the windows the load queued, some of which it writes after
+  ``history()`` returns)
 - with ``--floors``, where the cold load's time over the physical limit goes: csframe cold
   with the HTTP cache off, and a bare ``http.client`` loop on ``--workers`` threads that
   only reads the bodies (what the sandbox and loopback cost before any client work)
@@ -184,6 +187,8 @@ if what == "cold":  # a cold load's peak RSS growth, in a process that did nothi
     t0 = time.perf_counter()
     rows = len(cs.history("sms", end=end))
     seconds = time.perf_counter() - t0
+    if cs.session.frames is not None:  # the frame-cache writes the load queued count too
+        cs.session.frames.flush()
     done.set()
     sampler.join()
     peak_mb = (max(peak[0], rss()) - before) / 2**20

@@ -42,6 +42,8 @@ SUFFIX = ".frames"
 FORMAT = "1"
 _NAMESPACE_KEY = "csframe.namespace"
 _FORMAT_KEY = "csframe.frame_format"
+# Seconds a write waits for its ``after`` event at most (the loader sets it in a finally).
+AFTER_WAIT = 60.0
 
 
 def directory_for(cache_file: Path) -> Path:
@@ -119,8 +121,17 @@ class FrameCache:
             path.unlink(missing_ok=True)
             return None
 
-    def put(self, resource: str, window: dict, search: dict, tables: list[pa.Table]) -> None:
-        """Queue one closed window's tables (in order) to be written once, off this thread."""
+    def put(
+        self,
+        resource: str,
+        window: dict,
+        search: dict,
+        tables: list[pa.Table],
+        *,
+        after: threading.Event | None = None,
+    ) -> None:
+        """Queue one closed window's tables (in order) to be written once, off this thread;
+        with ``after``, not before it is set (writes queued later wait too)."""
         if not self.writable:
             return
         path = self.path(resource, window, search)
@@ -132,7 +143,7 @@ class FrameCache:
                 return
             self._pending[path] = table
         self._start_writer()
-        self._queue.put(path)
+        self._queue.put((path, after))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued window is written (or ``timeout`` seconds); whether it was."""
@@ -174,9 +185,12 @@ class FrameCache:
 
     def _write_loop(self) -> None:
         while True:
-            path = self._queue.get()
-            if path is None:
+            item = self._queue.get()
+            if item is None:
                 return
+            path, after = item
+            if after is not None:
+                after.wait(AFTER_WAIT)
             try:
                 with self._io:
                     with self._lock:

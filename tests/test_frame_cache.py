@@ -258,3 +258,36 @@ def test_frame_cache_files_are_private(tmp_path, clock):
         for d in {f.parent for f in files} | {cs.session.frames.directory}:
             assert d.stat().st_mode & 0o777 == 0o700
         cs.close()
+
+
+def test_a_write_queued_with_an_event_waits_for_it_and_history_sets_it(tmp_path, clock):
+    """history() holds its last window's write until the frame is built (the writer's
+    buffers on top of the table and the frame were the load's peak): the window is served
+    from memory meanwhile, written once the event is set, and history() always sets it."""
+    import threading
+
+    import pyarrow as pa
+
+    from csframe.framecache import FrameCache
+
+    frames = FrameCache(tmp_path / "f.frames", "ns")
+    table = pa.table({"message_id": ["1", "2"], "body": ["a", "b"]})
+    window, built = {"date_from": 0, "date_to": 99}, threading.Event()
+    frames.put("sms_history", window, {}, [table], after=built)
+    assert not frames.flush(timeout=0.3)  # held: not written while the event is unset
+    assert not frames.path("sms_history", window, {}).exists()
+    got = frames.get("sms_history", window, {})
+    assert got is not None and got.equals(table)  # served from memory meanwhile
+    built.set()
+    assert frames.flush(timeout=10)
+    assert frames.path("sms_history", window, {}).exists()
+    frames.close()
+
+    clock(NOW)
+    with running(scale="tiny", seed=16, now=NOW) as sb:
+        cs = make_client(sb, tmp_path)
+        want = cs.history("sms", start="2026-03-01", end="2026-05-01")
+        assert cs.session.frames.flush(timeout=10)  # the last window's event was set
+        assert len(frame_files(cs)) == 2  # March and April, each written once
+        assert_same(cs.history("sms", start="2026-03-01", end="2026-05-01"), want)
+        cs.close()
