@@ -165,11 +165,21 @@ def delivery(
         lean, failed = _from_store(stored.find(store, channel), per.window, tz, engine)
     else:
         try:
-            lean, failed = hist.load(
-                client, channel, first, last, columns=_LEAN, detail=_failed_rows
+            # day cubes, chunk by chunk: a year of messages never becomes one frame
+            days, failed = hist.load(
+                client,
+                channel,
+                first,
+                last,
+                columns=_LEAN,
+                detail=_failed_rows,
+                reduce=functools.partial(_cube, tz=tz),
             )
         except ValueError as exc:  # an unknown channel, or one without history
             raise OptionError(f"channel {channel!r}: {exc}") from None
+        lean = _undayed(days)
+        if failed is None:  # no chunk at all
+            failed = _failed_rows(hist.empty_history(channel))
     return build(
         lean,
         first,
@@ -215,9 +225,17 @@ def _from_store(path, window, tz: str, engine: str) -> tuple[pd.DataFrame, pd.Da
         detail=_failed_rows,
         engine=engine,
     )
-    agg = agg.drop(columns="_day").sort_values("date", kind="stable", ignore_index=True)
+    agg = _undayed(agg)
     agg.attrs["currency"] = stored.store_currency(path)
     return agg, failed if failed is not None else pd.DataFrame()
+
+
+def _undayed(days: pd.DataFrame) -> pd.DataFrame:
+    """Day cubes (:func:`_cube`) as :func:`build` takes them: latest last, as in a history
+    frame (``build`` finds each row's day again from its latest ``date``)."""
+    out = days.drop(columns="_day").sort_values("date", kind="stable", ignore_index=True)
+    out.attrs = dict(days.attrs)
+    return out
 
 
 def _check_threshold(value) -> None:
