@@ -97,7 +97,6 @@ def test_load_folds_every_chunk_into_the_aggregate_of_the_whole_history(client):
         "sms",
         "2026-01",
         "2026-03",
-        columns=(),
         reduce=per_country,
         detail=lambda c: c.loc[np.asarray(hist.outcomes(c) == "failed"), ["message_id"]],
         chunk_pages=1,

@@ -1,8 +1,9 @@
 """Delivery: how many messages arrived, where they failed and what the failures cost.
 
 Built from the outbound message history of one channel (``client.iter_history``,
-streamed; see :mod:`csframe.reports.history` for the outcome of a message: delivered,
-failed, pending, cancelled). Rates are shares of *sent* messages (all but cancelled).
+streamed, each chunk folded into per-day aggregates and its failed rows as it comes, as a
+store's months are; see :mod:`csframe.reports.history` for the outcome of a message:
+delivered, failed, pending, cancelled). Rates are shares of *sent* messages (all but cancelled).
 Days and months are calendar days and months in the account's time zone (``/account``
 ``timezone``), or in ``tz=``: a message sent at 09:00 on 1 March in Melbourne is a March
 message. The workbook shows times in the same zone. Without ``start``/``end`` the period
@@ -171,7 +172,6 @@ def delivery(
                 channel,
                 first,
                 last,
-                columns=_LEAN,
                 detail=_failed_rows,
                 reduce=functools.partial(_cube, tz=tz),
             )

@@ -2,8 +2,9 @@
 
 Reports never need message bodies for their numbers, and a year of history can be a
 million rows. :func:`load` therefore reads ``client.iter_history`` chunk by chunk and keeps
-only the columns a report asks for (codes as categoricals), so peak memory is one chunk of
-full records plus the narrow result -- not a million bodies.
+only the columns a report asks for (codes as categoricals), or folds each chunk into an
+aggregate (``reduce=``), so peak memory is one chunk of full records plus the narrow
+result -- not a million bodies.
 
 Outcomes (one per message, from the history's status fields):
 
@@ -165,7 +166,7 @@ def load(
     start,
     end,
     *,
-    columns: Iterable[str],
+    columns: Iterable[str] = (),
     detail: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     reduce: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     chunk_pages: int = 200,
@@ -178,7 +179,7 @@ def load(
     ``reduce``: fold each raw chunk into a small aggregate instead (a :mod:`cube
     <csframe.reports.cube>`, as for a store in :func:`csframe.reports.stored.aggregate`)
     and combine the partial ones with the same function, which must accept its own output;
-    the result is then ``reduce``'s, and ``columns`` is not used. A year of messages never
+    the result is then ``reduce``'s (``columns`` is not used). A year of messages never
     becomes one frame, only its aggregate does.
 
     Example::

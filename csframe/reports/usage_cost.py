@@ -240,8 +240,6 @@ def usage_cost(
             if source is None:
                 notes.append(f"{channel}: no message history to reconcile usage with.")
                 continue
-            fields = history_fields(source)
-            columns = (*fields.values(), "subaccount_id")
             if store is not None:
                 try:
                     histories[channel] = _from_store(store, source, first, last, engine)
@@ -249,11 +247,18 @@ def usage_cost(
                     notes.append(f"{channel}: no history ({exc}).")
                 continue
             try:
-                frame, _ = hist.load(client, source.channel, first, last, columns=columns)
+                # month cubes, chunk by chunk (as from a store): never one frame of messages
+                months, _ = hist.load(
+                    client,
+                    source.channel,
+                    first,
+                    last,
+                    reduce=functools.partial(_history_cube, source=source),
+                )
             except ValueError as exc:  # a channel this client cannot load history for
                 notes.append(f"{channel}: no history ({exc}).")
                 continue
-            histories[channel] = lean_history(frame, source)
+            histories[channel] = _unmonthed(months)
     report = build(
         usage,
         first,
@@ -297,9 +302,17 @@ def _from_store(path, source: HistorySource, first, last, engine: str) -> pd.Dat
         reduce=functools.partial(_history_cube, source=source),
         engine=engine,
     )
-    agg = agg.drop(columns="_month").sort_values("date", kind="stable", ignore_index=True)
+    agg = _unmonthed(agg)
     agg.attrs["currency"] = stored.store_currency(root)
     return agg
+
+
+def _unmonthed(months: pd.DataFrame) -> pd.DataFrame:
+    """Month cubes (:func:`_history_cube`) as :func:`build` takes them: latest last, as
+    in a history frame (``build`` finds each row's month again from its latest ``date``)."""
+    out = months.drop(columns="_month").sort_values("date", kind="stable", ignore_index=True)
+    out.attrs = dict(months.attrs)
+    return out
 
 
 # --- building ------------------------------------------------------------------------------
