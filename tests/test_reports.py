@@ -655,8 +655,8 @@ def test_usage_cost_history_tables_match_raw_frames(client, sandbox):
 
 
 def test_streamed_usage_cost_equals_the_report_of_the_whole_histories(client):
-    # usage_cost(client) folds each history chunk into month cubes as it streams; every
-    # table, the summary and the alerts must be those of the channels' whole history frames.
+    # usage_cost(client) reads each channel's history as lean chunks; every table, the
+    # summary and the alerts must be those of the channels' whole history frames.
     from csframe.reports.history import HISTORY_SOURCES, window
 
     rep = usage_cost(client)

@@ -240,6 +240,8 @@ def usage_cost(
             if source is None:
                 notes.append(f"{channel}: no message history to reconcile usage with.")
                 continue
+            fields = history_fields(source)
+            columns = (*fields.values(), "subaccount_id")
             if store is not None:
                 try:
                     histories[channel] = _from_store(store, source, first, last, engine)
@@ -247,18 +249,11 @@ def usage_cost(
                     notes.append(f"{channel}: no history ({exc}).")
                 continue
             try:
-                # month cubes, chunk by chunk (as from a store): never one frame of messages
-                months, _ = hist.load(
-                    client,
-                    source.channel,
-                    first,
-                    last,
-                    reduce=functools.partial(_history_cube, source=source),
-                )
+                frame, _ = hist.load(client, source.channel, first, last, columns=columns)
             except ValueError as exc:  # a channel this client cannot load history for
                 notes.append(f"{channel}: no history ({exc}).")
                 continue
-            histories[channel] = _unmonthed(months)
+            histories[channel] = lean_history(frame, source)
     report = build(
         usage,
         first,
@@ -302,17 +297,9 @@ def _from_store(path, source: HistorySource, first, last, engine: str) -> pd.Dat
         reduce=functools.partial(_history_cube, source=source),
         engine=engine,
     )
-    agg = _unmonthed(agg)
+    agg = agg.drop(columns="_month").sort_values("date", kind="stable", ignore_index=True)
     agg.attrs["currency"] = stored.store_currency(root)
     return agg
-
-
-def _unmonthed(months: pd.DataFrame) -> pd.DataFrame:
-    """Month cubes (:func:`_history_cube`) as :func:`build` takes them: latest last, as
-    in a history frame (``build`` finds each row's month again from its latest ``date``)."""
-    out = months.drop(columns="_month").sort_values("date", kind="stable", ignore_index=True)
-    out.attrs = dict(months.attrs)
-    return out
 
 
 # --- building ------------------------------------------------------------------------------
