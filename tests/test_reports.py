@@ -654,6 +654,34 @@ def test_usage_cost_history_tables_match_raw_frames(client, sandbox):
     assert rep.summary["reconciliation_differences"] == len(refunded)
 
 
+def test_streamed_usage_cost_equals_the_report_of_the_whole_histories(client):
+    # usage_cost(client) reads each channel's history as lean chunks; every table, the
+    # summary and the alerts must be those of the channels' whole history frames.
+    from csframe.reports.history import HISTORY_SOURCES, window
+
+    rep = usage_cost(client)
+    first, last = period()
+    channels = rep.summary["reconciled_channels"]
+    assert len(channels) >= 5
+    histories = {
+        c: client.history(HISTORY_SOURCES[c].channel, *window(first, last)) for c in channels
+    }
+    usage = client.usage(start=f"{first - pd.offsets.MonthBegin(1):%Y-%m}", end=f"{last:%Y-%m}")
+    whole = build(
+        usage,
+        first,
+        last,
+        account=rep.meta.account,
+        history=histories,
+        baseline=True,
+        generated_at=rep.meta.generated_at,
+    )
+    assert list(rep.tables) == list(whole.tables)
+    for name, table in whole.tables.items():
+        pd.testing.assert_frame_equal(rep.tables[name], table, obj=name)
+    assert rep.summary == whole.summary and rep.alerts == whole.alerts
+
+
 def test_reconciliation_shows_the_sandbox_refunds(client, sandbox):
     """Usage is what was billed, history what was sent: the sandbox refunds some SMS that
     failed for a number not in service, and the reconciliation sheet must show exactly

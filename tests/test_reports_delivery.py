@@ -275,3 +275,25 @@ def test_delivery_from_sandbox_equals_raw_history(client, tmp_path):
     wb = load_workbook(path)
     assert wb.sheetnames[0] == "Summary" and len(wb.sheetnames) == 8
     assert wb["failed_messages"].max_row == failed.sum() + 1
+
+
+@pytest.mark.parametrize("tz", ["Australia/Melbourne", "UTC"])
+def test_streamed_report_equals_the_report_of_the_whole_history(client, tz):
+    # delivery(client) folds each history chunk into day cubes as it streams; every table,
+    # the summary and the alerts must be those of the whole history frame, row for row.
+    rep = delivery(client, tz=tz, now=NOW)
+    per = resolve_period(tz=tz, now=NOW)
+    whole = build(
+        client.history("sms", *per.window),
+        per.first,
+        per.last,
+        account=rep.meta.account,
+        tz=tz,
+        now=NOW,
+        generated_at=rep.meta.generated_at,
+    )
+    assert rep.summary["messages"] > 1000 and len(rep.tables["failed_messages"]) > 10
+    assert list(rep.tables) == list(whole.tables)
+    for name, table in whole.tables.items():
+        pd.testing.assert_frame_equal(rep.tables[name], table, obj=name)
+    assert rep.summary == whole.summary and rep.alerts == whole.alerts

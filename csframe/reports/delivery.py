@@ -1,8 +1,9 @@
 """Delivery: how many messages arrived, where they failed and what the failures cost.
 
 Built from the outbound message history of one channel (``client.iter_history``,
-streamed; see :mod:`csframe.reports.history` for the outcome of a message: delivered,
-failed, pending, cancelled). Rates are shares of *sent* messages (all but cancelled).
+streamed, each chunk folded into per-day aggregates and its failed rows as it comes, as a
+store's months are; see :mod:`csframe.reports.history` for the outcome of a message:
+delivered, failed, pending, cancelled). Rates are shares of *sent* messages (all but cancelled).
 Days and months are calendar days and months in the account's time zone (``/account``
 ``timezone``), or in ``tz=``: a message sent at 09:00 on 1 March in Melbourne is a March
 message. The workbook shows times in the same zone. Without ``start``/``end`` the period
@@ -165,11 +166,20 @@ def delivery(
         lean, failed = _from_store(stored.find(store, channel), per.window, tz, engine)
     else:
         try:
-            lean, failed = hist.load(
-                client, channel, first, last, columns=_LEAN, detail=_failed_rows
+            # day cubes, chunk by chunk: a year of messages never becomes one frame
+            days, failed = hist.load(
+                client,
+                channel,
+                first,
+                last,
+                detail=_failed_rows,
+                reduce=functools.partial(_cube, tz=tz),
             )
         except ValueError as exc:  # an unknown channel, or one without history
             raise OptionError(f"channel {channel!r}: {exc}") from None
+        lean = _undayed(days)
+        if failed is None:  # no chunk at all
+            failed = _failed_rows(hist.empty_history(channel))
     return build(
         lean,
         first,
@@ -215,9 +225,17 @@ def _from_store(path, window, tz: str, engine: str) -> tuple[pd.DataFrame, pd.Da
         detail=_failed_rows,
         engine=engine,
     )
-    agg = agg.drop(columns="_day").sort_values("date", kind="stable", ignore_index=True)
+    agg = _undayed(agg)
     agg.attrs["currency"] = stored.store_currency(path)
     return agg, failed if failed is not None else pd.DataFrame()
+
+
+def _undayed(days: pd.DataFrame) -> pd.DataFrame:
+    """Day cubes (:func:`_cube`) as :func:`build` takes them: latest last, as in a history
+    frame (``build`` finds each row's day again from its latest ``date``)."""
+    out = days.drop(columns="_day").sort_values("date", kind="stable", ignore_index=True)
+    out.attrs = dict(days.attrs)
+    return out
 
 
 def _check_threshold(value) -> None:

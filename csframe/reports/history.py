@@ -2,8 +2,9 @@
 
 Reports never need message bodies for their numbers, and a year of history can be a
 million rows. :func:`load` therefore reads ``client.iter_history`` chunk by chunk and keeps
-only the columns a report asks for (codes as categoricals), so peak memory is one chunk of
-full records plus the narrow result -- not a million bodies.
+only the columns a report asks for (codes as categoricals), or folds each chunk into an
+aggregate (``reduce=``), so peak memory is one chunk of full records plus the narrow
+result -- not a million bodies.
 
 Outcomes (one per message, from the history's status fields):
 
@@ -165,14 +166,21 @@ def load(
     start,
     end,
     *,
-    columns: Iterable[str],
+    columns: Iterable[str] = (),
     detail: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    reduce: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     chunk_pages: int = 200,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Outbound history of ``channel`` over months ``start``..``end``: a lean frame with an
     ``outcome`` column plus the requested ``columns`` (those the channel has), and
     optionally ``detail(chunk)`` -- full rows picked per chunk (e.g. the failed ones).
     Currency in ``attrs``.
+
+    ``reduce``: fold each raw chunk into a small aggregate instead (a :mod:`cube
+    <csframe.reports.cube>`, as for a store in :func:`csframe.reports.stored.aggregate`)
+    and combine the partial ones with the same function, which must accept its own output;
+    the result is then ``reduce``'s (``columns`` is not used). A year of messages never
+    becomes one frame, only its aggregate does.
 
     Example::
 
@@ -181,16 +189,19 @@ def load(
     """
     t0, t1 = window(start, end)
     columns = tuple(columns)
-    lean, picked = [], []
+    shrink = reduce if reduce is not None else (lambda chunk: _lean(chunk, columns))
+    parts, picked = [], []
     currency = None
     for chunk in client.iter_history(channel, start=t0, end=t1, chunk_pages=chunk_pages):
         currency = currency or chunk.attrs.get("currency")
-        lean.append(_lean(chunk, columns))
+        parts.append(shrink(chunk))
         if detail is not None:
             picked.append(detail(chunk))
-    frame = concat(lean)
+    frame = concat(parts)
     if not len(frame.columns):  # no chunk at all: the declared empty frame
-        frame = _lean(empty_history(channel), columns)
+        frame = shrink(empty_history(channel))
+    elif reduce is not None and len(parts) > 1:
+        frame = reduce(frame)  # the chunks' partial aggregates, combined
     frame.attrs["currency"] = currency or _currency(client)
     details = None
     if detail is not None:
