@@ -105,6 +105,14 @@ class FrameCache:
         digest = blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
         return self.directory / resource / f"{digest}.parquet"
 
+    def has(self, resource: str, window: dict, search: dict) -> bool:
+        """Whether the window is kept (queued or on disk); :meth:`get` still checks the file."""
+        path = self.path(resource, window, search)
+        with self._lock:
+            if path in self._pending:
+                return True
+        return path.is_file()
+
     def get(self, resource: str, window: dict, search: dict) -> pa.Table | None:
         """The window's table, or None (never cached, or its file was damaged: deleted)."""
         path = self.path(resource, window, search)

@@ -291,3 +291,39 @@ def test_a_write_queued_with_an_event_waits_for_it_and_history_sets_it(tmp_path,
         assert len(frame_files(cs)) == 2  # March and April, each written once
         assert_same(cs.history("sms", start="2026-03-01", end="2026-05-01"), want)
         cs.close()
+
+
+def test_a_stream_reads_kept_windows_one_at_a_time_in_chunk_pages_pieces(tmp_path, clock):
+    """iter_history over closed months from the frame cache: chunks of chunk_pages pages
+    (not one chunk per month), and each month's file is read when its turn comes, not all
+    before the first chunk (a stream held every cached month at once: ~560 MB at 1M rows).
+    Files removed after the first chunk are therefore fetched again, and the stream is
+    still exactly an uncached load."""
+    clock(NOW)
+    with running(scale="small", seed=16, now=NOW) as sb:
+        window = {"start": "2026-03-01", "end": "2026-06-01"}
+        truth = make_client(sb, tmp_path, cache=False).history("sms", **window)
+        cs = make_client(sb, tmp_path)
+        cs.history("sms", **window)
+        files = frame_files(cs)
+        assert len(files) == 3
+        cs.close()
+        monthly = truth["date"].dt.month.value_counts()
+        assert monthly.min() > 100  # so a month is more than one chunk of one page
+
+        again = make_client(sb, tmp_path)
+        again.currency()
+        sent = again.requests_sent
+        stream = again.iter_history("sms", **window, chunk_pages=1)
+        chunks = [next(stream)]
+        assert again.requests_sent == sent  # the first chunk came from March's file
+        for path in files:
+            path.unlink()  # April's and May's files are gone before their turn
+        chunks += list(stream)
+        assert again.requests_sent > sent  # ...so they went back to the API
+        assert max(len(c) for c in chunks) <= 100
+        got = pd.concat(chunks, ignore_index=True)
+        assert got["message_id"].tolist() == truth["message_id"].tolist()
+        again.session.frames.flush()
+        assert len(frame_files(again)) == 2  # the refetched months are kept again
+        again.close()

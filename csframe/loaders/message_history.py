@@ -114,8 +114,12 @@ def iter_history(
     for windows larger than memory."""
     resource = history_resource(channel)
     columns = check_columns(resource, kw.pop("columns", None))
+    rows = chunk_pages * kw.get("limit", 100)
     for table in _iter_tables(session, channel, start, end, chunk_pages=chunk_pages, **kw):
-        yield table_to_frame(table, resource, currency=currency, columns=columns)
+        # a window from the frame cache is one table: cut it to chunk_pages' worth of rows
+        for offset in range(0, max(table.num_rows, 1), rows):
+            part = table.slice(offset, rows)
+            yield table_to_frame(part, resource, currency=currency, columns=columns)
 
 
 def history(session, channel: str, start=None, end=None, **kw) -> pd.DataFrame:
@@ -284,14 +288,14 @@ def _iter_tables(
 
     # Closed windows come from the frame cache when it has them; the others are fetched,
     # and those that are closed are written to it (their pages skip the HTTP cache).
+    # A kept window is read only when its turn comes, so a stream holds one month at a
+    # time, not every cached month at once.
     frames = getattr(session, "frames", None)
-    cached: dict[int, pa.Table] = {}
+    cached = set()
     if frames is not None:
-        for i, window in enumerate(windows):
-            if closed(window):
-                table = frames.get(resource.name, window, search)
-                if table is not None:
-                    cached[i] = table
+        cached = {
+            i for i, w in enumerate(windows) if closed(w) and frames.has(resource.name, w, search)
+        }
     fetch = [w for i, w in enumerate(windows) if i not in cached]
 
     def expire(window: dict):
@@ -299,30 +303,44 @@ def _iter_tables(
             return NO_CACHE
         return expire_for(pd.Timestamp(window["date_to"] + 1, unit="s", tz="UTC"), settle, now)
 
-    pages = iter_raw_pages(
-        session,
-        resource.path,
-        params=search,
-        windows=fetch,
-        limit=limit,
-        max_workers=max_workers,
-        expire_after=expire,
-        progress=progress,
-        desc=f"{channel} history",
-        first_body=probe if len(windows) == 1 and not cached else None,
-    )
-    fetched = window_tables(pages, resource, chunk_pages)
+    def pages_of(windows: list[dict], first_body: bytes | None = None) -> Iterator[bytes]:
+        return iter_raw_pages(
+            session,
+            resource.path,
+            params=search,
+            windows=windows,
+            limit=limit,
+            max_workers=max_workers,
+            expire_after=expire,
+            progress=progress,
+            desc=f"{channel} history",
+            first_body=first_body,
+        )
+
+    def kept(window: dict) -> list[pa.Table]:
+        table = frames.get(resource.name, window, search) if frames is not None else None
+        if table is not None:
+            return [table]
+        # its file went bad (or away) since the plan: fetch that window now, keep it again
+        tables = [t for _, t in window_tables(pages_of([window]), resource, chunk_pages)]
+        if frames is not None:
+            frames.put(resource.name, window, search, tables)
+        return tables
+
+    first_body = probe if len(windows) == 1 and not cached else None
+    fetched = window_tables(pages_of(fetch, first_body), resource, chunk_pages)
     current = next(fetched, None) if fetch else None
     position = 0  # index in ``fetch`` of the window being fetched
     empty: pa.Table | None = None  # tables without rows (empty windows) are not yielded...
     yielded = False
     for i, window in enumerate(windows):
         if i in cached:
-            if cached[i].num_rows:
-                yielded = True
-                yield cached[i]
-            else:
-                empty = cached[i]
+            for table in kept(window):
+                if table.num_rows:
+                    yielded = True
+                    yield table
+                else:
+                    empty = table
             continue
         keep = frames is not None and closed(window)
         parts = []
