@@ -174,6 +174,7 @@ def delivery(
                 last,
                 detail=_failed_rows,
                 reduce=functools.partial(_cube, tz=tz),
+                read=_READ,  # the other columns are never converted from the pages
             )
         except ValueError as exc:  # an unknown channel, or one without history
             raise OptionError(f"channel {channel!r}: {exc}") from None
@@ -192,6 +193,10 @@ def delivery(
         tz=tz,
         now=per.now,
     )
+
+
+# every history column the report reads (its day cubes, failed rows and outcomes)
+_READ = tuple(dict.fromkeys((*_LEAN, *FAILED_COLUMNS, *hist.OUTCOME_COLUMNS)))
 
 
 def _failed_rows(chunk: pd.DataFrame) -> pd.DataFrame:
@@ -214,7 +219,7 @@ def _cube(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
 def _from_store(path, window, tz: str, engine: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The history of ``window`` from the store at ``path`` as day cubes (latest last,
     as in a history frame) and the failed messages' rows."""
-    columns = {*_LEAN, *FAILED_COLUMNS, "status", "status_code", "direction"}
+    columns = _READ
     t0, t1 = window
     agg, failed = stored.aggregate(
         path,

@@ -169,6 +169,7 @@ def load(
     columns: Iterable[str] = (),
     detail: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     reduce: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    read: Iterable[str] | None = None,
     chunk_pages: int = 200,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Outbound history of ``channel`` over months ``start``..``end``: a lean frame with an
@@ -182,6 +183,10 @@ def load(
     the result is then ``reduce``'s (``columns`` is not used). A year of messages never
     becomes one frame, only its aggregate does.
 
+    ``read``: the only history columns converted from the pages (plus those an outcome
+    needs; those the channel lacks are left out), for ``reduce`` and ``detail`` that use
+    few of them; None: all.
+
     Example::
 
         lean, failed = load(cs, "sms", "2026-01", "2026-03", columns=("date", "country"),
@@ -192,7 +197,8 @@ def load(
     shrink = reduce if reduce is not None else (lambda chunk: _lean(chunk, columns))
     parts, picked = [], []
     currency = None
-    for chunk in client.iter_history(channel, start=t0, end=t1, chunk_pages=chunk_pages):
+    only = {} if read is None else {"columns": _readable(channel, read)}
+    for chunk in client.iter_history(channel, start=t0, end=t1, chunk_pages=chunk_pages, **only):
         currency = currency or chunk.attrs.get("currency")
         parts.append(shrink(chunk))
         if detail is not None:
@@ -207,6 +213,17 @@ def load(
     if detail is not None:
         details = pd.concat(picked, ignore_index=True) if picked else None
     return frame, details
+
+
+# what outcomes() and _lean() read besides the columns a report asks for
+OUTCOME_COLUMNS = ("status", "status_code", "error_code", "direction")
+
+
+def _readable(channel: str, read: Iterable[str]) -> list[str]:
+    from csframe.loaders import history_resource
+
+    known = history_resource(channel).column_names
+    return [c for c in dict.fromkeys((*OUTCOME_COLUMNS, *read)) if c in known]
 
 
 def empty_history(channel: str) -> pd.DataFrame:
