@@ -7,7 +7,7 @@ Shared by both engines of :func:`csframe.clean.duplicates` (pandas, and Dask in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +69,9 @@ def allowed(chosen: tuple[str, ...], levels: dict[str, np.ndarray]) -> np.ndarra
     return ok
 
 
-def check_arguments(rules, threshold: float, name_threshold: float) -> tuple[str, ...]:
+def check_arguments(
+    rules: str | Iterable[str], threshold: float, name_threshold: float
+) -> tuple[str, ...]:
     """The chosen rules, or a CleanInputError naming the bad argument."""
     chosen: tuple[str, ...] = (rules,) if isinstance(rules, str) else tuple(rules)
     unknown = set(chosen) - set(RULES)

@@ -26,7 +26,9 @@ _ADDRESS = (
 )  # fmt: skip
 
 
-def decided_of(decisions, known: set[int]) -> dict[int, str]:
+def decided_of(
+    decisions: pd.DataFrame | Mapping[int, str] | None, known: set[int]
+) -> dict[int, str]:
     """{cluster_id: "accept"/"split"} of ``decisions``, checked against the ``known`` ids."""
     if decisions is None:
         return {}
