@@ -280,7 +280,7 @@ def bench_dedupe(n: int, pandas_n: int, cluster_client, out: Path) -> None:
     t = time.perf_counter()
     df = generate(n)
     person = df.pop("_person").to_numpy()
-    files = max(2, n // 250_000)
+    files = max(2, n // 100_000)  # partitions of 100,000 rows: each task stays small
     bounds = np.linspace(0, n, files + 1).astype(int)
     src.mkdir(parents=True)
     for k in range(files):
