@@ -154,13 +154,29 @@ def _counts(keys: Any) -> tuple[dict[str, tuple[int, int]], dict[str, Any]]:
     return counts, share
 
 
-def _with_shares(keys: Any, share: dict[str, Any]) -> Any:
+def _with_shares(keys: Any, share: dict[str, Any], counts: dict[str, tuple[int, int]]) -> Any:
     """The keys frame with each row's share of its TF values (``share_<field>``)."""
     out = keys[["pos", *[c for c in linkage.KEY_COLUMNS if c != "name_key"]]]
     for f in linkage.TF_FIELDS:
+        if not counts[f][1]:  # no values at all (the list has no such column)
+            out = out.assign(**{f"share_{f}": np.nan})
+            continue
         table = share[f].rename_axis("__value").to_frame(f"share_{f}").reset_index()
-        out = out.merge(table, left_on=f, right_on="__value", how="left").drop(columns="__value")
+        # rows without a value join on a key of their own: all on one key, they would all
+        # hash into one partition
+        out = out.map_partitions(_join_key, f, meta=out._meta.assign(__key=pd.Series(dtype="str")))
+        out = out.merge(table, left_on="__key", right_on="__value", how="left")
+        out = out.drop(columns=["__key", "__value"])
     return out
+
+
+def _join_key(k: pd.DataFrame, f: str) -> pd.DataFrame:
+    """``k`` with ``__key``: the value of ``f``, or a key no value has (NUL + position)."""
+    key = k[f].astype("str")
+    missing = key.isna()
+    if missing.any():
+        key = key.where(~missing, "\x00" + k["pos"].astype("str"))
+    return k.assign(__key=key.astype("str"))
 
 
 # ----------------------------------------------------------------------------- 3. candidates
@@ -398,7 +414,7 @@ def duplicates(
         )
 
         # 4. both rows' keys to each pair, compared where they meet
-        rows = _with_shares(keys, share)
+        rows = _with_shares(keys, share, counts)
         # the shares are read on side i only (features() takes a value's share from there)
         side = {
             s: part.rename(columns={c: f"{c}_{s}" for c in part.columns})
