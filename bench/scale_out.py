@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/scale_out.py                          # the issue's sizes (long)
     .venv/bin/python bench/scale_out.py --rows 5000000 --pandas-rows 1000000,2000000 \\
-        --contacts 200000 --accounts 8                           # a quick run
+        --contacts 200000 --dedupe-contacts 200000 --dedupe-pandas 200000 \\
+        --accounts 8                                             # a quick run
+    .venv/bin/python bench/scale_out.py --skip delivery,contacts,accounts   # dedupe only
 
 1. A generator writes a synthetic SMS history store straight to Parquet with the
    registry's schema (no API): ``--rows`` messages over ``--months`` months.
@@ -12,8 +14,10 @@
    pandas engine over windows of about ``--pandas-rows`` rows, with this process's peak RSS:
    where one process stops fitting.
 3. clean.contacts() of ``--contacts`` generated contacts (bench/clean.py's generator) on
-   the cluster, partition by partition, against pandas in this process. (clean.duplicates
-   and dedupe do not run on Dask yet.)
+   the cluster, partition by partition, against pandas in this process; then
+   clean.duplicates + dedupe of ``--dedupe-contacts`` contacts on the cluster (wall time,
+   rows/s, peak RSS per process, pair precision/recall against the truth) beside the
+   pandas engine on ``--dedupe-pandas`` contacts in this process.
 4. sync_accounts of ``--accounts`` sandbox accounts at ``--latency-ms`` per request on the
    cluster against the same syncs one after another.
 
@@ -244,6 +248,64 @@ def bench_contacts(n: int, cluster_client, npartitions: int) -> None:
     )
 
 
+def bench_dedupe(n: int, pandas_n: int, cluster_client, out: Path) -> None:
+    """clean.duplicates + dedupe of ``n`` generated contacts (bench/clean.py's generator,
+    written to Parquet and read by the workers) on the cluster; the pandas engine on
+    ``pandas_n`` contacts in this process beside it. Precision/recall of same-cluster pairs
+    against the generator's truth."""
+    import dask
+    import dask.dataframe as dd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from clean import generate, pair_scores  # bench/clean.py
+
+    if pandas_n:
+        df = generate(pandas_n)
+        person = df.pop("_person").to_numpy()
+        with ProcessPeaks() as peaks:
+            t = time.perf_counter()
+            d = csframe.clean.duplicates(csframe.clean.contacts(df, default_region="AU"))
+            one = csframe.clean.dedupe(d)
+            wall = time.perf_counter() - t
+        prec, rec, _, _ = pair_scores(d["cluster_id"].to_numpy(), person)
+        print(
+            f"duplicates+dedupe, pandas engine, {pandas_n:,} contacts -> {len(one):,}: "
+            f"{wall:.1f} s, {pandas_n / wall:,.0f} rows/s; pair precision {prec:.4f}, "
+            f"recall {rec:.4f}; peak RSS driver {peaks.peaks['driver']:,.0f} MB"
+        )
+        del df, d, one
+    # the list as it would be: Parquet files that the workers read
+    src = out / "contacts"
+    shutil.rmtree(src, ignore_errors=True)
+    t = time.perf_counter()
+    df = generate(n)
+    person = df.pop("_person").to_numpy()
+    files = max(2, n // 100_000)  # partitions of 100,000 rows: each task stays small
+    bounds = np.linspace(0, n, files + 1).astype(int)
+    src.mkdir(parents=True)
+    for k in range(files):
+        df.iloc[bounds[k] : bounds[k + 1]].to_parquet(src / f"part.{k:04d}.parquet", index=False)
+    del df
+    print(
+        f"contacts: {n:,} generated and written in {time.perf_counter() - t:.1f} s ({files} files)"
+    )
+    with dask.config.set({"dataframe.convert-string": False}):
+        ddf = dd.read_parquet(str(src), split_row_groups=False)
+    with ProcessPeaks() as peaks:
+        t = time.perf_counter()
+        d = csframe.clean.duplicates(ddf, default_region="AU")  # the matching runs here
+        cluster = d["cluster_id"].compute().to_numpy()
+        found = time.perf_counter() - t
+        rows_out = len(csframe.clean.dedupe(d))
+        wall = time.perf_counter() - t
+    prec, rec, _, _ = pair_scores(cluster, person)
+    print(
+        f"duplicates+dedupe, dask engine, {n:,} contacts ({ddf.npartitions} partitions) -> "
+        f"{rows_out:,}: {wall:.1f} s (duplicates {found:.1f} s), {n / wall:,.0f} rows/s; "
+        f"pair precision {prec:.4f}, recall {rec:.4f}; peak RSS {_peaks_text(peaks.peaks)}"
+    )
+
+
 def distributed_wait(collection) -> None:
     import distributed
 
@@ -305,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--pandas-rows", default="5000000,10000000")
     ap.add_argument("--contacts", type=int, default=1_000_000)
+    ap.add_argument("--dedupe-contacts", type=int, default=10_000_000)
+    ap.add_argument("--dedupe-pandas", type=int, default=1_000_000, help="0: no pandas run")
     ap.add_argument("--accounts", type=int, default=20)
     ap.add_argument("--latency-ms", type=float, default=50)
     ap.add_argument("--sync-threads", type=int, default=10)
@@ -312,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--out", type=Path, default=Path("/tmp/csframe-bench-scale-out"))
     ap.add_argument("--reuse", action="store_true", help="keep an existing generated store")
-    ap.add_argument("--skip", default="", help="comma list of: delivery,contacts,accounts")
+    ap.add_argument("--skip", default="", help="comma list of: delivery,contacts,dedupe,accounts")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
 
@@ -353,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_delivery(path, rows, dc, targets)
         if "contacts" not in skip:
             bench_contacts(args.contacts, dc, npartitions=args.workers * 4)
+        if "dedupe" not in skip:
+            bench_dedupe(args.dedupe_contacts, args.dedupe_pandas, dc, args.out)
     if "accounts" not in skip:
         bench_accounts(args.accounts, args.latency_ms, args.out / "accounts", args.sync_threads)
     return 0

@@ -90,6 +90,15 @@ class Prepared:
     personal: np.ndarray  # the phone is a mobile (pager, personal number): one person's own
     sort: np.ndarray  # secondary order inside blocks (full name)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    # per code of a TF_FIELDS field: its value's share of the whole list (computed from these
+    # rows unless given: a part of a list on Dask carries the list's shares)
+    share: dict[str, np.ndarray] | None = None
+
+    def shares(self) -> dict[str, np.ndarray]:
+        """Each value's share of the list, per field and code (term-frequency adjustment)."""
+        if self.share is None:
+            self.share = _frequencies(self)
+        return self.share
 
     def cached(self, key: str, make) -> np.ndarray:
         """Per-value helper arrays, built once (candidate and random pairs share them)."""
@@ -124,29 +133,57 @@ def _soundex(words: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
-def prepare(c: pd.DataFrame, keys: dict[str, pd.Series | None]) -> Prepared:
-    """Codes per field from a cleaned frame and the dob/address/suburb keys."""
-    n = len(c)
-    codes, values = {}, {}
+#: the per-row match keys ``prepare`` codes (text, NA = missing; ``personal``: a mobile)
+KEY_COLUMNS = (
+    "first_name", "last_name", "name_key", "postcode", "phone", "email", "dob", "address",
+    "suburb", "personal",
+)  # fmt: skip
+#: per-row share of each TF field's value in the whole list (given by the Dask engine)
+SHARE_COLUMNS = tuple(f"share_{f}" for f in TF_FIELDS)
+
+
+def match_keys(c: pd.DataFrame, keys: dict[str, pd.Series | None]) -> pd.DataFrame:
+    """The match keys of each row (``KEY_COLUMNS``) from a cleaned frame and the
+    dob/address/suburb (and postcode) keys; row by row, so it runs on any part of a list."""
     valid_phone = c["phone_valid"].fillna(False).to_numpy(bool)
     valid_email = c["email_valid"].fillna(False).to_numpy(bool)
+    n = len(c)
+    none = pd.Series(np.full(n, None, dtype=object), index=c.index, dtype="str")
+
+    def text(s: pd.Series | None) -> pd.Series:
+        return none if s is None else s.astype("str")
+
+    personal = valid_phone & c["phone_type"].isin(("mobile", "pager", "personal_number")).to_numpy(
+        bool
+    )
+    return pd.DataFrame(
+        {
+            "first_name": text(c["first_name_key"]),
+            "last_name": text(c["last_name_key"]),
+            "name_key": text(c["name_key"]),
+            "postcode": text(keys["postcode"] if "postcode" in keys else c["postcode_key"]),
+            "phone": text(c["phone_e164"].where(valid_phone)),
+            "email": text(c["email_match_key"].where(valid_email)),
+            **{k: text(keys.get(k)) for k in ("dob", "address", "suburb")},
+            "personal": personal,
+        },
+        index=c.index,
+    )
+
+
+def prepare(k: pd.DataFrame) -> Prepared:
+    """Codes per field from the rows' match keys (:func:`match_keys`); with
+    ``SHARE_COLUMNS``, the values' shares of the whole list come from them."""
+    n = len(k)
+    codes, values = {}, {}
     # first and last names share one vocabulary, so that swapped names compare equal
-    first = c["first_name_key"].to_numpy(dtype=object, na_value=None)
-    last = c["last_name_key"].to_numpy(dtype=object, na_value=None)
+    first = k["first_name"].to_numpy(dtype=object, na_value=None)
+    last = k["last_name"].to_numpy(dtype=object, na_value=None)
     both, names = _codes(np.r_[first, last])
     codes["first_name"], codes["last_name"] = both[:n], both[n:]
     values["first_name"] = values["last_name"] = names
-    sources = {
-        "postcode": keys["postcode"] if "postcode" in keys else c["postcode_key"],
-        "phone": c["phone_e164"].where(valid_phone),
-        "email": c["email_match_key"].where(valid_email),
-        **{k: keys.get(k) for k in ("dob", "address", "suburb")},
-    }
-    for name, s in sources.items():
-        if s is None:
-            codes[name], values[name] = np.full(n, -1, np.int64), np.empty(0, dtype=object)
-        else:
-            codes[name], values[name] = _codes(s.to_numpy(dtype=object, na_value=None))
+    for name in ("postcode", "phone", "email", "dob", "address", "suburb"):
+        codes[name], values[name] = _codes(k[name].to_numpy(dtype=object, na_value=None))
     sc = np.full(n, -1, np.int64)
     has = codes["last_name"] >= 0
     if has.any():  # Soundex of the surnames only
@@ -158,11 +195,25 @@ def prepare(c: pd.DataFrame, keys: dict[str, pd.Series | None]) -> Prepared:
     lo = np.minimum(codes["first_name"], codes["last_name"])
     hi = np.maximum(codes["first_name"], codes["last_name"])
     codes["name_set"] = np.where(lo >= 0, lo * (len(names) + 1) + hi, -1)
-    personal = valid_phone & c["phone_type"].isin(("mobile", "pager", "personal_number")).to_numpy(
-        bool
+    personal = k["personal"].to_numpy(bool)
+    sort = (
+        pd.factorize(k["name_key"], sort=True, use_na_sentinel=True)[0].astype(np.int64)
+        if "name_key" in k.columns
+        else np.zeros(n, np.int64)  # pairs only (no blocking)
     )
-    sort = pd.factorize(c["name_key"], sort=True, use_na_sentinel=True)[0].astype(np.int64)
-    return Prepared(n, codes, values, personal, sort)
+    p = Prepared(n, codes, values, personal, sort)
+    if SHARE_COLUMNS[0] in k.columns:  # a part of a list: the list's shares, by code
+        share = {}
+        for name in TF_FIELDS:
+            size = len(values[name])
+            share[name] = np.zeros(size)
+            sides = ("first_name", "last_name") if name in ("first_name", "last_name") else (name,)
+            for side in sides:  # a name's share is the same in either column
+                given = k[f"share_{side}"].to_numpy(float)
+                ok = (codes[side] >= 0) & ~np.isnan(given)  # rows without it: other rows'
+                share[name][codes[side][ok]] = given[ok]
+        p.share = share
+    return p
 
 
 # ----------------------------------------------------------------------------- blocking
@@ -415,7 +466,7 @@ class Model:
     m: dict[str, np.ndarray]
     u: dict[str, np.ndarray]
     prior: float  # share of true duplicates among the candidate pairs
-    freq: dict[str, np.ndarray]  # per-code value frequency (term-frequency adjustment)
+    rows: int  # rows of the list (floor of the term-frequency adjustment)
 
     def weights(self, name: str) -> np.ndarray:
         return np.log2(self.m[name] / self.u[name])
@@ -429,7 +480,10 @@ class Model:
         return pd.DataFrame(rows, columns=["field", "level", "m", "u", "weight"])
 
 
-def _random_pairs(n: int, size: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def random_pairs(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The random pairs (row positions) that measure chance agreement: ``size`` drawn with
+    ``seed`` (all pairs when there are no more)."""
+    rng = np.random.default_rng(seed)
     total = n * (n - 1) // 2
     if total <= size:
         i, j = np.triu_indices(n, 1)
@@ -438,6 +492,11 @@ def _random_pairs(n: int, size: int, rng) -> tuple[np.ndarray, np.ndarray]:
     j = rng.integers(0, n - 1, size)
     j = j + (j >= i)
     return np.minimum(i, j), np.maximum(i, j)
+
+
+def random_sample_size(n: int, sample: int | None = None) -> int:
+    """How many random pairs a list of ``n`` rows draws: two per row, 5,000-200,000."""
+    return sample or int(np.clip(2 * n, 5_000, 200_000))
 
 
 MIN_ROWS = 1000  # a shorter list is a small sample: its values' shares are taken over this
@@ -450,55 +509,83 @@ def _share(codes: np.ndarray, size: int) -> np.ndarray:
 
 
 def _frequencies(p: Prepared) -> dict[str, np.ndarray]:
-    freq = {name: _share(p.codes[name], len(p.values[name])) for name in FIELD_ORDER}
+    freq = {name: _share(p.codes[name], len(p.values[name])) for name in TF_FIELDS}
     # names share one vocabulary (for swaps): a value's share in the column it is common in
     both = np.maximum(freq["first_name"], freq["last_name"])
     return {**freq, "first_name": both, "last_name": both}
 
 
-def estimate(
-    p: Prepared,
-    levels: dict[str, np.ndarray],
-    name_threshold: float = 88,
-    *,
-    sample: int | None = None,
-    iterations: int = 30,
-    seed: int = 0,
-) -> Model:
-    """u from random pairs (exact level: Σ p_v² from value frequencies), m by EM."""
-    rng = np.random.default_rng(seed)
-    freq = _frequencies(p)
-    # 5,000-200,000 random pairs (two per row): u of the fuzzy levels; the exact level's u
-    # comes from the value frequencies, which need no sample
-    size = sample or int(np.clip(2 * p.n, 5_000, 200_000))
-    ri, rj = _random_pairs(p.n, size, rng)
-    rand = compare(p, ri, rj, name_threshold, swaps=False)["levels"] if len(ri) else {}
+def value_counts(p: Prepared) -> dict[str, tuple[int, int]]:
+    """Per field: (Σ count² over its values, filled rows): how often two rows agree by
+    chance, in whole numbers so that parts of a list add up to the same answer."""
+    out = {}
+    for name in FIELD_ORDER:
+        c = p.codes[name]
+        c = c[c >= 0]
+        counts = np.bincount(c, minlength=len(p.values[name])).astype(np.int64)
+        out[name] = (int((counts * counts).sum()), len(c))
+    return out
+
+
+def u_probabilities(
+    counts: dict[str, tuple[int, int]], rand: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """u per field and level: exact agreement Σ p_v² from the value counts (``counts``:
+    :func:`value_counts`), the levels below from the random pairs' levels ``rand``."""
     u = {}
     for name, k in LEVELS.items():
-        f = _share(p.codes[name], len(p.values[name]))
-        exact = float((f**2).sum()) if len(f) else 0.0
+        square, filled = counts[name]
+        # Σ (count / rows)², rounded once (Python integers divide exactly)
+        exact = square / max(filled, MIN_ROWS) ** 2 if filled else 0.0
         exact = min(max(exact, 1e-9), 0.5)
         if name in IDENTIFIER_U:
             exact = min(exact, IDENTIFIER_U[name])
         # seeded with U_PSEUDO pairs that mostly disagree (matters only for short lists)
-        counts = np.zeros(k + 1)
-        counts[0] = U_PSEUDO * (0.97 if k > 1 else 1.0)
-        counts[1:k] = U_PSEUDO * 0.03 / max(k - 1, 1)
+        level_counts = np.zeros(k + 1)
+        level_counts[0] = U_PSEUDO * (0.97 if k > 1 else 1.0)
+        level_counts[1:k] = U_PSEUDO * 0.03 / max(k - 1, 1)
         if name in rand:
             lv = rand[name]
             lv = lv[lv >= 0]
-            counts += np.bincount(lv, minlength=k + 1)[: k + 1]
-        below = counts[:k] / counts[:k].sum() * (1 - exact)
+            level_counts += np.bincount(lv, minlength=k + 1)[: k + 1]
+        below = level_counts[:k] / level_counts[:k].sum() * (1 - exact)
         u[name] = np.r_[below, exact]
-    # EM over the distinct comparison patterns of the candidates
+    return u
+
+
+def pattern_codes(levels: dict[str, np.ndarray]) -> np.ndarray:
+    """One integer per pair for its comparison pattern (levels of every field, base 5)."""
+    n = len(levels[FIELD_ORDER[0]])
+    code = np.zeros(n, np.int64)
+    for f in FIELD_ORDER:
+        code = code * 5 + (levels[f].astype(np.int64) + 1)
+    return code
+
+
+def patterns(levels: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct comparison patterns (sorted codes) of pairs and how many pairs have each."""
+    uniq, count = np.unique(pattern_codes(levels), return_counts=True)
+    return uniq, count.astype(np.int64)
+
+
+def _decode(uniq: np.ndarray) -> np.ndarray:
+    """Patterns × fields levels (-1 missing) of pattern codes."""
+    pat = np.zeros((len(uniq), len(FIELD_ORDER)), np.int64)
+    rest = uniq.astype(np.int64)
+    for col in range(len(FIELD_ORDER) - 1, -1, -1):
+        pat[:, col] = rest % 5 - 1
+        rest = rest // 5
+    return pat
+
+
+def em(
+    uniq: np.ndarray, counts: np.ndarray, rows: int, iterations: int = 30
+) -> tuple[dict[str, np.ndarray], float]:
+    """m per field and level and the prior, by EM over the candidates' distinct comparison
+    patterns (:func:`patterns`: sorted codes and their pair counts) of a list of ``rows``."""
     names = list(FIELD_ORDER)
-    mat = np.stack([levels[f].astype(np.int64) + 1 for f in names], axis=1)
-    code = np.zeros(len(mat), np.int64)
-    for col in range(mat.shape[1]):
-        code = code * 5 + mat[:, col]
-    uniq, first, count = np.unique(code, return_index=True, return_counts=True)
-    pat = mat[first] - 1  # patterns × fields, -1 missing
-    count = count.astype(float)
+    pat = _decode(uniq)  # patterns × fields, -1 missing
+    count = np.asarray(counts).astype(float)
     # Both classes are re-estimated on the candidates (their non-matches agree far more
     # often than random pairs: they were blocked on shared values); only m is kept, and
     # the weights use u from random pairs with the prior over all pairs.
@@ -511,7 +598,7 @@ def estimate(
         uc[f] = marg / marg.sum()
     share = 0.1
     if not len(pat):
-        return Model(m, u, 1e-6, freq)
+        return m, 1e-6
     last = None
     for _ in range(iterations):
         llr = np.zeros(len(pat))
@@ -539,9 +626,27 @@ def estimate(
             den = np.bincount(lv[ok], weights=wn[ok], minlength=k + 1)[: k + 1] + 1.0
             uc[f] = den / den.sum()
     # prior: the expected duplicates among all pairs of the list
-    all_pairs = max(p.n * (p.n - 1) / 2, 1.0)
-    prior = float(np.clip(share * count.sum() / all_pairs, 1e-12, 0.5))
-    return Model(m, u, prior, freq)
+    all_pairs = max(rows * (rows - 1) / 2, 1.0)
+    return m, float(np.clip(share * count.sum() / all_pairs, 1e-12, 0.5))
+
+
+def estimate(
+    p: Prepared,
+    levels: dict[str, np.ndarray],
+    name_threshold: float = 88,
+    *,
+    sample: int | None = None,
+    iterations: int = 30,
+    seed: int = 0,
+) -> Model:
+    """u from random pairs (exact level: Σ p_v² from value frequencies), m by EM."""
+    # 5,000-200,000 random pairs (two per row): u of the fuzzy levels; the exact level's u
+    # comes from the value frequencies, which need no sample
+    ri, rj = random_pairs(p.n, random_sample_size(p.n, sample), seed)
+    rand = compare(p, ri, rj, name_threshold, swaps=False)["levels"] if len(ri) else {}
+    u = u_probabilities(value_counts(p), rand)
+    m, prior = em(*patterns(levels), p.n, iterations)
+    return Model(m, u, prior, p.n)
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -562,6 +667,33 @@ class Links:
     swapped: np.ndarray
 
 
+def features(p: Prepared, i: np.ndarray, j: np.ndarray, cmp: dict) -> dict:
+    """What scoring needs of pairs (i, j) besides their levels: both phones personal, one
+    first name blank, and for exact agreement on a TF field the value's share of the list
+    (NaN otherwise). Scoring needs no rows after this (the Dask engine keeps only these)."""
+    lv = cmp["levels"]
+    share = {}
+    for name in TF_FIELDS:
+        s = np.full(len(i), np.nan)
+        exact = np.flatnonzero(lv[name] == LEVELS[name])
+        if len(exact):
+            codes = p.codes[name][i[exact]]
+            if name in ("first_name", "last_name"):
+                # swapped pairs carry the value of the other column on side i
+                other = "last_name" if name == "first_name" else "first_name"
+                codes = np.where(cmp["swapped"][exact], p.codes[other][i[exact]], codes)
+            s[exact] = p.shares()[name][codes]
+        share[name] = s
+    fi, fj = p.codes["first_name"][i], p.codes["first_name"][j]
+    return {
+        "levels": lv,
+        "swapped": cmp["swapped"],
+        "personal": p.personal[i] & p.personal[j],
+        "blank_first": (fi < 0) != (fj < 0),
+        "share": share,
+    }
+
+
 def score(
     p: Prepared,
     i: np.ndarray,
@@ -570,7 +702,16 @@ def score(
     model: Model,
     threshold: float,
 ) -> Links:
-    lv = cmp["levels"]
+    """Match weights, links and conflicts of pairs (i, j) of ``p``."""
+    return score_features(i, j, features(p, i, j, cmp), model, threshold)
+
+
+def score_features(
+    i: np.ndarray, j: np.ndarray, feat: dict, model: Model, threshold: float
+) -> Links:
+    """:func:`score` from the pairs' :func:`features`."""
+    lv = feat["levels"]
+    personal = feat["personal"]
     weight = np.full(len(i), np.log2(model.prior / (1 - model.prior)))
     contrib = {}
     for name in FIELD_ORDER:
@@ -582,14 +723,9 @@ def score(
             top = LEVELS[name]
             exact = np.flatnonzero(lvl == top)
             if len(exact):
-                codes = p.codes[name][i[exact]]
-                if name in ("first_name", "last_name"):
-                    # swapped pairs carry the value of the other column on side i
-                    other = "last_name" if name == "first_name" else "first_name"
-                    codes = np.where(cmp["swapped"][exact], p.codes[other][i[exact]], codes)
                 # u of this value: how often two random rows share it (common names and
                 # shared landlines weigh less, rare values more)
-                tf = np.maximum(model.freq[name][codes], 1.0 / max(p.n, MIN_ROWS))
+                tf = np.maximum(feat["share"][name][exact], 1.0 / max(model.rows, MIN_ROWS))
                 w[exact] = np.log2(model.m[name][top] / tf)
         contrib[name] = w
         weight += w
@@ -597,12 +733,7 @@ def score(
     f_lv = lv["first_name"]
     # identity: something only this person has agrees (not just a household's surname,
     # address, landline and postcode)
-    identity = (
-        ((lv["phone"] == 1) & p.personal[i] & p.personal[j])
-        | (lv["email"] >= 2)
-        | (lv["dob"] >= 2)
-        | (f_lv >= 1)
-    )
+    identity = ((lv["phone"] == 1) & personal) | (lv["email"] >= 2) | (lv["dob"] >= 2) | (f_lv >= 1)
     # and names alone never link: namesakes are common
     support = np.zeros(len(i), bool)
     for name in ("phone", "email", "dob", "address", "suburb", "postcode"):
@@ -610,17 +741,16 @@ def score(
     linked = (prob >= threshold) & identity & support
     conflict = np.zeros(len(i), np.int64)
     veto = list(VETOES)
-    mobile = (lv["phone"] == 0) & p.personal[i] & p.personal[j]
+    mobile = (lv["phone"] == 0) & personal
     conflict |= mobile.astype(np.int64) << veto.index("mobile")
     # the same mobile or email: two typos (dates two digits apart, first names two slips
     # apart on the same birthday) are typos, not another person
-    strong = ((lv["phone"] == 1) & p.personal[i] & p.personal[j]) | (lv["email"] == 3)
+    strong = ((lv["phone"] == 1) & personal) | (lv["email"] == 3)
     dob = (lv["dob"] == 0) | ((lv["dob"] == 1) & ~strong)
     conflict |= dob.astype(np.int64) << veto.index("dob")
     first = (f_lv == 0) & ~(strong & (lv["dob"] >= 2))
     conflict |= first.astype(np.int64) << veto.index("first_name")
-    fi, fj = p.codes["first_name"][i], p.codes["first_name"][j]
-    blank = (fi < 0) != (fj < 0)
+    blank = feat["blank_first"].copy()
     blank &= (lv["email"] >= 0) & (lv["email"] <= 1) | (lv["postcode"] == 0)
     conflict |= blank.astype(np.int64) << veto.index("blank_first")
     # which fields drove it: those with a positive contribution
@@ -639,7 +769,7 @@ def score(
     }
     for bit, name in enumerate(LABEL_ORDER):
         agree |= flags[name].astype(np.int64) << bit
-    return Links(i, j, weight, prob, linked, conflict, agree, lv, cmp["swapped"])
+    return Links(i, j, weight, prob, linked, conflict, agree, lv, feat["swapped"])
 
 
 def labels(agree: np.ndarray, swapped: np.ndarray | None = None) -> np.ndarray:

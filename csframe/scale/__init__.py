@@ -62,17 +62,3 @@ def is_dask(obj: object) -> bool:
     """
     module = type(obj).__module__ or ""
     return module.split(".")[0] in ("dask", "dask_expr")
-
-
-def not_on_dask(func: str) -> NotImplementedError:
-    """The error of a clean function that does not run on Dask yet, saying what to do.
-
-    Example::
-
-        raise not_on_dask("duplicates")
-    """
-    return NotImplementedError(
-        f"{func}() does not run on a dask DataFrame yet (the matcher estimates its weights "
-        "over the whole list): clean it on the cluster with clean.contacts(ddf), then "
-        f"{func}() the computed frame: clean.{func}(clean.contacts(ddf).compute())"
-    )
