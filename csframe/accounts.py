@@ -188,6 +188,7 @@ def _reseller_page(
     import requests
 
     from csframe import errors
+    from csframe.session import _RETRY_STATUSES, _retry_after
 
     where = f"{account!r}: GET /reseller/accounts"
     last: errors.ApiError | None = None
@@ -199,7 +200,7 @@ def _reseller_page(
         except (requests.ConnectionError, requests.Timeout) as exc:
             last = errors.ServerError(f"{where} failed: {type(exc).__name__} (no response)")
         else:
-            retry_after = _seconds(r.headers.get("Retry-After"))
+            retry_after = _retry_after(r)
             try:
                 doc = r.json()
             except ValueError:  # a cut or non-JSON body: retried like a 5xx
@@ -216,7 +217,7 @@ def _reseller_page(
                 retry_after=retry_after,
             )
             err.args = (f"{account!r}: {err}",)
-            if r.status_code == 200 or r.status_code in (429, 500, 502, 503, 504):
+            if r.status_code == 200 or r.status_code in _RETRY_STATUSES:
                 last = err
             else:
                 raise err  # 401, 403...: asking again will not help
@@ -224,13 +225,6 @@ def _reseller_page(
             time.sleep(retry.delay(attempt, retry_after))
     assert last is not None
     raise last
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def sync_accounts(
