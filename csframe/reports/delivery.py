@@ -219,13 +219,12 @@ def _cube(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
 def _from_store(path, window, tz: str, engine: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The history of ``window`` from the store at ``path`` as day cubes (latest last,
     as in a history frame) and the failed messages' rows."""
-    columns = _READ
     t0, t1 = window
     agg, failed = stored.aggregate(
         path,
         t0,
         t1,
-        columns=columns,
+        columns=_READ,
         reduce=functools.partial(_cube, tz=tz),
         detail=_failed_rows,
         engine=engine,
