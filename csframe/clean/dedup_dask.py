@@ -19,6 +19,11 @@ path runs the same functions on the whole list at once):
    :func:`dedup.explain` makes clusters, best links, conflicts and review flags, fetching
    the keys of rows in clusters of two or more only;
 7. the cluster columns go back to the partitions by position (:func:`dedup.attach`).
+
+dedupe() stays on the workers: the rows to merge are shuffled on their cluster id, merged
+there (:func:`merging.merge_clusters`, rows in list order so that ties break as in
+pandas), and each merged row is sent to its survivor's partition by ``set_index`` on that
+partition's number.
 """
 
 from __future__ import annotations
@@ -497,6 +502,22 @@ def _merge_rows(part: pd.DataFrame, decided: dict[int, str], partition_info=None
     return part[merge].assign(__part=number, __pos=np.flatnonzero(merge))
 
 
+def _merge_part(
+    rows: pd.DataFrame, keep: str | Callable, cols: dict[str, str | None]
+) -> pd.DataFrame:
+    """One merged row per cluster of ``rows`` (whole clusters, shuffled here by cluster id),
+    as pandas merges them, with the survivor's partition (``__part``), its position there
+    (``_pos``) and its index label (``__index``)."""
+    # back in the list's order, so that ties of preference go to the earlier row as in pandas
+    rows = rows.sort_values(["__part", "__pos"], kind="stable")
+    part = rows.pop("__part").to_numpy(np.int64)
+    pos = rows.pop("__pos").to_numpy(np.int64)
+    score0, score1 = preference(rows, keep)
+    merged = merge_clusters(rows, score0, score1, row_ids(rows, cols), cols)
+    survivor = merged["_pos"].to_numpy(np.int64)  # its position in rows
+    return merged.assign(__part=part[survivor], _pos=pos[survivor], __index=merged.index)
+
+
 def _dedupe_part(
     part: pd.DataFrame,
     merged: pd.DataFrame,
@@ -504,16 +525,18 @@ def _dedupe_part(
     cols: dict[str, str | None],
 ) -> pd.DataFrame:
     """dedupe() of one partition: its rows that stay, and the merged rows whose survivor
-    is here (made on the driver, ``_pos`` in this partition), in position order."""
+    is here (``_pos`` in this partition, ``__index`` their label), in position order."""
     merge = merging(part, decided)
+    merged = merged.set_index("__index").rename_axis(part.index.name)
     return assemble(part, np.flatnonzero(~merge), row_ids(part, cols), merged)
 
 
 def dedupe(d: Any, keep: str | Callable, decisions: Any, *, mapping: dict[str, str] | None) -> Any:
-    """:func:`csframe.clean.dedupe` of a dask duplicates() frame ``d``: the rows of merged
-    clusters come to the driver and are merged there as pandas does; every other row stays
-    where it is."""
-    dd = dask_dataframe()
+    """:func:`csframe.clean.dedupe` of a dask duplicates() frame ``d``, all on the workers:
+    the rows of merged clusters are shuffled on the cluster id, merged where a cluster
+    meets, and each merged row goes to its survivor's partition; every other row stays
+    where it is. The merged rows are computed here and kept on the workers; the rest of
+    the result is lazy. Nothing but the ids named in ``decisions`` comes to the driver."""
     with _config():
         known: set[int] = set()
         if decisions is not None:  # only the ids the decisions name are looked up
@@ -522,17 +545,26 @@ def dedupe(d: Any, keep: str | Callable, decisions: Any, *, mapping: dict[str, s
             known = {int(x) for x in found.dropna()}
         decided = decided_of(decisions, known)
         cols = resolve_columns(d._meta, CONTACT_COLUMNS, mapping, func="dedupe")
+        if not callable(keep):
+            preference(d._meta, keep)  # a bad keep= fails here, not on a worker
         mmeta = d._meta.assign(__part=np.empty(0, np.int64), __pos=np.empty(0, np.int64))
-        rows = d.map_partitions(_merge_rows, decided, meta=mmeta).compute()
-        where = rows.pop("__part").to_numpy(np.int64), rows.pop("__pos").to_numpy(np.int64)
-        score0, score1 = preference(rows, keep)
-        merged = merge_clusters(rows, score0, score1, row_ids(rows, cols), cols)
-        survivor = merged["_pos"].to_numpy(np.int64)  # in rows, which are in partition order
-        part, merged["_pos"] = where[0][survivor], where[1][survivor]
-        pieces = [merged[part == k].sort_values("_pos") for k in range(d.npartitions)]
-        res = dd.from_delayed(_scatter(pieces), meta=merged.iloc[:0], verify_meta=False)
-        meta = _dedupe_part(d._meta, merged.iloc[:0], decided, cols)
-        return d.map_partitions(_dedupe_part, res, decided, cols, align_dataframes=False, meta=meta)
+        rows = d.map_partitions(_merge_rows, decided, meta=mmeta)
+        # a cluster's rows meet in one partition (clusters are small: any count will do). The
+        # task shuffle moves pandas frames as they are: the user's columns may mix types
+        # (a phone column of numbers and text), which the P2P shuffle's Arrow cannot carry.
+        rows = rows.shuffle(on="cluster_id", npartitions=d.npartitions, shuffle_method="tasks")
+        merged = rows.map_partitions(_merge_part, keep, cols, meta=_merge_part(mmeta, keep, cols))
+        # partition k of the result holds the merged rows whose survivor is in d's partition k
+        merged = merged.set_index(
+            "__part", divisions=list(range(d.npartitions + 1)), shuffle_method="tasks"
+        )
+        # kept on the workers: computed with the result, every partition of d would be held
+        # until the shuffle ends (the whole list at once); this way the result streams d
+        merged = merged.persist()
+        meta = _dedupe_part(d._meta, merged._meta, decided, cols)
+        return d.map_partitions(
+            _dedupe_part, merged, decided, cols, align_dataframes=False, meta=meta
+        )
 
 
 def _decision_ids(decisions: Any) -> list[int]:
