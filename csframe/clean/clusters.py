@@ -210,7 +210,10 @@ def _dob_chain(
     several = np.bincount(cl)[cl] > 1
     if not several.any():
         return out
-    # every pair of a cluster's distinct dates (clusters are small)
+    # every pair of a cluster's distinct dates (clusters are small). Past 1,000 dates only
+    # a window is paired, in code order, which differs between engines; the answer cannot:
+    # dates that pairwise differ in ≤ 2 digits (or by a day/month swap, one partner each)
+    # number at most 2 × 100, so any 1,001 of them hold a pair of level 0 and flag the cluster
     i, j = linkage._window_pairs(cl[several], d[several], 1_000)
     dc = d[several]
     bad = cl[several][i[linkage.dob_code_levels(p, dc[i], dc[j]) == 0]]

@@ -325,24 +325,40 @@ def _score_part(
 # ----------------------------------------------------------------------------- fetching rows
 
 
-def _take(part: pd.DataFrame, want: np.ndarray) -> pd.DataFrame:
-    return part[np.isin(part["pos"].to_numpy(np.int64), want)]
+# what clusters.explain() reads of a row: the fields of its review checks and conflict
+# texts, and the preference scores; the other keys stay on the workers
+_EXPLAIN_COLUMNS = ["pos", "first_name", "phone", "email", "dob", "score0", "score1"]
 
 
-def _fetch(keys: Any, offsets: list[int], positions: np.ndarray) -> pd.DataFrame:
-    """The keys of the rows at ``positions`` (sorted, distinct), in that order; each
-    partition gets only the positions it holds."""
+def _take(part: pd.DataFrame, want: np.ndarray, columns: list[str] | None) -> pd.DataFrame:
+    got = part[np.isin(part["pos"].to_numpy(np.int64), want)]
+    return got if columns is None else got[columns]
+
+
+def _fetch(
+    keys: Any, offsets: list[int], positions: np.ndarray, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The keys of the rows at ``positions`` (sorted, distinct), in that order, as a frame
+    :func:`linkage.prepare` takes; each partition gets only the positions it holds. With
+    ``columns``, only those are sent; the other keys come back empty (missing)."""
     import dask
 
     tasks = []
     for k, part in enumerate(keys.to_delayed()):
         lo, hi = np.searchsorted(positions, [offsets[k], offsets[k + 1]])
         if hi > lo:
-            tasks.append(dask.delayed(_take)(part, positions[lo:hi]))
-    if not tasks:
-        return keys._meta
-    got = pd.concat(dask.compute(*tasks), ignore_index=True)
-    return got.sort_values("pos", kind="stable", ignore_index=True)
+            tasks.append(dask.delayed(_take)(part, positions[lo:hi], columns))
+    got = pd.concat(dask.compute(*tasks), ignore_index=True) if tasks else keys._meta
+    got = got.sort_values("pos", kind="stable", ignore_index=True)
+    if columns is not None:
+        meta = keys._meta
+        empty = {
+            c: np.zeros(len(got), bool) if meta[c].dtype == bool
+            else pd.Series(None, index=got.index, dtype=meta[c].dtype)
+            for c in meta.columns if c not in columns
+        }  # fmt: skip
+        got = got.assign(**empty)[list(meta.columns)]
+    return got
 
 
 # ----------------------------------------------------------------------------- 7. attach
@@ -460,7 +476,7 @@ def duplicates(
         del feats
 
         def rows_of(sub: np.ndarray) -> tuple[linkage.Prepared, np.ndarray, np.ndarray, np.ndarray]:
-            got = _fetch(keys, offsets, sub)
+            got = _fetch(keys, offsets, sub, _EXPLAIN_COLUMNS)
             return (
                 linkage.prepare(got),
                 np.arange(len(got)),
