@@ -286,6 +286,27 @@ def test_duplicates_and_dedupe_on_dask_equal_pandas_on_the_cleanup_test_data(das
         csframe.clean.dedupe(got, decisions={10**6: "accept"})
 
 
+def test_duplicates_and_dedupe_on_dask_survive_a_worker_killed_after_they_return(dask_client):
+    # What duplicates() and dedupe() leave on the workers (the cluster columns, the merged
+    # rows) must be recomputable when a worker dies before the result is computed: a
+    # scattered piece is gone with its worker and the result could never be computed.
+    import os
+    import signal
+
+    raw = _contacts_raw()
+    got = csframe.clean.duplicates(_dask_frame(raw, 4), default_region="AU")
+    merged = csframe.clean.dedupe(got)
+    pids = dask_client.run(os.getpid)
+    os.kill(next(iter(pids.values())), signal.SIGKILL)  # one worker process
+    dask_client.wait_for_workers(2, timeout=60)  # the nanny starts a new one
+    pd.testing.assert_frame_equal(
+        got.compute(), csframe.clean.duplicates(raw, default_region="AU")
+    )
+    pd.testing.assert_frame_equal(
+        merged.compute(), csframe.clean.dedupe(raw, default_region="AU")
+    )
+
+
 def test_duplicates_on_dask_use_every_field_and_rule_as_pandas(dask_client):
     # a postal list: date of birth in custom_1 (found by reading its values), street
     # address and suburb, swapped names, households that must stay apart

@@ -28,6 +28,7 @@ partition's number.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -379,16 +380,23 @@ def _attach_part(part: pd.DataFrame, r: pd.DataFrame, labels: list[str]) -> pd.D
     return attach(part, arrays, labels)
 
 
-def _scatter(frames: list[pd.DataFrame]) -> list:
-    """Futures of ``frames`` on the cluster when a distributed client runs, else delayed."""
+def _on_workers(frames: list[pd.DataFrame], meta: pd.DataFrame) -> Any:
+    """A dask frame of ``frames`` (pieces made on the driver), persisted on the workers.
+
+    The pieces travel inside the graph, under names of their own (not hashed: hashing
+    every piece would cost a pass over the data), so that the scheduler can send a piece
+    again when the worker holding it dies. ``client.scatter`` would be lighter, but a
+    scattered piece dies with its worker, and then the result can never be computed."""
+    import uuid
+
     import dask
 
-    try:
-        from distributed import default_client
-
-        return list(default_client().scatter(frames))
-    except (ImportError, ValueError):
-        return [dask.delayed(f) for f in frames]
+    dd = dask_dataframe()
+    tag = uuid.uuid4().hex
+    parts = [dask.delayed(f, name=f"csframe-clusters-{tag}-{k}") for k, f in enumerate(frames)]
+    with warnings.catch_warnings():  # the graph is large by design (see above)
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        return dd.from_delayed(parts, meta=meta, verify_meta=False).persist()
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -407,7 +415,7 @@ def duplicates(
 ) -> Any:
     """:func:`csframe.clean.duplicates` of a dask DataFrame (arguments checked there): a
     lazy dask frame, partitioned like ``ddf``, equal to the pandas result."""
-    dd = dask_dataframe()
+    dask_dataframe()  # a clear error when the dask extra is missing
     with _config():
         c = ensure_clean(ddf, default_region, mapping=mapping, func="duplicates")
         c = c.drop(columns=[k for k in CLUSTER_COLUMNS if k in c.columns])
@@ -501,7 +509,7 @@ def duplicates(
             }
         )
         pieces = [frame.iloc[offsets[k] : offsets[k + 1]] for k in range(len(lengths))]
-        res = dd.from_delayed(_scatter(pieces), meta=frame.iloc[:0], verify_meta=False)
+        res = _on_workers(pieces, frame.iloc[:0])
         meta = _attach_part(c._meta, frame.iloc[:0], labels)
         out = c.map_partitions(_attach_part, res, labels, align_dataframes=False, meta=meta)
         return out
