@@ -299,12 +299,8 @@ def test_duplicates_and_dedupe_on_dask_survive_a_worker_killed_after_they_return
     pids = dask_client.run(os.getpid)
     os.kill(next(iter(pids.values())), signal.SIGKILL)  # one worker process
     dask_client.wait_for_workers(2, timeout=60)  # the nanny starts a new one
-    pd.testing.assert_frame_equal(
-        got.compute(), csframe.clean.duplicates(raw, default_region="AU")
-    )
-    pd.testing.assert_frame_equal(
-        merged.compute(), csframe.clean.dedupe(raw, default_region="AU")
-    )
+    pd.testing.assert_frame_equal(got.compute(), csframe.clean.duplicates(raw, default_region="AU"))
+    pd.testing.assert_frame_equal(merged.compute(), csframe.clean.dedupe(raw, default_region="AU"))
 
 
 def test_duplicates_on_dask_use_every_field_and_rule_as_pandas(dask_client):
