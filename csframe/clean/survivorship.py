@@ -84,7 +84,7 @@ def dedupe(
             threshold=threshold,
             keep=keep,
         )
-    if is_dask(d):  # the merged clusters' rows come to this process; the rest stays
+    if is_dask(d):  # merged on the workers; only decisions= ids come to this process
         return dedup_dask.dedupe(d, keep, decisions, mapping=mapping)
     decided = decided_of(decisions, set(d["cluster_id"].dropna().astype(int)))
     cols = resolve_columns(d, CONTACT_COLUMNS, mapping, func="dedupe")
